@@ -1,0 +1,70 @@
+// Internet checksums: full computation and RFC 1624 incremental updates.
+//
+// All 16-bit values here are in host order as read with load_be16(); the
+// one's-complement sum is byte-order independent, so this is consistent with
+// the wire as long as every operand is read the same way.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace nva::packet {
+
+// Adds `len` bytes (big-endian 16-bit words, odd tail padded with zero) to an
+// unfolded one's-complement accumulator.
+std::uint64_t csum_add_bytes(std::uint64_t acc, const std::uint8_t* p,
+                             std::size_t len) noexcept;
+
+// Folds an accumulator to 16 bits with end-around carry (not inverted).
+constexpr std::uint16_t csum_fold(std::uint64_t acc) noexcept {
+  acc = (acc & 0xFFFFFFFFu) + (acc >> 32);
+  acc = (acc & 0xFFFFu) + (acc >> 16);
+  acc = (acc & 0xFFFFu) + (acc >> 16);
+  acc = (acc & 0xFFFFu) + (acc >> 16);
+  return static_cast<std::uint16_t>(acc);
+}
+
+// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one 16-bit field changing
+// from `old_v` to `new_v`. Equals a full recomputation for any data that does
+// not sum to zero (every IPv4 header and TCP/UDP pseudo-header qualifies:
+// the version nibble and protocol number are never zero), and so never
+// yields 0xFFFF.
+constexpr std::uint16_t csum_replace16(std::uint16_t check, std::uint16_t old_v,
+                                       std::uint16_t new_v) noexcept {
+  const std::uint64_t acc = std::uint64_t{static_cast<std::uint16_t>(~check)} +
+                            static_cast<std::uint16_t>(~old_v) + new_v;
+  return static_cast<std::uint16_t>(~csum_fold(acc));
+}
+
+// The same for a 32-bit field (an IPv4 address): two 16-bit words at once.
+constexpr std::uint16_t csum_replace32(std::uint16_t check, std::uint32_t old_v,
+                                       std::uint32_t new_v) noexcept {
+  const std::uint64_t acc = std::uint64_t{static_cast<std::uint16_t>(~check)} +
+                            static_cast<std::uint16_t>(~(old_v >> 16)) +
+                            static_cast<std::uint16_t>(~old_v) + (new_v >> 16) +
+                            (new_v & 0xFFFF);
+  return static_cast<std::uint16_t>(~csum_fold(acc));
+}
+
+// Checksum of an IPv4 header of `len` bytes, computed as if its checksum
+// field were zero (the value to store in it).
+std::uint16_t ipv4_header_checksum(const std::uint8_t* hdr, std::size_t len) noexcept;
+
+// TCP/UDP/ICMPv6-style checksum of `len` bytes of L4 data at `l4` with the
+// IPv4 pseudo-header; the checksum field at `l4 + csum_field` counts as zero.
+// For UDP the caller maps a result of 0 to 0xFFFF (RFC 768).
+std::uint16_t ipv4_l4_checksum(const std::uint8_t* l4, std::size_t len,
+                               std::size_t csum_field, std::uint32_t src,
+                               std::uint32_t dst, std::uint8_t proto) noexcept;
+
+// The same with the IPv6 pseudo-header (RFC 8200 section 8.1).
+std::uint16_t ipv6_l4_checksum(const std::uint8_t* l4, std::size_t len,
+                               std::size_t csum_field, const std::uint8_t* src16,
+                               const std::uint8_t* dst16, std::uint8_t proto) noexcept;
+
+// Plain Internet checksum of `len` bytes with the field at `csum_field`
+// counting as zero (ICMPv4: no pseudo-header).
+std::uint16_t inet_checksum(const std::uint8_t* p, std::size_t len,
+                            std::size_t csum_field) noexcept;
+
+}  // namespace nva::packet
