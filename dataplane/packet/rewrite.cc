@@ -6,6 +6,28 @@
 
 namespace nva::packet {
 
+namespace {
+
+// RFC 1624 eqn. 3 terms for one 16-bit word changing from `o` to `n`:
+// ~m + m', added to an unfolded accumulator.
+constexpr std::uint64_t delta16(std::uint16_t o, std::uint16_t n) noexcept {
+  return std::uint64_t{static_cast<std::uint16_t>(~o)} + n;
+}
+
+constexpr std::uint64_t delta32(std::uint32_t o, std::uint32_t n) noexcept {
+  return delta16(static_cast<std::uint16_t>(o >> 16),
+                 static_cast<std::uint16_t>(n >> 16)) +
+         delta16(static_cast<std::uint16_t>(o), static_cast<std::uint16_t>(n));
+}
+
+// HC' = ~(~HC + sum of deltas), folded once.
+constexpr std::uint16_t apply_delta(std::uint16_t check, std::uint64_t delta) noexcept {
+  return static_cast<std::uint16_t>(
+      ~csum_fold(std::uint64_t{static_cast<std::uint16_t>(~check)} + delta));
+}
+
+}  // namespace
+
 void rewrite_ipv4(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
                   const Ipv4Rewrite& rw) noexcept {
   std::uint8_t* const ip = frame.data() + parsed.l3_offset;
@@ -16,11 +38,10 @@ void rewrite_ipv4(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
   const std::uint32_t new_dst =
       (rw.fields & kRewriteDstAddr) != 0 ? rw.dst_addr : old_dst;
 
-  // IPv4 header: addresses only.
-  std::uint16_t ip_csum = load_be16(ip + 10);
-  ip_csum = csum_replace32(ip_csum, old_src, new_src);
-  ip_csum = csum_replace32(ip_csum, old_dst, new_dst);
-  store_be16(ip + 10, ip_csum);
+  // The address delta is shared by the IPv4 header and the L4 pseudo-header;
+  // every checksum is folded once.
+  const std::uint64_t addr_delta = delta32(old_src, new_src) + delta32(old_dst, new_dst);
+  store_be16(ip + 10, apply_delta(load_be16(ip + 10), addr_delta));
   store_be32(ip + 12, new_src);
   store_be32(ip + 16, new_dst);
 
@@ -30,7 +51,6 @@ void rewrite_ipv4(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
 
   std::uint8_t* const l4 = frame.data() + parsed.l4_offset;
   const std::size_t csum_at = tcp ? 16 : 6;
-  std::uint16_t l4_csum = load_be16(l4 + csum_at);
   const std::uint16_t old_sport = load_be16(l4);
   const std::uint16_t old_dport = load_be16(l4 + 2);
   const std::uint16_t new_sport =
@@ -40,13 +60,12 @@ void rewrite_ipv4(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
   store_be16(l4, new_sport);
   store_be16(l4 + 2, new_dport);
 
+  const std::uint16_t l4_csum = load_be16(l4 + csum_at);
   if (!tcp && l4_csum == 0) return;  // UDP without checksum (RFC 768)
-  l4_csum = csum_replace32(l4_csum, old_src, new_src);
-  l4_csum = csum_replace32(l4_csum, old_dst, new_dst);
-  l4_csum = csum_replace16(l4_csum, old_sport, new_sport);
-  l4_csum = csum_replace16(l4_csum, old_dport, new_dport);
-  if (!tcp && l4_csum == 0) l4_csum = 0xFFFF;
-  store_be16(l4 + csum_at, l4_csum);
+  std::uint16_t c = apply_delta(l4_csum, addr_delta + delta16(old_sport, new_sport) +
+                                             delta16(old_dport, new_dport));
+  if (!tcp && c == 0) c = 0xFFFF;
+  store_be16(l4 + csum_at, c);
 }
 
 bool ipv4_decrement_ttl(std::span<std::uint8_t> frame,
