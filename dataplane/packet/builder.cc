@@ -106,12 +106,13 @@ PacketBuilder& PacketBuilder::Ipv6Ext(std::uint8_t type, std::vector<std::uint8_
   return *this;
 }
 
-PacketBuilder& PacketBuilder::Ipv6Frag(std::uint16_t offset, bool more,
-                                       std::uint32_t id) {
+PacketBuilder& PacketBuilder::Ipv6Frag(std::uint16_t offset, bool more, std::uint32_t id,
+                                       std::optional<std::uint8_t> next_header) {
   Layer l{.kind = Kind::kIpv6Frag, .bytes = std::vector<std::uint8_t>(8)};
   store_be16(&l.bytes[2], static_cast<std::uint16_t>((offset & 0xFFF8) | (more ? 1 : 0)));
   store_be32(&l.bytes[4], id);
   l.ext_type = ipproto::kFragment;
+  l.ip6.next_header = next_header;
   layers_.push_back(std::move(l));
   return *this;
 }
@@ -254,7 +255,7 @@ std::vector<std::uint8_t> PacketBuilder::Build() const {
         break;
       case Kind::kIpv6Ext:
       case Kind::kIpv6Frag:
-        p[0] = ipproto_of(i + 1, ipproto::kNoNext);
+        p[0] = l.ip6.next_header.value_or(ipproto_of(i + 1, ipproto::kNoNext));
         break;
       case Kind::kUdp:
         store_be16(p + 4,

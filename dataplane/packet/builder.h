@@ -2,7 +2,9 @@
 //   PacketBuilder().Eth().IPv4("198.18.0.1", "198.19.0.1").TCP(1234, 80)
 //       .Payload("hi").Build()
 // Lengths, next-protocol fields and checksums are filled in by Build() unless
-// an option overrides them (to make hostile packets). Not for the packet path:
+// an option overrides them (to make hostile packets). L4 checksums use the
+// IPv6 header's destination even after a Routing header (tests that need the
+// final destination's checksum must set it themselves). Not for the packet path:
 // it allocates and throws std::invalid_argument on a bad address string.
 #pragma once
 
@@ -78,7 +80,10 @@ class PacketBuilder {
   // A generic IPv6 extension header (Hop-by-Hop, Routing, Destination
   // options, Mobility): `body` is padded so the header is a multiple of 8.
   PacketBuilder& Ipv6Ext(std::uint8_t type, std::vector<std::uint8_t> body = {});
-  PacketBuilder& Ipv6Frag(std::uint16_t offset, bool more, std::uint32_t id);
+  // A Fragment header; `next_header` defaults to the next layer's protocol
+  // (set it for a later fragment, whose payload is not a header).
+  PacketBuilder& Ipv6Frag(std::uint16_t offset, bool more, std::uint32_t id,
+                          std::optional<std::uint8_t> next_header = std::nullopt);
   PacketBuilder& TCP(std::uint16_t sport, std::uint16_t dport, TcpOpts o = {});
   PacketBuilder& UDP(std::uint16_t sport, std::uint16_t dport, UdpOpts o = {});
   PacketBuilder& ICMP(std::uint8_t type, std::uint8_t code, std::uint16_t id = 0,

@@ -27,7 +27,8 @@ constexpr std::uint16_t csum_fold(std::uint64_t acc) noexcept {
 // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one 16-bit field changing
 // from `old_v` to `new_v`. Equals a full recomputation for any data that does
 // not sum to zero (every IPv4 header and TCP/UDP pseudo-header qualifies:
-// the version nibble and protocol number are never zero), and so never
+// the version nibble and protocol number are never zero); starting from a
+// correct checksum (other than UDP's 0xFFFF form of a zero sum) it never
 // yields 0xFFFF.
 constexpr std::uint16_t csum_replace16(std::uint16_t check, std::uint16_t old_v,
                                        std::uint16_t new_v) noexcept {

@@ -15,6 +15,10 @@ namespace {
 struct Frame {
   std::span<const std::uint8_t> buf;
   std::size_t total;
+  // An IP packet quoted in an ICMP error: usually cut short by the sender
+  // (RFC 792 guarantees the IP header and 8 bytes), so the datagram end is
+  // clamped to the buffer and only the first 8 L4 bytes are required.
+  bool quoted = false;
 
   // Why `need` bytes from the start could not be read: split when the packet
   // (bounded by `limit`, e.g. the IP datagram's end) does have them.
@@ -58,13 +62,17 @@ DropReason parse_l4(const Frame& f, ParsedPacket& out) noexcept {
   const std::uint32_t avail = out.l3_end - out.l4_offset;
   switch (out.l4_proto) {
     case ipproto::kTcp: {
+      if (f.quoted) break;  // ports only: see below
       const auto tcp = TcpView::at(l3, out.l4_offset);
-      if (!tcp)
+      if (!tcp) {
         return f.cut(DropReason::kTcpTruncated, out.l4_offset + kTcpMinHeaderLen,
                      out.l3_end);
+      }
       if (tcp->data_offset() < 5 || tcp->header_len() > avail) {
         return DropReason::kTcpBadDataOffset;
       }
+      // Options, too, must be readable where the header starts.
+      if (tcp->header_len() > l3.size() - out.l4_offset) return DropReason::kHeadersSplit;
       out.has_ports = true;
       out.src_port = tcp->src_port();
       out.dst_port = tcp->dst_port();
@@ -72,6 +80,7 @@ DropReason parse_l4(const Frame& f, ParsedPacket& out) noexcept {
       return DropReason::kNone;
     }
     case ipproto::kUdp: {
+      if (f.quoted) break;
       const auto udp = UdpView::at(l3, out.l4_offset);
       if (!udp)
         return f.cut(DropReason::kUdpTruncated, out.l4_offset + kUdpHeaderLen,
@@ -89,6 +98,9 @@ DropReason parse_l4(const Frame& f, ParsedPacket& out) noexcept {
     case ipproto::kIcmp:
     case ipproto::kIcmpv6: {
       const bool v6 = out.l4_proto == ipproto::kIcmpv6;
+      // ICMP belongs to IPv4 and ICMPv6 to IPv6; the other way round it is
+      // an unknown protocol.
+      if (v6 != (out.l3 == L3Kind::kIpv6)) return DropReason::kNone;
       const auto icmp = IcmpView::at(l3, out.l4_offset);
       if (!icmp) {
         return f.cut(v6 ? DropReason::kIcmpv6Truncated : DropReason::kIcmpTruncated,
@@ -106,6 +118,16 @@ DropReason parse_l4(const Frame& f, ParsedPacket& out) noexcept {
     default:
       return DropReason::kNone;  // other protocols: no L4 facts, not an error
   }
+  // A quoted TCP or UDP header: its first 8 bytes hold both ports.
+  const auto head = UdpView::at(l3, out.l4_offset);
+  if (!head) {
+    return out.l4_proto == ipproto::kTcp ? DropReason::kTcpTruncated
+                                         : DropReason::kUdpTruncated;
+  }
+  out.has_ports = true;
+  out.src_port = head->src_port();
+  out.dst_port = head->dst_port();
+  return DropReason::kNone;
 }
 
 DropReason parse_ipv4(const Frame& f, std::size_t off, ParsedPacket& out) noexcept {
@@ -114,12 +136,15 @@ DropReason parse_ipv4(const Frame& f, std::size_t off, ParsedPacket& out) noexce
   if (ip->version() != 4) return DropReason::kIpv4BadVersion;
   if (ip->ihl() < 5) return DropReason::kIpv4BadIhl;
   const std::size_t hlen = ip->header_len();
-  const std::size_t total = ip->total_length();
+  std::size_t total = ip->total_length();
+  if (total < hlen) return DropReason::kIpv4BadTotalLength;
+  if (total > f.total - off) {
+    if (!f.quoted) return DropReason::kIpv4BadTotalLength;
+    total = f.total - off;  // the quote ends where the ICMP message ends
+    if (total < hlen) return DropReason::kIpv4Truncated;
+  }
   if (f.buf.size() - off < hlen) {
     return f.cut(DropReason::kIpv4Truncated, off + hlen, f.total);
-  }
-  if (total < hlen || total > f.total - off) {
-    return DropReason::kIpv4BadTotalLength;
   }
   if (!ipv4_options_ok(f.buf.data() + off + kIpv4MinHeaderLen,
                        hlen - kIpv4MinHeaderLen)) {
@@ -135,8 +160,12 @@ DropReason parse_ipv4(const Frame& f, std::size_t off, ParsedPacket& out) noexce
   out.ipv4_dst = ip->dst();
   out.frag_id = ip->id();
   out.frag_offset = ip->fragment_offset();
-  if (out.frag_offset + (total - hlen) > 65535) {
-    return DropReason::kIpv4BadFragment;
+  // The reassembled datagram (header included) may not exceed 65535 bytes.
+  if (out.frag_offset + ip->total_length() > 65535) return DropReason::kIpv4BadFragment;
+  // RFC 1858: a TCP fragment at offset 8 can overwrite the first fragment's
+  // ports and flags; drop it.
+  if (out.frag_offset == 8 && out.l4_proto == ipproto::kTcp) {
+    return DropReason::kTcpFragmentOverlap;
   }
   if (out.frag_offset > 0) {
     out.frag = FragState::kLater;
@@ -169,12 +198,14 @@ DropReason parse_ipv6(const Frame& f, std::size_t off, ParsedPacket& out) noexce
   if (plen == 0 && ip->next_header() == ipproto::kHopByHop) {
     return DropReason::kIpv6BadPayloadLength;
   }
-  if (plen > f.total - off - kIpv6HeaderLen) {
-    return DropReason::kIpv6BadPayloadLength;
+  std::size_t datagram = kIpv6HeaderLen + plen;
+  if (datagram > f.total - off) {
+    if (!f.quoted) return DropReason::kIpv6BadPayloadLength;
+    datagram = f.total - off;  // the quote ends where the ICMPv6 message ends
   }
   out.l3 = L3Kind::kIpv6;
   out.l3_offset = static_cast<std::uint32_t>(off);
-  out.l3_end = static_cast<std::uint32_t>(off + kIpv6HeaderLen + plen);
+  out.l3_end = static_cast<std::uint32_t>(off + datagram);
   out.ttl = ip->hop_limit();
 
   const std::uint8_t* const base = f.buf.data();
@@ -200,8 +231,14 @@ DropReason parse_ipv6(const Frame& f, std::size_t off, ParsedPacket& out) noexce
       out.frag_offset = load_be16(h + 2) & 0xFFF8u;
       out.frag_id = load_be32(h + 4);
       const bool more = (h[3] & 1) != 0;
-      if (out.frag_offset + (end - pos - hlen) > 65535) {
+      // RFC 8200 4.5: the reassembled payload (unfragmentable headers, then
+      // offset plus this fragment's data) may not exceed 65535 bytes.
+      const std::size_t unfragmentable = pos - (off + kIpv6HeaderLen);
+      if (unfragmentable + out.frag_offset + (end - pos - hlen) > 65535) {
         return DropReason::kIpv6BadFragment;
+      }
+      if (out.frag_offset == 8 && h[0] == ipproto::kTcp) {
+        return DropReason::kTcpFragmentOverlap;  // RFC 1858, as for IPv4
       }
       if (out.frag_offset > 0) {
         out.frag = FragState::kLater;
@@ -211,6 +248,8 @@ DropReason parse_ipv6(const Frame& f, std::size_t off, ParsedPacket& out) noexce
       }
     } else if (nh == ipproto::kAh) {
       hlen = (std::size_t{h[1]} + 2) * 4;  // RFC 4302: 4-octet units, minus 2
+      // At least the 12 fixed bytes, and 8-octet aligned in IPv6.
+      if (hlen < 12 || hlen % 8 != 0) return DropReason::kIpv6BadExtLength;
     } else {
       hlen = (std::size_t{h[1]} + 1) * 8;  // RFC 8200: 8-octet units, minus 1
     }
@@ -256,11 +295,11 @@ DropReason parse_frame(const Frame& f, ParsedPacket& out) noexcept {
 
 }  // namespace
 
-DropReason parse_ip(std::span<const std::uint8_t> buf, std::size_t l3_offset,
-                    ParsedPacket& out) noexcept {
+DropReason parse_quoted_ip(std::span<const std::uint8_t> buf, std::size_t l3_offset,
+                           ParsedPacket& out) noexcept {
   out = ParsedPacket{};
   if (l3_offset >= buf.size()) return DropReason::kNotIp;
-  const Frame f{buf, buf.size()};
+  const Frame f{buf, buf.size(), /*quoted=*/true};
   switch (buf[l3_offset] >> 4) {
     case 4:
       out.ethertype = ethertype::kIpv4;
@@ -274,13 +313,13 @@ DropReason parse_ip(std::span<const std::uint8_t> buf, std::size_t l3_offset,
 }
 
 DropReason parse(std::span<const std::uint8_t> frame, ParsedPacket& out) noexcept {
-  return parse_frame(Frame{frame, frame.size()}, out);
+  return parse_frame(Frame{frame, frame.size(), false}, out);
 }
 
 DropReason parse(std::span<const std::uint8_t> headers, std::size_t total_len,
                  ParsedPacket& out) noexcept {
   if (total_len < headers.size()) total_len = headers.size();
-  return parse_frame(Frame{headers, total_len}, out);
+  return parse_frame(Frame{headers, total_len, false}, out);
 }
 
 }  // namespace nva::packet

@@ -65,9 +65,14 @@ DropReason parse(std::span<const std::uint8_t> frame, ParsedPacket& out) noexcep
 DropReason parse(std::span<const std::uint8_t> headers, std::size_t total_len,
                  ParsedPacket& out) noexcept;
 
-// Parses from the IP header on (no L2), e.g. the packet an ICMP error quotes:
-// the version nibble at `l3_offset` picks IPv4 or IPv6 (else kNotIp).
-DropReason parse_ip(std::span<const std::uint8_t> buf, std::size_t l3_offset,
-                    ParsedPacket& out) noexcept;
+// Parses the IP packet an ICMP or ICMPv6 error quotes, starting at
+// `l3_offset` of `buf` (the rest of the ICMP message); the version nibble
+// picks IPv4 or IPv6 (else kNotIp). A quote is usually cut short (RFC 792
+// guarantees the IP header and 8 bytes of data), so the datagram's length
+// field may exceed the buffer (l3_end is clamped to it) and TCP/UDP need
+// only their first 8 bytes, which hold the ports; has_ports then says so,
+// and tcp_flags stays 0. Malformed headers are still rejected.
+DropReason parse_quoted_ip(std::span<const std::uint8_t> buf, std::size_t l3_offset,
+                           ParsedPacket& out) noexcept;
 
 }  // namespace nva::packet

@@ -55,10 +55,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       require(r == DropReason::kNone);
       require(q.l4_offset == p.l4_offset && q.l3_end == p.l3_end);
       require(q.src_port == p.src_port && q.dst_port == p.dst_port);
+      // Every header the parser read lies inside the first n bytes.
+      require(q.l4_offset <= n || q.frag == FragState::kLater ||
+              q.l4_proto == ipproto::kNoNext || q.l4_offset == q.l3_end);
+      if (q.has_ports || q.is_icmp_echo) require(q.l4_offset + 8 <= n);
+      if (q.has_ports && q.l4_proto == ipproto::kTcp) {
+        require(q.l4_offset + std::size_t{(data[q.l4_offset + 12] >> 4) * 4u} <= n);
+      }
     }
   }
-  ParsedPacket inner;
-  (void)parse_ip(in, size > 14 ? 14 : 0, inner);
+
+  // The same bytes as the quote inside an ICMP error.
+  ParsedPacket quoted;
+  const std::size_t qoff = size > 14 ? 14 : 0;
+  if (parse_quoted_ip(in, qoff, quoted) == DropReason::kNone) {
+    require(quoted.l3_offset == qoff);
+    require(quoted.l3_offset <= quoted.l4_offset && quoted.l4_offset <= quoted.l3_end);
+    require(quoted.l3_end <= size);
+    if (quoted.has_ports) require(quoted.l4_offset + 8 <= size);
+  }
 
   if (r != DropReason::kNone) return 0;
   require(p.l3_offset <= p.l4_offset);

@@ -237,13 +237,14 @@ std::vector<Case> valid_cases() {
                PacketBuilder()
                    .Eth()
                    .IPv6("2001:db8::1", "2001:db8::2")
-                   .Ipv6Frag(1448, false, 5)
+                   .Ipv6Frag(1448, false, 5, ipproto::kUdp)
                    .Payload(8, 0)
                    .Build(),
                DropReason::kNone, [](const ParsedPacket& p) {
                  EXPECT_EQ(p.frag, FragState::kLater);
                  EXPECT_EQ(p.frag_offset, 1448u);
                  EXPECT_FALSE(p.has_ports);
+                 EXPECT_EQ(p.l4_proto, ipproto::kUdp);
                }});
   v.push_back({"ipv6_atomic_fragment",
                PacketBuilder()
@@ -298,6 +299,16 @@ INSTANTIATE_TEST_SUITE_P(Packets, ValidParse, ::testing::ValuesIn(valid_cases())
 
 // --- hostile packets ---------------------------------------------------------
 
+// Parses IP-only bytes as a whole packet (behind a made-up Ethernet header).
+DropReason parse_ip_for_test(const Bytes& ip) {
+  Bytes f = PacketBuilder().Eth().Build();
+  f[12] = (ip.at(0) >> 4) == 6 ? 0x86 : 0x08;
+  f[13] = (ip.at(0) >> 4) == 6 ? 0xDD : 0x00;
+  f.insert(f.end(), ip.begin(), ip.end());
+  ParsedPacket p;
+  return parse(f, p);
+}
+
 Bytes ipv4_tcp() {
   return PacketBuilder().Eth().IPv4("198.18.0.1", "198.19.0.1").TCP(1, 2).Build();
 }
@@ -339,13 +350,60 @@ std::vector<Case> hostile_cases() {
                  with_byte(ipv4_tcp(), 14, static_cast<std::uint8_t>(0x40 | ihl)),
                  DropReason::kIpv4BadIhl});
   }
-  v.push_back({"ipv4_ihl_15_beyond_frame",
+  v.push_back({"ipv4_ihl_15_beyond_total_length",
                PacketBuilder()
                    .Eth()
                    .IPv4("198.18.0.1", "198.19.0.1", {.ihl = 15})
                    .Payload(10, 0)
                    .Build(),
-               DropReason::kIpv4Truncated});
+               DropReason::kIpv4BadTotalLength});
+  v.push_back({"ipv4_ihl_15_beyond_frame",
+               PacketBuilder()
+                   .Eth()
+                   .IPv4("198.18.0.1", "198.19.0.1", {.ihl = 15, .total_length = 60})
+                   .Payload(10, 0)
+                   .Build(),
+               DropReason::kIpv4BadTotalLength});
+  v.push_back(
+      {"ipv4_fragment_header_past_64k",
+       PacketBuilder()
+           .Eth()
+           .IPv4("198.18.0.1", "198.19.0.1", {.frag_offset = 65512, .protocol = 17})
+           .Payload(8, 0)
+           .Build(),
+       DropReason::kIpv4BadFragment});
+  v.push_back({"ipv4_tcp_fragment_offset_8",
+               PacketBuilder()
+                   .Eth()
+                   .IPv4("198.18.0.1", "198.19.0.1",
+                         {.frag_offset = 8, .protocol = ipproto::kTcp})
+                   .Payload(16, 0)
+                   .Build(),
+               DropReason::kTcpFragmentOverlap});
+  v.push_back({"ipv6_tcp_fragment_offset_8",
+               PacketBuilder()
+                   .Eth()
+                   .IPv6("2001:db8::1", "2001:db8::2")
+                   .Ipv6Frag(8, false, 1, ipproto::kTcp)
+                   .Payload(16, 0)
+                   .Build(),
+               DropReason::kTcpFragmentOverlap});
+  v.push_back({"ipv6_ah_8_bytes",
+               PacketBuilder()
+                   .Eth()
+                   .IPv6("2001:db8::1", "2001:db8::2")
+                   .Ipv6Ext(ipproto::kAh)
+                   .TCP(1, 2)
+                   .Build(),
+               DropReason::kIpv6BadExtLength});
+  {
+    // Unfragmentable headers count towards the 65535-byte reassembled size.
+    PacketBuilder b;
+    b.Eth().IPv6("2001:db8::1", "2001:db8::2").Ipv6Ext(ipproto::kHopByHop, Bytes(246, 1));
+    v.push_back({"ipv6_fragment_past_64k_with_ext",
+                 b.Ipv6Frag(65280, false, 3, ipproto::kUdp).Payload(8, 0).Build(),
+                 DropReason::kIpv6BadFragment});
+  }
   v.push_back({"ipv4_version_6_in_ipv4_ethertype", with_byte(ipv4_tcp(), 14, 0x65),
                DropReason::kIpv4BadVersion});
   v.push_back({"ipv4_total_length_beyond_buffer",
@@ -557,15 +615,102 @@ TEST(ParseSplit, TotalLengthStillCheckedAgainstWholePacket) {
             "ipv4_bad_total_length");
 }
 
-TEST(ParseIp, QuotedPacketWithoutL2) {
-  const Bytes inner =
-      PacketBuilder().IPv4("198.18.0.1", "198.19.0.1").UDP(1111, 53).Build();
+TEST(ParseQuoted, ShortQuoteOfALargeTcpPacket) {
+  // What a router sends back in "fragmentation needed": the IP header and
+  // the first 8 bytes of a 1500-byte TCP segment.
+  const Bytes full = PacketBuilder()
+                         .IPv4("198.18.0.1", "198.19.0.1", {.df = true})
+                         .TCP(40000, 443)
+                         .Payload(1460, 0)
+                         .Build();
+  const Bytes quote(full.begin(), full.begin() + 28);
   ParsedPacket p;
-  ASSERT_EQ(parse_ip(inner, 0, p), DropReason::kNone);
+  ASSERT_EQ(reason_str(parse_quoted_ip(quote, 0, p)), "none");
   EXPECT_EQ(p.l3_offset, 0u);
-  EXPECT_EQ(p.src_port, 1111);
-  EXPECT_EQ(reason_str(parse_ip(Bytes{0x10, 0}, 0, p)), "not_ip");
-  EXPECT_EQ(reason_str(parse_ip(Bytes{}, 0, p)), "not_ip");
+  EXPECT_EQ(p.l3_end, 28u);  // clamped to the quote
+  EXPECT_TRUE(p.has_ports);
+  EXPECT_EQ(p.src_port, 40000);
+  EXPECT_EQ(p.dst_port, 443);
+  EXPECT_EQ(p.ipv4_dst, ipv4_from_string("198.19.0.1"));
+  // The same bytes as a packet of their own are malformed.
+  EXPECT_EQ(reason_str(parse_ip_for_test(quote)), "ipv4_bad_total_length");
+}
+
+TEST(ParseQuoted, InsideAnIcmpError) {
+  const Bytes inner = PacketBuilder()
+                          .IPv4("198.18.0.1", "198.19.0.1")
+                          .UDP(1111, 53)
+                          .Payload(100, 0)
+                          .Build();
+  const Bytes icmp_err = PacketBuilder()
+                             .Eth()
+                             .IPv4("198.18.0.254", "198.18.0.1")
+                             .ICMP(icmp::kDestUnreachable, icmp::kFragNeededCode)
+                             .Payload(std::span(inner).first(28))
+                             .Build();
+  ParsedPacket outer;
+  ASSERT_EQ(parse(icmp_err, outer), DropReason::kNone);
+  ParsedPacket q;
+  ASSERT_EQ(reason_str(parse_quoted_ip(icmp_err, outer.l4_offset + 8, q)), "none");
+  EXPECT_EQ(q.src_port, 1111);
+  EXPECT_EQ(q.dst_port, 53);
+}
+
+TEST(ParseQuoted, Ipv6AndHostileQuotes) {
+  const Bytes v6 = PacketBuilder()
+                       .IPv6("2001:db8::1", "2001:db8::2")
+                       .TCP(5, 6)
+                       .Payload(1000, 0)
+                       .Build();
+  ParsedPacket p;
+  ASSERT_EQ(reason_str(parse_quoted_ip(std::span(v6).first(48), 0, p)), "none");
+  EXPECT_EQ(p.src_port, 5);
+  // Fewer than 8 L4 bytes: the ports are not all there.
+  EXPECT_EQ(reason_str(parse_quoted_ip(std::span(v6).first(46), 0, p)), "tcp_truncated");
+  // A header that does not fit the quote is still an error.
+  const Bytes v4 = PacketBuilder()
+                       .IPv4("198.18.0.1", "198.19.0.1", {.options = {1, 1, 1, 1}})
+                       .UDP(1, 2)
+                       .Build();
+  EXPECT_EQ(reason_str(parse_quoted_ip(std::span(v4).first(22), 0, p)), "ipv4_truncated");
+  EXPECT_EQ(reason_str(parse_quoted_ip(Bytes{0x10, 0}, 0, p)), "not_ip");
+  EXPECT_EQ(reason_str(parse_quoted_ip(Bytes{}, 0, p)), "not_ip");
+}
+
+TEST(ParseSplit, TcpOptionsMustBeInTheFirstSegment) {
+  const Bytes f = PacketBuilder()
+                      .Eth()
+                      .IPv4("198.18.0.1", "198.19.0.1")
+                      .TCP(1, 2, {.options = std::vector<std::uint8_t>(40, 1)})
+                      .Payload(100, 0)
+                      .Build();
+  ParsedPacket p;
+  ASSERT_EQ(parse(f, p), DropReason::kNone);
+  for (std::size_t n = 34; n < 34 + 60; ++n) {
+    EXPECT_EQ(reason_str(parse(std::span(f).first(n), f.size(), p)), "headers_split")
+        << n;
+  }
+  EXPECT_EQ(reason_str(parse(std::span(f).first(94), f.size(), p)), "none");
+}
+
+TEST(Parse, IcmpOnlyInItsOwnFamily) {
+  ParsedPacket p;
+  const Bytes v6_with_icmp4 =
+      PacketBuilder()
+          .Eth()
+          .IPv6("2001:db8::1", "2001:db8::2", {.next_header = ipproto::kIcmp})
+          .Payload(Bytes{8, 0, 0, 0, 0, 1, 0, 1})
+          .Build();
+  ASSERT_EQ(parse(v6_with_icmp4, p), DropReason::kNone);
+  EXPECT_FALSE(p.is_icmp_echo);
+  const Bytes v4_with_icmp6 =
+      PacketBuilder()
+          .Eth()
+          .IPv4("198.18.0.1", "198.19.0.1", {.protocol = ipproto::kIcmpv6})
+          .Payload(Bytes{128, 0, 0, 0, 0, 1, 0, 1})
+          .Build();
+  ASSERT_EQ(parse(v4_with_icmp6, p), DropReason::kNone);
+  EXPECT_FALSE(p.is_icmp_echo);
 }
 
 }  // namespace

@@ -1,0 +1,91 @@
+// A tracked connection: both directions' tuples, NAT facts, state, expiry.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace nva::conntrack {
+
+// One direction's 5-tuple as it appears on the wire, host order. 16 bytes,
+// compared and hashed as two 64-bit words.
+struct alignas(8) ConnKey {
+  std::uint32_t src_addr = 0;
+  std::uint32_t dst_addr = 0;
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
+  std::uint8_t proto = 0;
+  std::uint8_t pad[3] = {0, 0, 0};  // always zero: part of the compare
+
+  std::uint64_t word0() const noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, this, 8);
+    return w;
+  }
+  std::uint64_t word1() const noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, reinterpret_cast<const char*>(this) + 8, 8);
+    return w;
+  }
+  friend bool operator==(const ConnKey& a, const ConnKey& b) noexcept {
+    return a.word0() == b.word0() && a.word1() == b.word1();
+  }
+};
+static_assert(sizeof(ConnKey) == 16);
+
+// Which of a connection's two tuples a packet matched.
+enum class Dir : std::uint8_t {
+  kOriginal = 0,  // client -> VIP
+  kReply = 1,     // backend -> client (dnat) or backend -> SNAT address
+};
+
+enum class ConnState : std::uint8_t {
+  kNone = 0,
+  kTcpSynSent,      // client SYN seen
+  kTcpSynReceived,  // backend SYN-ACK seen
+  kTcpEstablished,  // handshake completed
+  kTcpFinWait,      // a FIN seen from one side
+  kTcpClosing,      // FINs from both sides
+  kTcpTimeWait,     // both FINs acknowledged, or closing after the last ACK
+  kTcpClosed,       // RST seen
+  kUdp,             // one direction seen
+  kUdpReplied,      // both directions seen
+  kIcmp,
+};
+
+// One cache line per connection: the record the fast path touches after the
+// index. The index holds two references to it (one per direction).
+struct alignas(64) Conn {
+  ConnKey key[2];  // [Dir]: the tuple each direction carries on arrival
+
+  std::uint32_t expires = 0;  // coarse ticks (see expiry)
+  std::uint32_t lru_prev = 0;
+  std::uint32_t lru_next = 0;
+  std::uint16_t service = 0;
+  std::uint16_t backend = 0;
+  ConnState state = ConnState::kNone;
+  std::uint8_t flags = 0;  // kConnSnat, ...
+  std::uint8_t timeout_class = 0;
+  std::uint8_t lru_list = 0;
+  std::uint32_t packets[2] = {0, 0};  // per direction
+  std::uint32_t reserved = 0;
+};
+static_assert(sizeof(Conn) == 64, "a connection is one cache line");
+
+inline constexpr std::uint8_t kConnSnat = 1u << 0;
+
+// The reply tuple of a connection, given what the original direction looks
+// like after translation: the reply comes from the translated destination
+// back to the translated source.
+constexpr ConnKey reply_key(std::uint32_t backend_addr, std::uint16_t backend_port,
+                            std::uint32_t src_after_nat, std::uint16_t src_port_after_nat,
+                            std::uint8_t proto) noexcept {
+  ConnKey k;
+  k.src_addr = backend_addr;
+  k.dst_addr = src_after_nat;
+  k.src_port = backend_port;
+  k.dst_port = src_port_after_nat;
+  k.proto = proto;
+  return k;
+}
+
+}  // namespace nva::conntrack
