@@ -1,9 +1,19 @@
 // Entry point of nva-bench: Google Benchmark's main plus the machine context.
 #include <benchmark/benchmark.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "bench/bench_env.h"
 
 namespace {
 
@@ -19,7 +29,43 @@ std::string cpu_model() {
   return "unknown";
 }
 
+// EAL for the benchmarks that need DPDK memory (rte_hash, mempools): one
+// lcore, no PCI, no hugepages unless NVA_BENCH_EAL overrides the arguments.
+bool start_eal() {
+  std::string args =
+      "-l 0 --no-pci --no-huge -m 8192 --no-telemetry --log-level=*:warning";
+  if (nva::bench::smoke())
+    args = "-l 0 --no-pci --no-huge -m 512 --no-telemetry --log-level=*:warning";
+  if (const char* env = std::getenv("NVA_BENCH_EAL")) args = env;
+  args += " --file-prefix=nvabench" + std::to_string(::getpid());
+  std::vector<std::string> words{"nva-bench"};
+  std::istringstream in(args);
+  for (std::string w; in >> w;) words.push_back(w);
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  if (rte_eal_init(static_cast<int>(words.size()), argv.data()) < 0) {
+    std::fprintf(stderr, "nva-bench: rte_eal_init(%s): %s\n", args.c_str(),
+                 rte_strerror(rte_errno));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+bool nva::bench::smoke() { return std::getenv("NVA_BENCH_SMOKE") != nullptr; }
+
+namespace {
+std::vector<std::function<void()>>& teardowns() {
+  static std::vector<std::function<void()>> v;
+  return v;
+}
+}  // namespace
+
+void nva::bench::at_teardown(std::function<void()> fn) {
+  teardowns().push_back(std::move(fn));
+}
 
 int main(int argc, char** argv) {
   benchmark::AddCustomContext("cpu_model", cpu_model());
@@ -32,7 +78,10 @@ int main(int argc, char** argv) {
 #endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  if (!start_eal()) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  for (auto& fn : teardowns()) fn();
+  rte_eal_cleanup();
   return 0;
 }

@@ -67,7 +67,7 @@ struct alignas(64) Conn {
   std::uint8_t timeout_class = 0;
   std::uint8_t lru_list = 0;
   std::uint32_t packets[2] = {0, 0};  // per direction
-  std::uint32_t reserved = 0;
+  std::uint32_t queued_expires = 0;   // `expires` when last (re)queued
 };
 static_assert(sizeof(Conn) == 64, "a connection is one cache line");
 

@@ -1,0 +1,310 @@
+// Connection table: record pool plus bucketised cuckoo index (see table.h).
+#include "dataplane/conntrack/table.h"
+
+#include "dataplane/lb/flow_hash.h"
+
+#include <sys/mman.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+namespace nva::conntrack {
+
+namespace {
+
+constexpr std::uint32_t kMaxCapacity = 1u << 30;
+constexpr double kMaxLoad = 0.9;  // index entries / slots at full capacity
+
+constexpr std::size_t kHugePage = 2u << 20;
+
+// Anonymous memory on transparent huge pages where the kernel gives them
+// (2 MiB aligned, madvised before the first touch: random lookups over
+// hundreds of MiB otherwise miss the TLB on every access), and pre-faulted
+// so the packet path never takes a page fault.
+void* map_memory(std::size_t bytes) {
+  const std::size_t len = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  void* raw = ::mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  const auto start = reinterpret_cast<std::uintptr_t>(raw);
+  const std::uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
+  if (aligned > start) ::munmap(raw, aligned - start);
+  const std::size_t tail = (start + len + kHugePage) - (aligned + len);
+  if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + len), tail);
+  void* p = reinterpret_cast<void*>(aligned);
+  (void)::madvise(p, len, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+  if (::madvise(p, len, MADV_POPULATE_WRITE) == 0) return p;
+#endif
+  std::memset(p, 0, len);  // older kernels: fault every page in now
+  return p;
+}
+
+std::size_t mapped_size(std::size_t bytes) {
+  return (bytes + kHugePage - 1) / kHugePage * kHugePage;
+}
+
+}  // namespace
+
+// Entries of `b` whose signature equals `sig`: two bits per entry (bits 2i
+// and 2i+1 for entry i), compared 8 at a time with SSE2.
+std::uint32_t ConnTable::match(const Bucket& b, std::uint16_t sig) noexcept {
+#if defined(__SSE2__)
+  const __m128i s = _mm_set1_epi16(static_cast<short>(sig));
+  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&b.sig[0]));
+  const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&b.sig[2]));
+  const auto m_lo = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi16(lo, s)));
+  const auto m_hi = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi16(hi, s)));
+  return m_lo | (m_hi << 4);
+#else
+  std::uint32_t m = 0;
+  for (unsigned i = 0; i < kBucketEntries; ++i) {
+    if (b.sig[i] == sig) m |= 3u << (2 * i);
+  }
+  return m;
+#endif
+}
+
+namespace {
+
+constexpr std::uint32_t fastrange(std::uint32_t x, std::uint32_t n) noexcept {
+  return static_cast<std::uint32_t>((std::uint64_t{x} * n) >> 32);
+}
+
+}  // namespace
+
+ConnTable::ConnTable(std::uint32_t capacity) : capacity_(capacity) {
+  if (capacity == 0 || capacity > kMaxCapacity) {
+    throw std::invalid_argument("connection table capacity " + std::to_string(capacity) +
+                                " is outside 1.." + std::to_string(kMaxCapacity));
+  }
+  const double slots = 2.0 * capacity / kMaxLoad;
+  nbuckets_ = static_cast<std::uint32_t>(slots / kBucketEntries) + 2;
+  buckets_bytes_ = std::size_t{nbuckets_} * sizeof(Bucket);
+  conns_bytes_ = std::size_t{capacity} * sizeof(Conn);
+  buckets_ = static_cast<Bucket*>(map_memory(buckets_bytes_));
+  try {
+    conns_ = static_cast<Conn*>(map_memory(conns_bytes_));
+  } catch (...) {
+    ::munmap(buckets_, mapped_size(buckets_bytes_));
+    throw;
+  }
+  for (std::uint32_t b = 0; b < nbuckets_; ++b) {
+    for (unsigned i = 0; i < kBucketEntries; ++i) buckets_[b].ref[i] = ConnRef::kNone;
+  }
+  // Free list in index order, so a fresh table hands out 0, 1, 2, ...
+  for (std::uint32_t i = 0; i < capacity; ++i) {
+    conns_[i].lru_next = i + 1 < capacity ? i + 1 : ConnRef::kNone;
+  }
+  free_head_ = 0;
+}
+
+ConnTable::~ConnTable() {
+  ::munmap(buckets_, mapped_size(buckets_bytes_));
+  ::munmap(conns_, mapped_size(conns_bytes_));
+}
+
+std::size_t ConnTable::memory_bytes() const noexcept {
+  return buckets_bytes_ + conns_bytes_ + sizeof(*this);
+}
+
+// Multiply-xorshift mixing of both key words: the low 32 bits pick the
+// bucket, the top 16 give the signature, and they are independent (a CRC's
+// linearity would correlate them, which starves the cuckoo of alternatives).
+std::uint64_t ConnTable::hash(const ConnKey& k) noexcept {
+  return lb::mix64(k.word0() ^ lb::mix64(k.word1() ^ 0x636f6e6e74726b00ull));
+}
+
+std::uint32_t ConnTable::primary(std::uint64_t h) const noexcept {
+  return fastrange(static_cast<std::uint32_t>(h), nbuckets_);
+}
+
+// The other bucket of an entry in `bucket`: (f(sig) - bucket) mod n, an
+// involution, so it needs only the entry's signature, not its key.
+std::uint32_t ConnTable::alternative(std::uint32_t bucket,
+                                     std::uint16_t sig) const noexcept {
+  const std::uint32_t f = fastrange(std::uint32_t{sig} * 0x9E3779B1u, nbuckets_);
+  return f >= bucket ? f - bucket : f + nbuckets_ - bucket;
+}
+
+ConnRef ConnTable::scan(const Bucket& b, std::uint16_t sig,
+                        const ConnKey& k) const noexcept {
+  for (unsigned i = 0; i < kBucketEntries; ++i) {
+    if (b.sig[i] != sig || b.ref[i] == ConnRef::kNone) continue;
+    const ConnRef r{b.ref[i]};
+    if (conns_[r.index()].key[r.raw & 1] == k) return r;
+  }
+  return {};
+}
+
+ConnRef ConnTable::lookup(const ConnKey& k, std::uint64_t h) const noexcept {
+  const std::uint32_t b1 = primary(h);
+  const std::uint16_t sig = signature(h);
+  const ConnRef r = scan(buckets_[b1], sig, k);
+  if (r.found()) return r;
+  return scan(buckets_[alternative(b1, sig)], sig, k);
+}
+
+void ConnTable::lookup_bulk(const ConnKey* const* keys, unsigned n,
+                            ConnRef* out) const noexcept {
+  std::uint64_t h[kMaxBurst];
+  std::uint32_t b1[kMaxBurst], b2[kMaxBurst];
+  std::uint32_t cand[kMaxBurst];
+  if (n > kMaxBurst) n = kMaxBurst;
+  // Stage 1: hash, prefetch both candidate buckets.
+  for (unsigned i = 0; i < n; ++i) {
+    h[i] = hash(*keys[i]);
+    b1[i] = primary(h[i]);
+    b2[i] = alternative(b1[i], signature(h[i]));
+    __builtin_prefetch(&buckets_[b1[i]]);
+    __builtin_prefetch(&buckets_[b2[i]]);
+  }
+  // Stage 2: first signature match (primary bucket first), prefetch its
+  // record.
+  for (unsigned i = 0; i < n; ++i) {
+    const std::uint16_t sig = signature(h[i]);
+    const Bucket& p = buckets_[b1[i]];
+    std::uint32_t m = match(p, sig);
+    const Bucket* bk = &p;
+    if (m == 0) {
+      bk = &buckets_[b2[i]];
+      m = match(*bk, sig);
+    }
+    cand[i] = ConnRef::kNone;
+    if (m != 0) {
+      cand[i] = bk->ref[static_cast<unsigned>(__builtin_ctz(m)) >> 1];
+      if (cand[i] != ConnRef::kNone) __builtin_prefetch(&conns_[cand[i] >> 1]);
+    }
+  }
+  // Stage 3: confirm the key. No candidate means a miss; a candidate with
+  // another key (a 16-bit signature collision, or an emptied slot) falls
+  // back to a full scan of both buckets.
+  for (unsigned i = 0; i < n; ++i) {
+    if (cand[i] == ConnRef::kNone) {
+      out[i] = cand[i] == ConnRef::kNone &&
+                       match(buckets_[b1[i]], signature(h[i])) == 0 &&
+                       match(buckets_[b2[i]], signature(h[i])) == 0
+                   ? ConnRef{}
+                   : lookup(*keys[i], h[i]);
+      continue;
+    }
+    const ConnRef r{cand[i]};
+    out[i] = conns_[r.index()].key[r.raw & 1] == *keys[i] ? r : lookup(*keys[i], h[i]);
+  }
+}
+
+bool ConnTable::index_insert(std::uint64_t h, std::uint32_t ref) noexcept {
+  const std::uint16_t sig = signature(h);
+  const std::uint32_t b1 = primary(h);
+  const std::uint32_t b2 = alternative(b1, sig);
+  auto place = [&](std::uint32_t b) {
+    Bucket& bk = buckets_[b];
+    for (unsigned i = 0; i < kBucketEntries; ++i) {
+      if (bk.ref[i] == ConnRef::kNone) {
+        bk.sig[i] = sig;
+        bk.ref[i] = ref;
+        return true;
+      }
+    }
+    return false;
+  };
+  if (place(b1) || place(b2)) return true;
+
+  // Both full: breadth-first search for a chain of moves ending in a bucket
+  // with a free slot, then shift entries along it (nothing is homeless at
+  // any point). Bounded: at most kMaxNodes buckets are examined.
+  constexpr unsigned kMaxNodes = 512;
+  struct Node {
+    std::uint32_t bucket;
+    std::int32_t parent;  // node index, -1 for the two roots
+    std::uint8_t slot;    // slot in the parent's bucket that leads here
+  };
+  Node nodes[kMaxNodes];
+  unsigned count = 0;
+  nodes[count++] = {b1, -1, 0};
+  nodes[count++] = {b2, -1, 0};
+  for (unsigned q = 0; q < count; ++q) {
+    const Bucket& bk = buckets_[nodes[q].bucket];
+    for (unsigned j = 0; j < kBucketEntries; ++j) {
+      if (bk.ref[j] == ConnRef::kNone) {
+        // Free slot j in node q's bucket: move entries down the path.
+        unsigned free_slot = j;
+        unsigned cur = q;
+        while (nodes[cur].parent >= 0) {
+          const Node& c = nodes[cur];
+          Bucket& from = buckets_[nodes[c.parent].bucket];
+          Bucket& to = buckets_[c.bucket];
+          to.sig[free_slot] = from.sig[c.slot];
+          to.ref[free_slot] = from.ref[c.slot];
+          free_slot = c.slot;
+          cur = static_cast<unsigned>(c.parent);
+        }
+        Bucket& root = buckets_[nodes[cur].bucket];
+        root.sig[free_slot] = sig;
+        root.ref[free_slot] = ref;
+        return true;
+      }
+    }
+    for (unsigned j = 0; j < kBucketEntries && count < kMaxNodes; ++j) {
+      nodes[count++] = {alternative(nodes[q].bucket, bk.sig[j]),
+                        static_cast<std::int32_t>(q), static_cast<std::uint8_t>(j)};
+    }
+  }
+  return false;
+}
+
+void ConnTable::index_erase(const ConnKey& k, std::uint32_t ref) noexcept {
+  const std::uint64_t h = hash(k);
+  const std::uint32_t b1 = primary(h);
+  for (const std::uint32_t b : {b1, alternative(b1, signature(h))}) {
+    Bucket& bk = buckets_[b];
+    for (unsigned i = 0; i < kBucketEntries; ++i) {
+      if (bk.ref[i] == ref) {
+        bk.ref[i] = ConnRef::kNone;
+        return;
+      }
+    }
+  }
+}
+
+std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) noexcept {
+  if (free_head_ == ConnRef::kNone) return ConnRef::kNone;
+  const std::uint32_t idx = free_head_;
+  Conn& c = conns_[idx];
+  const std::uint32_t next_free = c.lru_next;
+  c = Conn{};
+  c.key[0] = original;
+  c.key[1] = reply;
+  if (!index_insert(hash(original), idx << 1)) {
+    ++index_full_;
+    c.lru_next = next_free;
+    return ConnRef::kNone;
+  }
+  if (!index_insert(hash(reply), (idx << 1) | 1)) {
+    index_erase(original, idx << 1);
+    ++index_full_;
+    c.lru_next = next_free;
+    return ConnRef::kNone;
+  }
+  free_head_ = next_free;
+  ++used_;
+  return idx;
+}
+
+void ConnTable::erase(std::uint32_t index) noexcept {
+  Conn& c = conns_[index];
+  index_erase(c.key[0], index << 1);
+  index_erase(c.key[1], (index << 1) | 1);
+  c.state = ConnState::kNone;
+  c.lru_next = free_head_;
+  free_head_ = index;
+  --used_;
+}
+
+}  // namespace nva::conntrack

@@ -1,0 +1,110 @@
+// One shard's connection table: a pool of connection records and a
+// bucketised cuckoo index that finds each connection from both directions.
+//
+// Layout (per connection, at the configured capacity):
+//   record  64 bytes, one cache line (conn.h)
+//   index   2 entries (one per direction) of 6 bytes in 64-byte buckets of
+//           10, sized for a load of at most 90 %: ~13.3 bytes
+//   total   ~78 bytes per connection (bytes_per_conn() reports the exact
+//           figure for a capacity); free records are chained through their
+//           own lru_next field, so the pool needs no side array
+// A lookup touches one or two bucket lines and one record line; the bulk
+// lookup prefetches them for a burst before touching any.
+//
+// Single-writer, single-reader: only the owning worker calls anything here
+// (the design's shard rule), so there are no atomics and no locks. Memory
+// is allocated once, at construction, never on the packet path.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "dataplane/conntrack/conn.h"
+
+namespace nva::conntrack {
+
+// Reference to one direction of one connection, as the index stores it.
+struct ConnRef {
+  static constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+  std::uint32_t raw = kNone;  // conn index << 1 | direction
+
+  bool found() const noexcept { return raw != kNone; }
+  std::uint32_t index() const noexcept { return raw >> 1; }
+  Dir dir() const noexcept { return static_cast<Dir>(raw & 1); }
+};
+
+class ConnTable {
+ public:
+  static constexpr unsigned kBucketEntries = 10;
+  static constexpr unsigned kMaxBurst = 64;
+
+  // `capacity` connections (at most 2^30). Throws std::bad_alloc or
+  // std::invalid_argument; call at start-up only.
+  explicit ConnTable(std::uint32_t capacity);
+  ~ConnTable();
+  ConnTable(const ConnTable&) = delete;
+  ConnTable& operator=(const ConnTable&) = delete;
+
+  // The hash of a key; pass it to lookup/insert to avoid recomputing.
+  static std::uint64_t hash(const ConnKey& k) noexcept;
+
+  ConnRef lookup(const ConnKey& k) const noexcept { return lookup(k, hash(k)); }
+  ConnRef lookup(const ConnKey& k, std::uint64_t h) const noexcept;
+
+  // Looks up n <= kMaxBurst keys, prefetching buckets and records across
+  // the burst. out[i] is the result for keys[i].
+  void lookup_bulk(const ConnKey* const* keys, unsigned n, ConnRef* out) const noexcept;
+
+  // Creates a connection with both tuples indexed. Returns its index, or
+  // ConnRef::kNone when the pool is full or the index has no room (the
+  // caller counts the drop or evicts and retries). The keys must not be
+  // present already.
+  std::uint32_t insert(const ConnKey& original, const ConnKey& reply) noexcept;
+
+  // Removes a connection and both its index entries; the record returns to
+  // the pool.
+  void erase(std::uint32_t index) noexcept;
+
+  Conn& conn(std::uint32_t index) noexcept { return conns_[index]; }
+  const Conn& conn(std::uint32_t index) const noexcept { return conns_[index]; }
+
+  std::uint32_t size() const noexcept { return used_; }
+  std::uint32_t capacity() const noexcept { return capacity_; }
+  std::size_t memory_bytes() const noexcept;
+  double bytes_per_conn() const noexcept {
+    return static_cast<double>(memory_bytes()) / capacity_;
+  }
+  // Index inserts that failed although the pool had room (should stay 0 at
+  // the designed load; a counter, never an error on the packet path).
+  std::uint64_t index_full() const noexcept { return index_full_; }
+
+ private:
+  struct alignas(64) Bucket {
+    std::uint16_t sig[kBucketEntries];
+    std::uint32_t ref[kBucketEntries];
+    std::uint32_t pad;
+  };
+  static_assert(sizeof(Bucket) == 64);
+
+  std::uint32_t primary(std::uint64_t h) const noexcept;
+  std::uint32_t alternative(std::uint32_t bucket, std::uint16_t sig) const noexcept;
+  static std::uint16_t signature(std::uint64_t h) noexcept {
+    return static_cast<std::uint16_t>(h >> 48);
+  }
+  bool index_insert(std::uint64_t h, std::uint32_t ref) noexcept;
+  void index_erase(const ConnKey& k, std::uint32_t ref) noexcept;
+  ConnRef scan(const Bucket& b, std::uint16_t sig, const ConnKey& k) const noexcept;
+  static std::uint32_t match(const Bucket& b, std::uint16_t sig) noexcept;
+
+  std::uint32_t capacity_ = 0;
+  std::uint32_t nbuckets_ = 0;
+  std::uint32_t used_ = 0;
+  std::uint64_t index_full_ = 0;
+  Bucket* buckets_ = nullptr;
+  Conn* conns_ = nullptr;
+  std::uint32_t free_head_ = ConnRef::kNone;  // free records, via lru_next
+  std::size_t buckets_bytes_ = 0, conns_bytes_ = 0;
+};
+
+}  // namespace nva::conntrack

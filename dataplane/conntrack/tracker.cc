@@ -1,0 +1,162 @@
+// Connection tracking: expiry lists, lazy requeue, embryonic eviction.
+#include "dataplane/conntrack/tracker.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace nva::conntrack {
+
+namespace {
+
+// Wrap-safe "a is at or before b" on 32-bit millisecond clocks.
+constexpr bool not_after(std::uint32_t a, std::uint32_t b) noexcept {
+  return static_cast<std::int32_t>(a - b) <= 0;
+}
+
+constexpr std::uint8_t kTcpProto = 6, kUdpProto = 17;
+
+}  // namespace
+
+ConnTracker::ConnTracker(std::uint32_t capacity, const Timeouts& timeouts)
+    : table_(capacity), timeouts_(timeouts) {
+  for (std::size_t i = 0; i < kTimeoutClassCount; ++i) {
+    if (timeouts.ms[i] == 0 || timeouts.ms[i] > kMaxTimeoutMs) {
+      throw std::invalid_argument(
+          std::string("timeout ") +
+          std::string(timeout_class_name(static_cast<TimeoutClass>(i))) + " of " +
+          std::to_string(timeouts.ms[i]) + " ms is outside 1.." +
+          std::to_string(kMaxTimeoutMs));
+    }
+  }
+}
+
+void ConnTracker::link_tail(std::uint32_t idx, TimeoutClass cls) noexcept {
+  List& l = lists_[static_cast<std::size_t>(cls)];
+  Conn& c = table_.conn(idx);
+  c.lru_list = static_cast<std::uint8_t>(cls);
+  c.queued_expires = c.expires;
+  c.lru_prev = l.tail;
+  c.lru_next = ConnRef::kNone;
+  if (l.tail != ConnRef::kNone) {
+    table_.conn(l.tail).lru_next = idx;
+  } else {
+    l.head = idx;
+  }
+  l.tail = idx;
+  ++l.size;
+}
+
+void ConnTracker::unlink(std::uint32_t idx) noexcept {
+  Conn& c = table_.conn(idx);
+  List& l = lists_[c.lru_list];
+  if (c.lru_prev != ConnRef::kNone) {
+    table_.conn(c.lru_prev).lru_next = c.lru_next;
+  } else {
+    l.head = c.lru_next;
+  }
+  if (c.lru_next != ConnRef::kNone) {
+    table_.conn(c.lru_next).lru_prev = c.lru_prev;
+  } else {
+    l.tail = c.lru_prev;
+  }
+  --l.size;
+}
+
+void ConnTracker::refresh(Conn& c, std::uint32_t now_ms) noexcept {
+  c.expires = now_ms + timeouts_.of(static_cast<TimeoutClass>(c.timeout_class));
+}
+
+std::uint32_t ConnTracker::create(const ConnKey& original, const ConnKey& reply,
+                                  ConnState state, std::uint32_t now_ms) noexcept {
+  std::uint32_t idx = table_.insert(original, reply);
+  if (idx == ConnRef::kNone && table_.size() == table_.capacity()) {
+    // Pool full: make room from the oldest embryonic connection, if any.
+    List& emb = lists_[static_cast<std::size_t>(TimeoutClass::kTcpEmbryonic)];
+    if (emb.head != ConnRef::kNone) {
+      remove(emb.head);
+      ++counters_.evicted_embryonic;
+      idx = table_.insert(original, reply);
+    }
+  }
+  if (idx == ConnRef::kNone) {
+    ++counters_.dropped_table_full;
+    return ConnRef::kNone;
+  }
+  Conn& c = table_.conn(idx);
+  c.state = state;
+  const TimeoutClass cls = timeout_class(state);
+  c.timeout_class = static_cast<std::uint8_t>(cls);
+  refresh(c, now_ms);
+  link_tail(idx, cls);
+  ++counters_.created;
+  return idx;
+}
+
+void ConnTracker::set_state(std::uint32_t idx, ConnState s,
+                            std::uint32_t now_ms) noexcept {
+  Conn& c = table_.conn(idx);
+  c.state = s;
+  const auto cls = static_cast<std::uint8_t>(timeout_class(s));
+  if (cls != c.timeout_class) {
+    unlink(idx);
+    c.timeout_class = cls;
+    refresh(c, now_ms);
+    link_tail(idx, static_cast<TimeoutClass>(cls));
+  } else {
+    refresh(c, now_ms);
+  }
+}
+
+ConnState ConnTracker::on_packet(std::uint32_t idx, Dir dir, std::uint8_t tcp_flags,
+                                 std::uint32_t now_ms) noexcept {
+  Conn& c = table_.conn(idx);
+  ++c.packets[static_cast<std::size_t>(dir)];
+  ConnState next = c.state;
+  const std::uint8_t proto = c.key[0].proto;
+  if (proto == kTcpProto) {
+    next = tcp_next(c.state, dir, tcp_flags, c.flags);
+  } else if (proto == kUdpProto) {
+    next = udp_next(c.state, dir);
+  }
+  if (next != c.state) {
+    set_state(idx, next, now_ms);
+  } else {
+    refresh(c, now_ms);
+  }
+  return next;
+}
+
+void ConnTracker::remove(std::uint32_t idx) noexcept {
+  unlink(idx);
+  table_.erase(idx);
+}
+
+unsigned ConnTracker::expire(std::uint32_t now_ms, unsigned budget) noexcept {
+  unsigned freed = 0;
+  for (std::size_t cls = 0; cls < kTimeoutClassCount && budget > 0; ++cls) {
+    List& l = lists_[cls];
+    while (budget > 0 && l.head != ConnRef::kNone) {
+      --budget;
+      const std::uint32_t idx = l.head;
+      Conn& c = table_.conn(idx);
+      if (not_after(c.expires, now_ms)) {
+        remove(idx);
+        ++counters_.expired;
+        ++freed;
+      } else if (c.expires != c.queued_expires) {
+        // Refreshed by packets since it was queued: requeue it at the tail
+        // with its new expiry, and look at the next one.
+        unlink(idx);
+        link_tail(idx, static_cast<TimeoutClass>(cls));
+        ++counters_.requeued;
+      } else {
+        // Not refreshed and not due: entries behind it were queued later
+        // (give or take the requeue lag), so stop here.
+        break;
+      }
+    }
+  }
+  return freed;
+}
+
+}  // namespace nva::conntrack

@@ -1,0 +1,189 @@
+// Connection table tests: both directions, churn against a model, full
+// table, bulk lookups (incl. signature collisions), bytes per connection.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "dataplane/conntrack/table.h"
+
+namespace nva::conntrack {
+namespace {
+
+ConnKey key(std::uint32_t src, std::uint32_t dst, std::uint16_t sp, std::uint16_t dp,
+            std::uint8_t proto = 6) {
+  ConnKey k;
+  k.src_addr = src;
+  k.dst_addr = dst;
+  k.src_port = sp;
+  k.dst_port = dp;
+  k.proto = proto;
+  return k;
+}
+
+ConnKey random_key(std::mt19937_64& rng) {
+  return key(static_cast<std::uint32_t>(rng()), static_cast<std::uint32_t>(rng()),
+             static_cast<std::uint16_t>(rng()), static_cast<std::uint16_t>(rng()),
+             rng() % 2 ? 6 : 17);
+}
+
+struct KeyHash {
+  std::size_t operator()(const ConnKey& k) const { return ConnTable::hash(k); }
+};
+
+TEST(ConnTable, FindsBothDirectionsAndForgetsOnErase) {
+  ConnTable t(100);
+  const ConnKey fwd = key(0xC6120001, 0xC6130001, 40000, 443);
+  const ConnKey rev = key(0xC6120214, 0xC6120101, 8443, 1025);
+  const std::uint32_t idx = t.insert(fwd, rev);
+  ASSERT_NE(idx, ConnRef::kNone);
+  EXPECT_EQ(t.size(), 1u);
+  const ConnRef a = t.lookup(fwd);
+  const ConnRef b = t.lookup(rev);
+  ASSERT_TRUE(a.found());
+  ASSERT_TRUE(b.found());
+  EXPECT_EQ(a.index(), idx);
+  EXPECT_EQ(b.index(), idx);
+  EXPECT_EQ(a.dir(), Dir::kOriginal);
+  EXPECT_EQ(b.dir(), Dir::kReply);
+  EXPECT_EQ(t.conn(idx).key[1], rev);
+  // A tuple differing in one field is another flow.
+  EXPECT_FALSE(t.lookup(key(0xC6120001, 0xC6130001, 40000, 443, 17)).found());
+  EXPECT_FALSE(t.lookup(key(0xC6120001, 0xC6130001, 40001, 443)).found());
+  t.erase(idx);
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_FALSE(t.lookup(fwd).found());
+  EXPECT_FALSE(t.lookup(rev).found());
+}
+
+TEST(ConnTable, FillsToCapacityThenRefuses) {
+  constexpr std::uint32_t kCap = 50000;
+  ConnTable t(kCap);
+  std::mt19937_64 rng(1);
+  std::vector<std::pair<ConnKey, ConnKey>> conns;
+  for (std::uint32_t i = 0; i < kCap; ++i) {
+    conns.emplace_back(random_key(rng), random_key(rng));
+    ASSERT_NE(t.insert(conns.back().first, conns.back().second), ConnRef::kNone)
+        << "insert " << i << " of " << kCap;
+  }
+  EXPECT_EQ(t.index_full(), 0u);
+  EXPECT_EQ(t.size(), kCap);
+  EXPECT_EQ(t.insert(random_key(rng), random_key(rng)), ConnRef::kNone);  // pool full
+  for (std::uint32_t i = 0; i < kCap; ++i) {
+    const ConnRef a = t.lookup(conns[i].first);
+    const ConnRef b = t.lookup(conns[i].second);
+    ASSERT_TRUE(a.found() && b.found()) << i;
+    ASSERT_EQ(a.index(), b.index());
+    ASSERT_EQ(t.conn(a.index()).key[0], conns[i].first);
+  }
+  for (int i = 0; i < 10000; ++i) ASSERT_FALSE(t.lookup(random_key(rng)).found());
+}
+
+// Random inserts and erases against a std::unordered_map model.
+TEST(ConnTable, ChurnMatchesModel) {
+  constexpr std::uint32_t kCap = 20000;
+  ConnTable t(kCap);
+  std::mt19937_64 rng(2);
+  std::unordered_map<ConnKey, std::pair<std::uint32_t, Dir>, KeyHash> model;
+  std::vector<std::uint32_t> live;
+  for (int op = 0; op < 300000; ++op) {
+    if (live.size() < kCap && (live.empty() || rng() % 100 < 55)) {
+      const ConnKey a = random_key(rng), b = random_key(rng);
+      const std::uint32_t idx = t.insert(a, b);
+      ASSERT_NE(idx, ConnRef::kNone) << "op " << op << " size " << t.size();
+      model[a] = {idx, Dir::kOriginal};
+      model[b] = {idx, Dir::kReply};
+      live.push_back(idx);
+    } else {
+      const std::size_t pos = rng() % live.size();
+      const std::uint32_t idx = live[pos];
+      model.erase(t.conn(idx).key[0]);
+      model.erase(t.conn(idx).key[1]);
+      t.erase(idx);
+      live[pos] = live.back();
+      live.pop_back();
+    }
+    if (op % 50000 == 0) {
+      for (const auto& [k, v] : model) {
+        const ConnRef r = t.lookup(k);
+        ASSERT_TRUE(r.found());
+        ASSERT_EQ(r.index(), v.first);
+        ASSERT_EQ(r.dir(), v.second);
+      }
+    }
+  }
+  EXPECT_EQ(t.size(), live.size());
+  EXPECT_EQ(t.index_full(), 0u);
+}
+
+TEST(ConnTable, BulkLookupAgreesWithSingleLookups) {
+  ConnTable t(10000);
+  std::mt19937_64 rng(3);
+  std::vector<ConnKey> keys;
+  for (int i = 0; i < 5000; ++i) {
+    const ConnKey a = random_key(rng), b = random_key(rng);
+    ASSERT_NE(t.insert(a, b), ConnRef::kNone);
+    keys.push_back(a);
+    keys.push_back(b);
+    keys.push_back(random_key(rng));  // a miss
+  }
+  for (std::size_t base = 0; base < keys.size(); base += ConnTable::kMaxBurst) {
+    const unsigned n = static_cast<unsigned>(
+        std::min<std::size_t>(ConnTable::kMaxBurst, keys.size() - base));
+    const ConnKey* ptrs[ConnTable::kMaxBurst];
+    ConnRef out[ConnTable::kMaxBurst];
+    for (unsigned i = 0; i < n; ++i) ptrs[i] = &keys[base + i];
+    t.lookup_bulk(ptrs, n, out);
+    for (unsigned i = 0; i < n; ++i) {
+      ASSERT_EQ(out[i].raw, t.lookup(keys[base + i]).raw) << base + i;
+    }
+  }
+}
+
+// Keys whose 16-bit signatures collide in a tiny table: the bulk path must
+// confirm the whole key and fall back to a full scan.
+TEST(ConnTable, SignatureCollisionsResolvedByKey) {
+  ConnTable t(16);
+  std::mt19937_64 rng(4);
+  std::map<std::uint16_t, ConnKey> by_sig;
+  std::vector<std::pair<ConnKey, ConnKey>> pairs;
+  while (pairs.size() < 6) {
+    const ConnKey k = random_key(rng);
+    const auto sig = static_cast<std::uint16_t>(ConnTable::hash(k) >> 48);
+    auto [it, fresh] = by_sig.emplace(sig, k);
+    if (!fresh) {
+      pairs.emplace_back(it->second, k);
+      by_sig.erase(it);
+    }
+  }
+  for (const auto& [a, b] : pairs) ASSERT_NE(t.insert(a, b), ConnRef::kNone);
+  std::vector<const ConnKey*> ptrs;
+  for (const auto& [a, b] : pairs) {
+    ptrs.push_back(&a);
+    ptrs.push_back(&b);
+  }
+  std::vector<ConnRef> out(ptrs.size());
+  t.lookup_bulk(ptrs.data(), static_cast<unsigned>(ptrs.size()), out.data());
+  for (std::size_t i = 0; i < ptrs.size(); ++i) {
+    ASSERT_TRUE(out[i].found()) << i;
+    EXPECT_EQ(t.conn(out[i].index()).key[i % 2], *ptrs[i]) << i;
+    EXPECT_EQ(static_cast<std::size_t>(out[i].dir()), i % 2);
+  }
+}
+
+TEST(ConnTable, MemoryPerConnection) {
+  ConnTable t(1000000);
+  RecordProperty("bytes_per_conn", std::to_string(t.bytes_per_conn()));
+  EXPECT_LE(t.bytes_per_conn(), 80.0);
+  EXPECT_GE(t.bytes_per_conn(), 64.0);  // at least the record itself
+}
+
+TEST(ConnTable, RejectsBadCapacity) {
+  EXPECT_THROW(ConnTable(0), std::invalid_argument);
+  EXPECT_THROW(ConnTable((1u << 30) + 1), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace nva::conntrack

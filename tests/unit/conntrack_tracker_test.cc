@@ -1,0 +1,238 @@
+// Connection tracking: TCP states from flags (table-driven), expiry with an
+// injected clock, bounded work, and the full-table policy under a SYN flood.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "dataplane/conntrack/state.h"
+#include "dataplane/conntrack/tracker.h"
+
+namespace nva::conntrack {
+namespace {
+
+constexpr std::uint8_t F = 0x01, S = 0x02, R = 0x04, A = 0x10;
+constexpr Dir O = Dir::kOriginal, P = Dir::kReply;
+
+struct Step {
+  Dir dir;
+  std::uint8_t flags;
+  ConnState want;
+};
+
+struct TcpCase {
+  const char* name;
+  ConnState start;
+  std::vector<Step> steps;
+};
+
+void PrintTo(const TcpCase& c, std::ostream* os) { *os << c.name; }
+
+class TcpStates : public ::testing::TestWithParam<TcpCase> {};
+
+TEST_P(TcpStates, FollowFlags) {
+  const TcpCase& c = GetParam();
+  ConnState s = c.start;
+  std::uint8_t flags = 0;
+  int i = 0;
+  for (const Step& st : c.steps) {
+    s = tcp_next(s, st.dir, st.flags, flags);
+    EXPECT_EQ(state_name(s), state_name(st.want)) << c.name << " step " << i;
+    ++i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, TcpStates,
+    ::testing::Values(
+        TcpCase{"handshake_and_close",
+                ConnState::kNone,
+                {{O, S, ConnState::kTcpSynSent},
+                 {P, S | A, ConnState::kTcpSynReceived},
+                 {O, A, ConnState::kTcpEstablished},
+                 {O, A, ConnState::kTcpEstablished},
+                 {P, F | A, ConnState::kTcpFinWait},
+                 {O, A, ConnState::kTcpFinWait},
+                 {O, F | A, ConnState::kTcpClosing},
+                 {P, A, ConnState::kTcpTimeWait}}},
+        TcpCase{"syn_retransmit",
+                ConnState::kNone,
+                {{O, S, ConnState::kTcpSynSent}, {O, S, ConnState::kTcpSynSent}}},
+        TcpCase{"ack_before_synack_is_not_established",
+                ConnState::kTcpSynSent,
+                {{O, A, ConnState::kTcpSynSent}, {P, A, ConnState::kTcpSynSent}}},
+        TcpCase{"synack_from_client_ignored",
+                ConnState::kTcpSynSent,
+                {{O, S | A, ConnState::kTcpSynSent}}},
+        TcpCase{"rst_from_backend_closes",
+                ConnState::kTcpEstablished,
+                {{P, R, ConnState::kTcpClosed}}},
+        TcpCase{"rst_during_handshake",
+                ConnState::kTcpSynReceived,
+                {{O, R | A, ConnState::kTcpClosed}}},
+        TcpCase{"fin_during_handshake",
+                ConnState::kTcpSynReceived,
+                {{O, F, ConnState::kTcpFinWait}, {P, F | A, ConnState::kTcpClosing}}},
+        TcpCase{"fin_retransmit_in_time_wait",
+                ConnState::kTcpTimeWait,
+                {{P, F | A, ConnState::kTcpTimeWait}}},
+        TcpCase{"tuple_reuse_from_time_wait",
+                ConnState::kTcpTimeWait,
+                {{O, S, ConnState::kTcpSynSent},
+                 {P, S | A, ConnState::kTcpSynReceived},
+                 {O, A, ConnState::kTcpEstablished}}},
+        TcpCase{"tuple_reuse_after_rst",
+                ConnState::kTcpClosed,
+                {{O, S, ConnState::kTcpSynSent}}},
+        TcpCase{"syn_from_backend_does_not_reuse",
+                ConnState::kTcpClosed,
+                {{P, S, ConnState::kTcpClosed}}},
+        TcpCase{"simultaneous_fins",
+                ConnState::kTcpEstablished,
+                {{O, F | A, ConnState::kTcpFinWait},
+                 {P, F | A, ConnState::kTcpClosing},
+                 {O, A, ConnState::kTcpTimeWait}}}),
+    [](const auto& tp) { return std::string(tp.param.name); });
+
+TEST(UdpStates, ReplyMakesReplied) {
+  EXPECT_EQ(udp_next(ConnState::kNone, O), ConnState::kUdp);
+  EXPECT_EQ(udp_next(ConnState::kUdp, O), ConnState::kUdp);
+  EXPECT_EQ(udp_next(ConnState::kUdp, P), ConnState::kUdpReplied);
+  EXPECT_EQ(udp_next(ConnState::kUdpReplied, O), ConnState::kUdpReplied);
+}
+
+ConnKey key(std::uint32_t n, std::uint8_t proto = 6) {
+  ConnKey k;
+  k.src_addr = 0xC6120000 + n;
+  k.dst_addr = 0xC6130001;
+  k.src_port = static_cast<std::uint16_t>(1024 + n % 60000);
+  k.dst_port = 443;
+  k.proto = proto;
+  return k;
+}
+
+ConnKey rkey(std::uint32_t n, std::uint8_t proto = 6) {
+  ConnKey k;
+  k.src_addr = 0xC6120200;
+  k.dst_addr = 0xC6120100 + n / 60000;
+  k.src_port = 8443;
+  k.dst_port = static_cast<std::uint16_t>(1024 + n % 60000);
+  k.proto = proto;
+  return k;
+}
+
+Timeouts short_timeouts() {
+  Timeouts t;
+  t.ms = {1000, 10000, 4000, 2000, 500, 3000, 6000, 1500};
+  return t;
+}
+
+TEST(Tracker, IdleConnectionsExpireByClassAndActiveOnesStay) {
+  ConnTracker tr(100, short_timeouts());
+  const auto est = tr.create(key(1), rkey(1), ConnState::kTcpEstablished, 0);
+  const auto syn = tr.create(key(2), rkey(2), ConnState::kTcpSynSent, 0);
+  const auto udp = tr.create(key(3, 17), rkey(3, 17), ConnState::kUdp, 0);
+  ASSERT_NE(est, ConnRef::kNone);
+  EXPECT_EQ(tr.expire(999, 100), 0u);
+  EXPECT_EQ(tr.expire(1000, 100), 1u);  // embryonic: 1 s
+  EXPECT_FALSE(tr.table().lookup(key(2)).found());
+  (void)syn;
+  // Keep the established one busy: it never expires while packets flow.
+  for (std::uint32_t t = 1000; t <= 30000; t += 1000) {
+    tr.on_packet(est, O, A, t);
+    tr.expire(t, 100);
+  }
+  EXPECT_TRUE(tr.table().lookup(key(1)).found());
+  EXPECT_FALSE(tr.table().lookup(key(3, 17)).found());  // UDP: 3 s idle
+  (void)udp;
+  EXPECT_EQ(tr.expire(30000 + 9999, 100), 0u);
+  EXPECT_EQ(tr.expire(30000 + 10000, 100), 1u);
+  EXPECT_EQ(tr.table().size(), 0u);
+  EXPECT_EQ(tr.counters().expired, 3u);
+  EXPECT_GT(tr.counters().requeued, 0u);
+}
+
+TEST(Tracker, StateChangesMoveBetweenTimeoutClasses) {
+  ConnTracker tr(10, short_timeouts());
+  const auto c = tr.create(key(1), rkey(1), ConnState::kTcpSynSent, 0);
+  EXPECT_EQ(tr.list_size(TimeoutClass::kTcpEmbryonic), 1u);
+  tr.on_packet(c, P, S | A, 100);
+  tr.on_packet(c, O, A, 200);
+  EXPECT_EQ(tr.table().conn(c).state, ConnState::kTcpEstablished);
+  EXPECT_EQ(tr.list_size(TimeoutClass::kTcpEmbryonic), 0u);
+  EXPECT_EQ(tr.list_size(TimeoutClass::kTcpEstablished), 1u);
+  EXPECT_EQ(tr.table().conn(c).packets[0], 1u);
+  EXPECT_EQ(tr.table().conn(c).packets[1], 1u);
+  // Established lives 10 s from the last packet, not 1 s.
+  EXPECT_EQ(tr.expire(5000, 10), 0u);
+  tr.on_packet(c, P, R, 6000);  // RST: closed, 500 ms
+  EXPECT_EQ(tr.list_size(TimeoutClass::kTcpClosed), 1u);
+  EXPECT_EQ(tr.expire(6499, 10), 0u);
+  EXPECT_EQ(tr.expire(6500, 10), 1u);
+}
+
+TEST(Tracker, ExpiryWorkIsBounded) {
+  ConnTracker tr(10000, short_timeouts());
+  for (std::uint32_t i = 0; i < 5000; ++i) {
+    ASSERT_NE(tr.create(key(i), rkey(i), ConnState::kUdp, 0), ConnRef::kNone);
+  }
+  unsigned total = 0;
+  int calls = 0;
+  while (tr.table().size() > 0) {
+    const unsigned n = tr.expire(10000, 64);
+    EXPECT_LE(n, 64u);
+    total += n;
+    ASSERT_LT(++calls, 1000);
+  }
+  EXPECT_EQ(total, 5000u);
+}
+
+TEST(Tracker, ClockWrapsAround) {
+  ConnTracker tr(10, short_timeouts());
+  const std::uint32_t t0 = 0xFFFFFF00u;
+  tr.create(key(1, 17), rkey(1, 17), ConnState::kUdp, t0);
+  EXPECT_EQ(tr.expire(t0 + 2999, 10), 0u);  // wraps past zero
+  EXPECT_EQ(tr.expire(t0 + 3000, 10), 1u);
+}
+
+// A SYN flood against a full table: embryonic connections are recycled
+// oldest first; established ones are never touched; with no embryonic
+// connection left, new ones are dropped and counted.
+TEST(Tracker, SynFloodNeverHarmsEstablished) {
+  constexpr std::uint32_t kCap = 1000;
+  ConnTracker tr(kCap, Timeouts{});
+  for (std::uint32_t i = 0; i < 600; ++i) {
+    ASSERT_NE(tr.create(key(i), rkey(i), ConnState::kTcpEstablished, 0), ConnRef::kNone);
+  }
+  for (std::uint32_t i = 600; i < 100000; ++i) {
+    ASSERT_NE(tr.create(key(i), rkey(i), ConnState::kTcpSynSent, i), ConnRef::kNone) << i;
+  }
+  for (std::uint32_t i = 0; i < 600; ++i) {
+    ASSERT_TRUE(tr.table().lookup(key(i)).found()) << "established " << i << " evicted";
+  }
+  // The newest embryonic connections survive, the oldest went first.
+  EXPECT_TRUE(tr.table().lookup(key(99999)).found());
+  EXPECT_FALSE(tr.table().lookup(key(600)).found());
+  EXPECT_EQ(tr.counters().evicted_embryonic, 100000u - 600 - 400);
+  EXPECT_EQ(tr.counters().dropped_table_full, 0u);
+
+  // All established: nothing may be evicted, new connections are dropped.
+  ConnTracker full(10, Timeouts{});
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    full.create(key(i), rkey(i), ConnState::kTcpEstablished, 0);
+  }
+  EXPECT_EQ(full.create(key(50), rkey(50), ConnState::kTcpSynSent, 1), ConnRef::kNone);
+  EXPECT_EQ(full.counters().dropped_table_full, 1u);
+  EXPECT_EQ(full.table().size(), 10u);
+}
+
+TEST(Tracker, RejectsBadTimeouts) {
+  Timeouts t;
+  t.ms[0] = 0;
+  EXPECT_THROW(ConnTracker(10, t), std::invalid_argument);
+  t.ms[0] = kMaxTimeoutMs + 1;
+  EXPECT_THROW(ConnTracker(10, t), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace nva::conntrack
