@@ -1,0 +1,221 @@
+// The NAT of one worker: lookup, create, rewrite (see translator.h).
+#include "dataplane/nat/translator.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "dataplane/packet/bytes.h"
+#include "dataplane/packet/checksum.h"
+#include "dataplane/packet/headers.h"
+#include "dataplane/packet/rewrite.h"
+
+namespace nva::nat {
+
+using conntrack::ConnKey;
+using conntrack::ConnRef;
+using conntrack::ConnState;
+using conntrack::Dir;
+using packet::ParsedPacket;
+
+namespace {
+
+constexpr std::uint8_t kSyn = 0x02, kAck = 0x10, kRst = 0x04;
+// SNAT port search: give up after this many candidates (counted).
+constexpr unsigned kSnatTries = 128;
+
+ConnKey key_of(const ParsedPacket& p) noexcept {
+  ConnKey k;
+  k.src_addr = p.ipv4_src;
+  k.dst_addr = p.ipv4_dst;
+  k.src_port = p.src_port;
+  k.dst_port = p.dst_port;
+  k.proto = p.l4_proto;
+  return k;
+}
+
+}  // namespace
+
+std::string_view nat_drop_name(NatDrop d) noexcept {
+  switch (d) {
+#define NVA_X(name, value, metric) \
+  case NatDrop::name:              \
+    return metric;
+    NVA_NAT_DROP_REASONS(NVA_X)
+#undef NVA_X
+  }
+  return "unknown";
+}
+
+Translator::Translator(const TranslatorConfig& cfg)
+    : cfg_(cfg), tracker_(cfg.capacity, cfg.timeouts), snat_cursor_(cfg.worker) {
+  if (cfg.workers == 0 || cfg.worker >= cfg.workers) {
+    throw std::invalid_argument("translator: worker " + std::to_string(cfg.worker) +
+                                " of " + std::to_string(cfg.workers));
+  }
+  if (cfg.snat_port_min == 0) throw std::invalid_argument("translator: SNAT port 0");
+}
+
+Verdict Translator::drop(NatDrop why) noexcept {
+  ++counters_.drops[static_cast<std::size_t>(why)];
+  last_drop_ = why;
+  return Verdict::kDrop;
+}
+
+Verdict Translator::process(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                            const lb::ServiceTable& services,
+                            std::uint32_t now_ms) noexcept {
+  if (p.l3 != packet::L3Kind::kIpv4) {
+    ++counters_.exceptions;
+    return Verdict::kException;  // IPv6 (no IPv6 services), ARP, ...: the kernel's
+  }
+  if (p.l4_proto == packet::ipproto::kIcmp) {
+    if (p.is_icmp_echo && p.icmp_type == packet::icmp::kEchoRequest &&
+        services.is_vip(p.ipv4_dst)) {
+      if (!cfg_.answer_vip_ping) return drop(NatDrop::kUnsupportedProtocol);
+      return answer_ping(frame, p);
+    }
+    if (services.is_vip(p.ipv4_dst) || services.is_snat_addr(p.ipv4_dst)) {
+      return drop(NatDrop::kIcmpErrorUntracked);
+    }
+    ++counters_.exceptions;
+    return Verdict::kException;
+  }
+  const bool ours_by_dst =
+      services.is_vip(p.ipv4_dst) || services.is_snat_addr(p.ipv4_dst);
+  if (p.frag != packet::FragState::kNone) {
+    if (ours_by_dst) return drop(NatDrop::kFragment);
+    ++counters_.exceptions;
+    return Verdict::kException;
+  }
+  if (!p.has_ports) {
+    if (ours_by_dst) return drop(NatDrop::kUnsupportedProtocol);
+    ++counters_.exceptions;
+    return Verdict::kException;
+  }
+
+  const ConnKey key = key_of(p);
+  const ConnRef ref = tracker_.table().lookup(key);
+  if (ref.found()) return translate(frame, p, ref, now_ms);
+
+  if (const lb::Service* svc = services.find(p.l4_proto, p.ipv4_dst, p.dst_port)) {
+    return slow_path(frame, p, key, services, *svc, now_ms);
+  }
+  if (services.is_vip(p.ipv4_dst)) return drop(NatDrop::kNoService);
+  if (services.is_snat_addr(p.ipv4_dst) ||
+      services.is_dnat_backend(p.ipv4_src, p.src_port)) {
+    return drop(NatDrop::kUnknownReturn);
+  }
+  ++counters_.exceptions;
+  return Verdict::kException;
+}
+
+std::uint16_t Translator::pick_snat_port(ConnKey& reply) noexcept {
+  // Ports of this worker's partition: p % workers == worker, p >= min.
+  const std::uint32_t w = cfg_.workers;
+  const std::uint32_t first =
+      (cfg_.snat_port_min + w - 1 - cfg_.worker) / w * w + cfg_.worker;  // >= min
+  if (first > 65535) return 0;
+  const std::uint32_t slots = (65535 - first) / w + 1;
+  for (unsigned t = 0; t < kSnatTries; ++t) {
+    snat_cursor_ = snat_cursor_ + 1 >= slots ? 0 : snat_cursor_ + 1;
+    const auto port = static_cast<std::uint16_t>(first + snat_cursor_ * w);
+    reply.dst_port = port;
+    if (!tracker_.table().lookup(reply).found()) return port;
+  }
+  return 0;
+}
+
+Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                              const ConnKey& key, const lb::ServiceTable& services,
+                              const lb::Service& svc, std::uint32_t now_ms) noexcept {
+  ConnState state = ConnState::kUdp;
+  if (p.l4_proto == packet::ipproto::kTcp) {
+    const bool syn = (p.tcp_flags & (kSyn | kAck | kRst)) == kSyn;
+    if (syn) {
+      state = ConnState::kTcpSynSent;
+    } else if ((p.tcp_flags & kRst) == 0 && cfg_.tcp_pickup &&
+               svc.mode == lb::NatMode::kDnat) {
+      state = ConnState::kTcpEstablished;
+    } else {
+      return drop(NatDrop::kMidstreamNoConn);
+    }
+  }
+  const lb::FlowTuple ft{p.ipv4_src, p.ipv4_dst, p.src_port, p.dst_port, p.l4_proto};
+  const std::uint64_t fh = lb::flow_hash(ft, svc.seed);
+  const std::uint32_t bi = svc.maglev.lookup(fh);
+  if (bi == lb::MaglevTable::kNoBackend) return drop(NatDrop::kNoBackend);
+  const lb::Backend& be = svc.backends[bi];
+
+  ConnKey reply;
+  reply.src_addr = be.addr;
+  reply.src_port = be.port != 0 ? be.port : p.dst_port;
+  reply.proto = p.l4_proto;
+  std::uint8_t flags = 0;
+  if (svc.mode == lb::NatMode::kDnatSnat) {
+    if (svc.snat_addrs.empty()) return drop(NatDrop::kSnatPortsExhausted);
+    reply.dst_addr = svc.snat_addrs[(fh >> 32) % svc.snat_addrs.size()];
+    if (pick_snat_port(reply) == 0) return drop(NatDrop::kSnatPortsExhausted);
+    flags |= conntrack::kConnSnat;
+  } else {
+    reply.dst_addr = p.ipv4_src;
+    reply.dst_port = p.src_port;
+    if (tracker_.table().lookup(reply).found()) return drop(NatDrop::kReplyTupleInUse);
+  }
+
+  const std::uint32_t idx = tracker_.create(key, reply, state, now_ms);
+  if (idx == ConnRef::kNone) return drop(NatDrop::kTableFull);
+  conntrack::Conn& c = tracker_.table().conn(idx);
+  c.flags |= flags;
+  c.service = static_cast<std::uint16_t>(&svc - services.services().data());
+  c.backend = static_cast<std::uint16_t>(bi);
+  ++counters_.created;
+  // The creating packet was counted by create(); translate without a
+  // second state step.
+  return translate(frame, p, ConnRef{idx << 1}, now_ms);
+}
+
+Verdict Translator::translate(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                              ConnRef ref, std::uint32_t now_ms) noexcept {
+  if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
+  conntrack::Conn& c = tracker_.table().conn(ref.index());
+  const Dir dir = ref.dir();
+  tracker_.on_packet(ref.index(), dir, p.tcp_flags, now_ms);
+  const ConnKey& other = c.key[1 - static_cast<unsigned>(dir)];
+  packet::Ipv4Rewrite rw;
+  rw.fields = packet::kRewriteSrcAddr | packet::kRewriteDstAddr |
+              packet::kRewriteSrcPort | packet::kRewriteDstPort;
+  rw.src_addr = other.dst_addr;
+  rw.src_port = other.dst_port;
+  rw.dst_addr = other.src_addr;
+  rw.dst_port = other.src_port;
+  (void)packet::ipv4_decrement_ttl(frame, p);
+  packet::rewrite_ipv4(frame, p, rw);
+  ++counters_.forwarded;
+  return Verdict::kForward;
+}
+
+// Echo request to a VIP: turn it into the reply in place. The addresses
+// swap (the checksum is unchanged by a swap), type 8 -> 0 changes the ICMP
+// checksum by one word.
+Verdict Translator::answer_ping(std::span<std::uint8_t> frame,
+                                const ParsedPacket& p) noexcept {
+  std::uint8_t* ip = frame.data() + p.l3_offset;
+  std::uint8_t* icmp = frame.data() + p.l4_offset;
+  packet::store_be32(ip + 12, p.ipv4_dst);
+  packet::store_be32(ip + 16, p.ipv4_src);
+  const std::uint16_t old_word = packet::load_be16(icmp);
+  const auto new_word = static_cast<std::uint16_t>(old_word & 0x00FF);  // type 0
+  icmp[0] = packet::icmp::kEchoReply;
+  packet::store_be16(
+      icmp + 2, packet::csum_replace16(packet::load_be16(icmp + 2), old_word, new_word));
+  // A fresh TTL, as any host answering.
+  const std::uint16_t old_ttl_word = packet::load_be16(ip + 8);
+  ip[8] = 64;
+  packet::store_be16(ip + 10,
+                     packet::csum_replace16(packet::load_be16(ip + 10), old_ttl_word,
+                                            packet::load_be16(ip + 8)));
+  ++counters_.replied_local;
+  return Verdict::kReplyLocal;
+}
+
+}  // namespace nva::nat

@@ -1,0 +1,98 @@
+// One worker's NAT: connection lookup, the slow path that creates
+// connections (Maglev pick, SNAT port, insert), and in-place rewrites.
+//
+// Fast path (a hit): state update, TTL decrement, rewrite of addresses and
+// ports with incremental checksums. For a packet in direction d the new
+// source is the other direction's destination and the new destination the
+// other direction's source:
+//   original (client -> VIP)       src := SNAT addr:port or client, dst := backend
+//   reply (backend -> SNAT/client) src := VIP:port,                 dst := client
+// Slow path (a miss on traffic to a service): creates the connection, then
+// takes the fast path. Everything else is counted: see verdict.h.
+//
+// Owned by one worker; never shared. No allocation after construction.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "dataplane/conntrack/tracker.h"
+#include "dataplane/lb/service.h"
+#include "dataplane/nat/verdict.h"
+#include "dataplane/packet/parse.h"
+#include "dataplane/steer/owner.h"
+
+namespace nva::nat {
+
+struct TranslatorConfig {
+  std::uint32_t worker = 0;   // this worker's index
+  std::uint32_t workers = 1;  // how many share the SNAT port space
+  std::uint32_t capacity = 1u << 20;
+  conntrack::Timeouts timeouts{};
+  // kDnat services: accept a TCP packet without SYN for an unknown flow as
+  // an established connection (anycast moved it here from another NVA;
+  // Maglev with the same seed picks the same backend). kDnatSnat cannot:
+  // the backend knows the old SNAT tuple only.
+  bool tcp_pickup = true;
+  // SNAT ports handed out: [snat_port_min, 65535], this worker's partition.
+  std::uint16_t snat_port_min = 1024;
+  // Answer ICMP echo requests to a VIP from the NVA itself.
+  bool answer_vip_ping = true;
+};
+
+struct TranslatorCounters {
+  std::uint64_t forwarded = 0;
+  std::uint64_t replied_local = 0;
+  std::uint64_t exceptions = 0;
+  std::uint64_t created = 0;
+  std::array<std::uint64_t, kNatDropCount> drops{};
+  std::uint64_t dropped() const noexcept {
+    std::uint64_t n = 0;
+    for (auto d : drops) n += d;
+    return n;
+  }
+};
+
+class Translator {
+ public:
+  explicit Translator(const TranslatorConfig& cfg);
+
+  // Processes one IPv4 packet that parse() accepted, in place, at `now_ms`.
+  // `services` is the snapshot the worker read for this burst.
+  Verdict process(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                  const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
+
+  // Expires idle connections; at most `budget` list heads per call.
+  unsigned expire(std::uint32_t now_ms, unsigned budget) noexcept {
+    return tracker_.expire(now_ms, budget);
+  }
+
+  const TranslatorCounters& counters() const noexcept { return counters_; }
+  conntrack::ConnTracker& tracker() noexcept { return tracker_; }
+  const conntrack::ConnTracker& tracker() const noexcept { return tracker_; }
+  const TranslatorConfig& config() const noexcept { return cfg_; }
+
+  NatDrop last_drop() const noexcept { return last_drop_; }
+
+ private:
+  Verdict drop(NatDrop why) noexcept;
+  Verdict slow_path(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                    const conntrack::ConnKey& key, const lb::ServiceTable& services,
+                    const lb::Service& svc, std::uint32_t now_ms) noexcept;
+  Verdict translate(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                    conntrack::ConnRef ref, std::uint32_t now_ms) noexcept;
+  Verdict answer_ping(std::span<std::uint8_t> frame,
+                      const packet::ParsedPacket& p) noexcept;
+  // A free SNAT port of this worker's partition for the reply tuple; 0 if
+  // none after a bounded search.
+  std::uint16_t pick_snat_port(conntrack::ConnKey& reply) noexcept;
+
+  TranslatorConfig cfg_;
+  conntrack::ConnTracker tracker_;
+  TranslatorCounters counters_;
+  std::uint32_t snat_cursor_;
+  NatDrop last_drop_ = NatDrop::kNone;
+};
+
+}  // namespace nva::nat

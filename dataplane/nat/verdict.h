@@ -1,0 +1,43 @@
+// What the translator decided for a packet, and why it dropped one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace nva::nat {
+
+enum class Verdict : std::uint8_t {
+  kForward,     // translated in place: send it out
+  kReplyLocal,  // answered in place by the NVA (echo request to a VIP): send back
+  kException,   // not data-plane traffic: the kernel's (exception path) or a drop
+  kDrop,        // dropped; the reason is counted
+};
+
+// X(enumerator, value, "metric_name"). Values are stable: append only.
+#define NVA_NAT_DROP_REASONS(X)                       \
+  X(kNone, 0, "none")                                 \
+  X(kNoService, 1, "no_service")                      \
+  X(kNoBackend, 2, "no_backend")                      \
+  X(kTtlExceeded, 3, "ttl_exceeded")                  \
+  X(kTableFull, 4, "table_full")                      \
+  X(kSnatPortsExhausted, 5, "snat_ports_exhausted")   \
+  X(kUnknownReturn, 6, "unknown_return")              \
+  X(kMidstreamNoConn, 7, "midstream_no_conn")         \
+  X(kReplyTupleInUse, 8, "reply_tuple_in_use")        \
+  X(kFragment, 9, "fragment")                         \
+  X(kIpv6, 10, "ipv6")                                \
+  X(kUnsupportedProtocol, 11, "unsupported_protocol") \
+  X(kIcmpErrorUntracked, 12, "icmp_error_untracked")  \
+  X(kWrongWorker, 13, "wrong_worker")
+
+enum class NatDrop : std::uint8_t {
+#define NVA_X(name, value, metric) name = value,
+  NVA_NAT_DROP_REASONS(NVA_X)
+#undef NVA_X
+};
+inline constexpr std::size_t kNatDropCount = 14;
+
+std::string_view nat_drop_name(NatDrop d) noexcept;
+
+}  // namespace nva::nat

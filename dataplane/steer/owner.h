@@ -1,0 +1,45 @@
+// owner(packet): which worker's shard holds a packet's connection, when the
+// NIC's RSS cannot be relied on (software handoff mode of DESIGN.md).
+//
+//   client -> VIP            hash of the client endpoint (source)
+//   backend -> client (dnat) hash of the client endpoint (destination)
+//   backend -> SNAT address  the SNAT port's partition: port % workers
+//
+// The worker that creates a connection is owner() of both its directions:
+// it is owner() of the client -> VIP packet, and it only hands out SNAT
+// ports of its own partition. A pure function of the packet and the
+// service table.
+#pragma once
+
+#include <cstdint>
+
+#include "dataplane/lb/flow_hash.h"
+#include "dataplane/lb/service.h"
+#include "dataplane/packet/parse.h"
+
+namespace nva::steer {
+
+inline constexpr std::uint32_t kAnyWorker = 0xFFFFFFFFu;
+
+struct OwnerParams {
+  std::uint32_t workers = 1;
+  std::uint64_t seed = 0;
+};
+
+constexpr std::uint32_t client_owner(std::uint32_t addr, std::uint16_t port,
+                                     const OwnerParams& p) noexcept {
+  const std::uint64_t h = lb::mix64(((std::uint64_t{addr} << 16) | port) ^ p.seed);
+  return static_cast<std::uint32_t>((h >> 32) * p.workers >> 32);
+}
+
+constexpr std::uint32_t snat_port_owner(std::uint16_t port,
+                                        const OwnerParams& p) noexcept {
+  return port % p.workers;
+}
+
+// kAnyWorker for packets that belong to no connection of ours (non-IPv4,
+// not TCP/UDP, not VIP/SNAT/backend traffic): any worker may handle them.
+std::uint32_t owner(const packet::ParsedPacket& pkt, const lb::ServiceTable& services,
+                    const OwnerParams& p) noexcept;
+
+}  // namespace nva::steer

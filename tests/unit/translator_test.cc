@@ -1,0 +1,342 @@
+// The translator on byte vectors: DNAT and DNAT+SNAT in both directions
+// (compared byte for byte with packets built from scratch, so every
+// checksum is checked against a full computation), TCP lifecycle and
+// expiry, and each drop reason.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dataplane/nat/translator.h"
+#include "dataplane/packet/builder.h"
+#include "dataplane/steer/owner.h"
+
+namespace nva::nat {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+using packet::ipv4_from_string;
+using packet::PacketBuilder;
+using packet::ParsedPacket;
+
+constexpr std::uint8_t kSyn = 0x02, kAck = 0x10, kFin = 0x01, kRst = 0x04;
+
+std::string addr(std::uint32_t a) {
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
+         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
+}
+
+lb::ServiceTable services(bool healthy = true) {
+  std::vector<lb::Service> v;
+  lb::Service web;
+  web.name = "web";
+  web.proto = 6;
+  web.vip = ipv4_from_string("198.19.0.10");
+  web.port = 80;
+  web.mode = lb::NatMode::kDnat;
+  web.backends = {{ipv4_from_string("198.18.2.1"), 8080, 1, healthy},
+                  {ipv4_from_string("198.18.2.2"), 8080, 1, healthy}};
+  web.seed = 7;
+  v.push_back(web);
+  lb::Service api;
+  api.name = "api";
+  api.proto = 6;
+  api.vip = ipv4_from_string("198.19.0.11");
+  api.port = 443;
+  api.mode = lb::NatMode::kDnatSnat;
+  api.backends = {{ipv4_from_string("198.18.3.1"), 443, 1, healthy}};
+  api.snat_addrs = {ipv4_from_string("198.18.1.1")};
+  v.push_back(api);
+  lb::Service dns;
+  dns.name = "dns";
+  dns.proto = 17;
+  dns.vip = ipv4_from_string("198.19.0.10");
+  dns.port = 53;
+  dns.mode = lb::NatMode::kDnatSnat;
+  dns.backends = {{ipv4_from_string("198.18.4.1"), 5353, 1, healthy}};
+  dns.snat_addrs = {ipv4_from_string("198.18.1.1"), ipv4_from_string("198.18.1.2")};
+  v.push_back(dns);
+  return lb::ServiceTable(std::move(v), 307);
+}
+
+struct Harness {
+  explicit Harness(TranslatorConfig cfg = {}, bool healthy = true)
+      : svc(services(healthy)), nat([&] {
+          cfg.capacity = cfg.capacity == (1u << 20) ? 1000 : cfg.capacity;
+          return cfg;
+        }()) {}
+  Verdict run(Bytes& f, std::uint32_t now = 0) {
+    ParsedPacket p;
+    EXPECT_EQ(packet::parse(f, p), packet::DropReason::kNone);
+    return nat.process(f, p, svc, now);
+  }
+  lb::ServiceTable svc;
+  Translator nat;
+};
+
+Bytes tcp(const std::string& s, std::uint16_t sp, const std::string& d, std::uint16_t dp,
+          std::uint8_t flags, std::uint8_t ttl = 64, const std::string& payload = "") {
+  return PacketBuilder()
+      .Eth()
+      .IPv4(s, d, {.ttl = ttl})
+      .TCP(sp, dp, {.flags = flags})
+      .Payload(payload)
+      .Build();
+}
+
+TEST(Translator, DnatBothDirections) {
+  Harness h;
+  Bytes syn = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kSyn);
+  ASSERT_EQ(h.run(syn), Verdict::kForward);
+  ParsedPacket out;
+  ASSERT_EQ(packet::parse(syn, out), packet::DropReason::kNone);
+  const std::string backend = addr(out.ipv4_dst);
+  EXPECT_TRUE(backend == "198.18.2.1" || backend == "198.18.2.2") << backend;
+  // Client address kept, destination is the backend, TTL decremented, all
+  // checksums as a fresh build computes them.
+  EXPECT_EQ(syn, tcp("203.0.113.5", 40000, backend, 8080, kSyn, 63));
+
+  Bytes synack = tcp(backend, 8080, "203.0.113.5", 40000, kSyn | kAck);
+  ASSERT_EQ(h.run(synack), Verdict::kForward);
+  EXPECT_EQ(synack, tcp("198.19.0.10", 80, "203.0.113.5", 40000, kSyn | kAck, 63));
+  EXPECT_EQ(h.nat.counters().created, 1u);
+  EXPECT_EQ(h.nat.counters().forwarded, 2u);
+}
+
+TEST(Translator, SnatBothDirections) {
+  TranslatorConfig cfg;
+  cfg.worker = 2;
+  cfg.workers = 4;
+  Harness h(cfg);
+  Bytes syn = tcp("203.0.113.5", 40000, "198.19.0.11", 443, kSyn, 64, "x");
+  ASSERT_EQ(h.run(syn), Verdict::kForward);
+  ParsedPacket out;
+  ASSERT_EQ(packet::parse(syn, out), packet::DropReason::kNone);
+  EXPECT_EQ(addr(out.ipv4_src), "198.18.1.1");
+  EXPECT_EQ(addr(out.ipv4_dst), "198.18.3.1");
+  const std::uint16_t port = out.src_port;
+  EXPECT_EQ(port % 4, 2) << "SNAT port from another worker's partition";
+  EXPECT_GE(port, 1024);
+  EXPECT_EQ(syn, tcp("198.18.1.1", port, "198.18.3.1", 443, kSyn, 63, "x"));
+
+  Bytes synack = tcp("198.18.3.1", 443, "198.18.1.1", port, kSyn | kAck);
+  ASSERT_EQ(h.run(synack), Verdict::kForward);
+  EXPECT_EQ(synack, tcp("198.19.0.11", 443, "203.0.113.5", 40000, kSyn | kAck, 63));
+}
+
+TEST(Translator, UdpSnatToOtherBackendPort) {
+  Harness h;
+  Bytes q = PacketBuilder()
+                .Eth()
+                .IPv4("203.0.113.9", "198.19.0.10")
+                .UDP(5000, 53)
+                .Payload("query")
+                .Build();
+  ASSERT_EQ(h.run(q), Verdict::kForward);
+  ParsedPacket out;
+  ASSERT_EQ(packet::parse(q, out), packet::DropReason::kNone);
+  EXPECT_EQ(addr(out.ipv4_dst), "198.18.4.1");
+  EXPECT_EQ(out.dst_port, 5353);
+  const std::string snat = addr(out.ipv4_src);
+  EXPECT_TRUE(snat == "198.18.1.1" || snat == "198.18.1.2");
+  Bytes r = PacketBuilder()
+                .Eth()
+                .IPv4("198.18.4.1", snat)
+                .UDP(5353, out.src_port)
+                .Payload("answer")
+                .Build();
+  ASSERT_EQ(h.run(r), Verdict::kForward);
+  EXPECT_EQ(r, PacketBuilder()
+                   .Eth()
+                   .IPv4("198.19.0.10", "203.0.113.9", {.ttl = 63})
+                   .UDP(53, 5000)
+                   .Payload("answer")
+                   .Build());
+  const auto& c = h.nat.tracker().table().conn(0);
+  EXPECT_EQ(c.state, conntrack::ConnState::kUdpReplied);
+}
+
+TEST(Translator, TcpLifecycleAndExpiry) {
+  Harness h;
+  Bytes p1 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kSyn);
+  ASSERT_EQ(h.run(p1, 0), Verdict::kForward);
+  ParsedPacket out;
+  ASSERT_EQ(packet::parse(p1, out), packet::DropReason::kNone);
+  const std::string be = addr(out.ipv4_dst);
+  Bytes p2 = tcp(be, 8080, "203.0.113.5", 40000, kSyn | kAck);
+  ASSERT_EQ(h.run(p2, 10), Verdict::kForward);
+  Bytes p3 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kAck);
+  ASSERT_EQ(h.run(p3, 20), Verdict::kForward);
+  const auto& c = h.nat.tracker().table().conn(0);
+  EXPECT_EQ(c.state, conntrack::ConnState::kTcpEstablished);
+  Bytes p4 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kFin | kAck);
+  ASSERT_EQ(h.run(p4, 30), Verdict::kForward);
+  Bytes p5 = tcp(be, 8080, "203.0.113.5", 40000, kFin | kAck);
+  ASSERT_EQ(h.run(p5, 40), Verdict::kForward);
+  Bytes p6 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kAck);
+  ASSERT_EQ(h.run(p6, 50), Verdict::kForward);
+  EXPECT_EQ(c.state, conntrack::ConnState::kTcpTimeWait);
+  // Time-wait lasts 120 s by default, then the connection is gone and a
+  // late reply is unknown.
+  EXPECT_EQ(h.nat.expire(50 + 119'999, 100), 0u);
+  EXPECT_EQ(h.nat.expire(50 + 120'000, 100), 1u);
+  Bytes late = tcp(be, 8080, "203.0.113.5", 40000, kAck);
+  EXPECT_EQ(h.run(late, 200'000), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kUnknownReturn);
+}
+
+TEST(Translator, MidstreamPickupOnlyForDnat) {
+  Harness h;
+  Bytes ack = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kAck);
+  EXPECT_EQ(h.run(ack), Verdict::kForward);  // dnat: picked up
+  EXPECT_EQ(h.nat.tracker().table().conn(0).state, conntrack::ConnState::kTcpEstablished);
+  Bytes ack2 = tcp("203.0.113.5", 40001, "198.19.0.11", 443, kAck);
+  EXPECT_EQ(h.run(ack2), Verdict::kDrop);  // dnat+snat: cannot
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kMidstreamNoConn);
+  Bytes rst = tcp("203.0.113.5", 40002, "198.19.0.10", 80, kRst);
+  EXPECT_EQ(h.run(rst), Verdict::kDrop);
+  TranslatorConfig strict;
+  strict.tcp_pickup = false;
+  Harness s(strict);
+  Bytes ack3 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kAck);
+  EXPECT_EQ(s.run(ack3), Verdict::kDrop);
+}
+
+TEST(Translator, DropReasonsAreCounted) {
+  Harness h;
+  Bytes p = tcp("203.0.113.5", 1, "198.19.0.10", 81, kSyn);  // VIP, no such port
+  EXPECT_EQ(h.run(p), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kNoService);
+  Bytes ttl = tcp("203.0.113.5", 2, "198.19.0.10", 80, kSyn, 1);
+  EXPECT_EQ(h.run(ttl), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kTtlExceeded);
+  Bytes frag =
+      PacketBuilder()
+          .Eth()
+          .IPv4("203.0.113.5", "198.19.0.10", {.frag_offset = 1480, .protocol = 6})
+          .Payload(20, 0)
+          .Build();
+  EXPECT_EQ(h.run(frag), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kFragment);
+  Bytes ret = tcp("198.18.3.1", 443, "198.18.1.1", 5555, kAck);
+  EXPECT_EQ(h.run(ret), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kUnknownReturn);
+  Bytes gre = PacketBuilder()
+                  .Eth()
+                  .IPv4("203.0.113.5", "198.19.0.10", {.protocol = 47})
+                  .Payload(8, 0)
+                  .Build();
+  EXPECT_EQ(h.run(gre), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kUnsupportedProtocol);
+  Bytes other = tcp("203.0.113.5", 1, "198.18.9.9", 22, kSyn);  // not ours
+  EXPECT_EQ(h.run(other), Verdict::kException);
+  Bytes v6 = PacketBuilder().Eth().IPv6("2001:db8::1", "2001:db8::2").UDP(1, 2).Build();
+  EXPECT_EQ(h.run(v6), Verdict::kException);
+  const auto& d = h.nat.counters().drops;
+  EXPECT_EQ(d[static_cast<std::size_t>(NatDrop::kNoService)], 1u);
+  EXPECT_EQ(d[static_cast<std::size_t>(NatDrop::kTtlExceeded)], 1u);
+  EXPECT_EQ(h.nat.counters().dropped(), 5u);
+  EXPECT_EQ(h.nat.counters().exceptions, 2u);
+  EXPECT_EQ(nat_drop_name(NatDrop::kSnatPortsExhausted), "snat_ports_exhausted");
+}
+
+TEST(Translator, NoHealthyBackend) {
+  Harness h(TranslatorConfig{}, /*healthy=*/false);
+  Bytes p = tcp("203.0.113.5", 1, "198.19.0.10", 80, kSyn);
+  EXPECT_EQ(h.run(p), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kNoBackend);
+}
+
+TEST(Translator, AnswersPingToVip) {
+  Harness h;
+  Bytes ping = PacketBuilder()
+                   .Eth()
+                   .IPv4("203.0.113.5", "198.19.0.10", {.ttl = 9})
+                   .ICMP(8, 0, 0x77, 3)
+                   .Payload("abc")
+                   .Build();
+  EXPECT_EQ(h.run(ping), Verdict::kReplyLocal);
+  EXPECT_EQ(ping, PacketBuilder()
+                      .Eth()
+                      .IPv4("198.19.0.10", "203.0.113.5", {.ttl = 64})
+                      .ICMP(0, 0, 0x77, 3)
+                      .Payload("abc")
+                      .Build());
+}
+
+TEST(Translator, SnatPortsExhaustThenCount) {
+  TranslatorConfig cfg;
+  cfg.snat_port_min = 65530;  // 6 ports: 65530..65535
+  Harness h(cfg);
+  std::set<std::uint16_t> ports;
+  for (int i = 0; i < 6; ++i) {
+    Bytes p = tcp("203.0.113.5", static_cast<std::uint16_t>(1000 + i), "198.19.0.11", 443,
+                  kSyn);
+    ASSERT_EQ(h.run(p), Verdict::kForward) << i;
+    ParsedPacket out;
+    ASSERT_EQ(packet::parse(p, out), packet::DropReason::kNone);
+    ports.insert(out.src_port);
+  }
+  EXPECT_EQ(ports.size(), 6u);
+  EXPECT_EQ(*ports.begin(), 65530);
+  Bytes p = tcp("203.0.113.5", 2000, "198.19.0.11", 443, kSyn);
+  EXPECT_EQ(h.run(p), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kSnatPortsExhausted);
+}
+
+TEST(Translator, TableFullDropsWhenAllEstablished) {
+  TranslatorConfig cfg;
+  cfg.capacity = 4;
+  Harness h(cfg);
+  for (int i = 0; i < 4; ++i) {
+    Bytes p =
+        tcp("203.0.113.5", static_cast<std::uint16_t>(1000 + i), "198.19.0.10", 80, kAck);
+    ASSERT_EQ(h.run(p), Verdict::kForward);  // picked up as established
+  }
+  Bytes p = tcp("203.0.113.5", 2000, "198.19.0.10", 80, kSyn);
+  EXPECT_EQ(h.run(p), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kTableFull);
+}
+
+// Two workers dispatching by owner(): every packet of every connection
+// (both directions) lands on the worker that created the connection.
+TEST(Translator, OwnerKeepsBothDirectionsOnTheCreatingWorker) {
+  const auto svc = services();
+  for (std::uint32_t workers : {2u, 3u, 4u}) {
+    std::vector<std::unique_ptr<Translator>> w;
+    for (std::uint32_t i = 0; i < workers; ++i) {
+      TranslatorConfig cfg;
+      cfg.worker = i;
+      cfg.workers = workers;
+      cfg.capacity = 10000;
+      w.push_back(std::make_unique<Translator>(cfg));
+    }
+    const steer::OwnerParams op{workers, 99};
+    std::mt19937 rng(workers);
+    for (int n = 0; n < 2000; ++n) {
+      const std::string client = "203.0.113." + std::to_string(rng() % 250 + 1);
+      const auto cport = static_cast<std::uint16_t>(1024 + rng() % 60000);
+      const bool snat = rng() % 2;
+      Bytes fwd =
+          tcp(client, cport, snat ? "198.19.0.11" : "198.19.0.10", snat ? 443 : 80, kSyn);
+      ParsedPacket p;
+      ASSERT_EQ(packet::parse(fwd, p), packet::DropReason::kNone);
+      const std::uint32_t o = steer::owner(p, svc, op);
+      ASSERT_LT(o, workers);
+      if (w[o]->process(fwd, p, svc, 0) != Verdict::kForward) continue;  // e.g. reuse
+      ASSERT_EQ(packet::parse(fwd, p), packet::DropReason::kNone);
+      Bytes rev =
+          tcp(addr(p.ipv4_dst), p.dst_port, addr(p.ipv4_src), p.src_port, kSyn | kAck);
+      ParsedPacket r;
+      ASSERT_EQ(packet::parse(rev, r), packet::DropReason::kNone);
+      ASSERT_EQ(steer::owner(r, svc, op), o)
+          << "reply of a connection made on worker " << o;
+      ASSERT_EQ(w[o]->process(rev, r, svc, 0), Verdict::kForward);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nva::nat
