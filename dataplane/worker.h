@@ -1,0 +1,131 @@
+// A data-plane worker: one lcore, one shard. It polls its RX queue of every
+// port and its handoff ring, hands packets that owner() gives to another
+// worker over, translates its own, and transmits in bursts.
+//
+//   poll_once():
+//     services = RCU read of the published ServiceTable
+//     for each port: RX burst -> parse -> owner? other: handoff ring
+//                                        self/any: translate -> TX buffer
+//     handoff ring burst -> translate -> TX buffer
+//     flush TX buffers; expire a bounded batch; heartbeat++; RCU quiescent
+//     nothing received for a while: sleep (RCU offline) - the idle back-off
+//
+// Everything here is written by this worker only; other threads read the
+// heartbeat and the counters (relaxed; counters may be a burst stale).
+#pragma once
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/clock.h"
+#include "dataplane/common/rcu.h"
+#include "dataplane/lb/service.h"
+#include "dataplane/nat/translator.h"
+#include "dataplane/packet/drop_reason.h"
+#include "dataplane/steer/handoff.h"
+#include "dataplane/steer/owner.h"
+
+namespace nva {
+
+inline constexpr unsigned kBurst = 32;
+
+struct PortBinding {
+  std::uint16_t port_id = 0;
+  std::uint16_t queue = 0;  // this worker's RX and TX queue on the port
+  rte_ether_addr mac{};     // the port's own MAC (source of what we send)
+  // Next hop for everything sent out of this port (in an Azure VNet every
+  // destination is reached through the gateway). All zero: learn it from
+  // the source MAC of the first packet received on the port.
+  rte_ether_addr gateway_mac{};
+};
+
+struct IdleConfig {
+  bool sleep = true;  // false: pure polling
+  std::uint32_t empty_polls_before_sleep = 256;
+  std::uint32_t sleep_us = 200;
+};
+
+struct WorkerConfig {
+  std::uint32_t id = 0;
+  std::uint32_t workers = 1;
+  std::uint64_t owner_seed = 0;
+  std::vector<PortBinding> ports;
+  nat::TranslatorConfig nat;
+  IdleConfig idle;
+  unsigned expire_budget = 64;  // list heads examined per poll
+};
+
+struct alignas(64) WorkerCounters {
+  std::uint64_t polls = 0;
+  std::uint64_t rx = 0;
+  std::uint64_t tx = 0;
+  std::uint64_t tx_dropped = 0;  // the PMD did not take them
+  std::uint64_t handoff_out = 0;
+  std::uint64_t handoff_in = 0;
+  std::uint64_t handoff_dropped = 0;    // the owner's ring was full
+  std::uint64_t exception_dropped = 0;  // no exception path on this port
+  std::uint64_t idle_sleeps = 0;
+  std::uint64_t gateway_learned = 0;
+  std::array<std::uint64_t, packet::kDropReasonCount> parse_drops{};
+};
+
+class Worker {
+ public:
+  Worker(const WorkerConfig& cfg, RcuDomain& rcu,
+         const RcuPublished<lb::ServiceTable>& services, steer::HandoffRings& handoff,
+         Clock& clock);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // One iteration of the loop (no sleeping); returns packets handled.
+  unsigned poll_once() noexcept;
+
+  // The lcore body: polls until `stop`, sleeping when idle if configured.
+  void run(const std::atomic<bool>& stop) noexcept;
+
+  std::uint64_t heartbeat() const noexcept {
+    return heartbeat_.load(std::memory_order_relaxed);
+  }
+  const WorkerCounters& counters() const noexcept { return counters_; }
+  const nat::Translator& translator() const noexcept { return nat_; }
+  nat::Translator& translator() noexcept { return nat_; }
+  std::uint32_t id() const noexcept { return cfg_.id; }
+
+  // Test hook: while set, run() spins without polling or heartbeats (a
+  // stuck worker, for watchdog tests).
+  std::atomic<bool> test_stall{false};
+
+ private:
+  struct TxBuffer {
+    std::array<rte_mbuf*, kBurst> pkts{};
+    unsigned n = 0;
+  };
+  void handle(rte_mbuf* m, std::size_t port_index, bool from_handoff,
+              const lb::ServiceTable& svc, std::uint32_t now) noexcept;
+  void send(std::size_t port_index, rte_mbuf* m) noexcept;
+  void flush(std::size_t port_index) noexcept;
+  void flush_handoff() noexcept;
+
+  WorkerConfig cfg_;
+  RcuDomain& rcu_;
+  const RcuPublished<lb::ServiceTable>& services_;
+  steer::HandoffRings& handoff_;
+  Clock& clock_;
+  nat::Translator nat_;
+  steer::OwnerParams owner_params_;
+  std::vector<TxBuffer> tx_;
+  // Packets for other workers, gathered per burst and enqueued in bulk.
+  std::vector<std::array<rte_mbuf*, kBurst>> out_;
+  std::vector<unsigned> out_n_;
+  WorkerCounters counters_;
+  std::atomic<std::uint64_t> heartbeat_{0};
+  std::uint32_t empty_polls_ = 0;
+};
+
+}  // namespace nva
