@@ -128,6 +128,8 @@ std::uint16_t Translator::pick_snat_port(ConnKey& reply) noexcept {
 Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket& p,
                               const ConnKey& key, const lb::ServiceTable& services,
                               const lb::Service& svc, std::uint32_t now_ms) noexcept {
+  // A packet that cannot be forwarded must not create state.
+  if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
   ConnState state = ConnState::kUdp;
   if (p.l4_proto == packet::ipproto::kTcp) {
     const bool syn = (p.tcp_flags & (kSyn | kAck | kRst)) == kSyn;

@@ -212,6 +212,7 @@ TEST(Translator, DropReasonsAreCounted) {
   Bytes ttl = tcp("203.0.113.5", 2, "198.19.0.10", 80, kSyn, 1);
   EXPECT_EQ(h.run(ttl), Verdict::kDrop);
   EXPECT_EQ(h.nat.last_drop(), NatDrop::kTtlExceeded);
+  EXPECT_EQ(h.nat.tracker().table().size(), 0u);  // no state for it
   Bytes frag =
       PacketBuilder()
           .Eth()

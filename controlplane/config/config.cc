@@ -1,0 +1,345 @@
+// Configuration loading: Boost.Program_options reads the INI syntax; a line
+// index gives every value its line for messages; validators turn text into
+// the typed structs.
+#include "controlplane/config/config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace nva::config {
+
+namespace po = boost::program_options;
+
+namespace {
+
+struct Value {
+  std::string key;    // "section.name"
+  std::string text;   // as written, trimmed
+  std::string where;  // "file:line" or "command line"
+};
+
+std::string trim(std::string s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  const auto e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+[[noreturn]] void fail(const Value& v, const std::string& msg) {
+  throw ConfigError(v.where + ": " + v.key + ": " + msg);
+}
+
+// Where each key's occurrences are, in order; also rejects lines that are
+// not INI, with their number (Boost's own syntax errors carry none).
+std::map<std::string, std::vector<int>> index_lines(const std::string& text,
+                                                    const std::string& name) {
+  std::map<std::string, std::vector<int>> lines;
+  std::istringstream in(text);
+  std::string line, section;
+  for (int n = 1; std::getline(in, line); ++n) {
+    std::string s = line;
+    if (const auto hash = s.find('#'); hash != std::string::npos) s.erase(hash);
+    s = trim(s);
+    if (s.empty()) continue;
+    if (s.front() == '[') {
+      if (s.back() != ']' || s.size() < 3) {
+        throw ConfigError(name + ":" + std::to_string(n) +
+                          ": malformed section header '" + s + "'");
+      }
+      section = trim(s.substr(1, s.size() - 2));
+      continue;
+    }
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || trim(s.substr(0, eq)).empty()) {
+      throw ConfigError(name + ":" + std::to_string(n) +
+                        ": expected 'key = value', '[section]' or a # comment, got '" +
+                        s + "'");
+    }
+    const std::string key = trim(s.substr(0, eq));
+    lines[section.empty() ? key : section + "." + key].push_back(n);
+  }
+  return lines;
+}
+
+std::uint64_t to_uint(const Value& v, std::uint64_t min, std::uint64_t max) {
+  const std::string& t = v.text;
+  if (t.empty() ||
+      !std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    fail(v, "not a number: '" + t + "'");
+  }
+  if (t.size() > 19)
+    fail(v, "out of range " + std::to_string(min) + ".." + std::to_string(max));
+  const std::uint64_t x = std::stoull(t);
+  if (x < min || x > max) {
+    fail(v, std::to_string(x) + " is out of range " + std::to_string(min) + ".." +
+                std::to_string(max));
+  }
+  return x;
+}
+
+bool to_bool(const Value& v) {
+  std::string t = v.text;
+  std::transform(t.begin(), t.end(), t.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
+  if (t == "false" || t == "no" || t == "off" || t == "0") return false;
+  fail(v, "not a boolean (true/false): '" + v.text + "'");
+}
+
+std::uint32_t to_ipv4(const Value& v, const std::string& text) {
+  in_addr a{};
+  if (inet_pton(AF_INET, text.c_str(), &a) != 1)
+    fail(v, "not an IPv4 address: '" + text + "'");
+  return ntohl(a.s_addr);
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(s);
+  while (std::getline(in, item, ',')) {
+    item = trim(item);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+bool valid_mac(const std::string& s) {
+  if (s.size() != 17) return false;
+  for (std::size_t i = 0; i < 17; ++i) {
+    if (i % 3 == 2) {
+      if (s[i] != ':') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "ADDR[:PORT] [weight=N]"
+lb::Backend to_backend(const Value& v) {
+  std::istringstream in(v.text);
+  std::string endpoint, extra;
+  in >> endpoint;
+  lb::Backend b;
+  const auto colon = endpoint.find(':');
+  b.addr = to_ipv4(v, endpoint.substr(0, colon));
+  if (colon != std::string::npos) {
+    b.port = static_cast<std::uint16_t>(
+        to_uint({v.key, endpoint.substr(colon + 1), v.where}, 1, 65535));
+  }
+  while (in >> extra) {
+    if (extra.rfind("weight=", 0) != 0)
+      fail(v, "unknown backend attribute '" + extra + "'");
+    b.weight = static_cast<std::uint32_t>(
+        to_uint({v.key, extra.substr(7), v.where}, 0, 1u << 20));
+  }
+  return b;
+}
+
+}  // namespace
+
+Config parse(const std::string& text, const std::string& name,
+             const std::vector<std::string>& overrides) {
+  const auto lines = index_lines(text, name);
+
+  // Boost.Program_options reads the file; every option is "unregistered"
+  // here because services have free-form section names, so the known-key
+  // check and the typed conversions below give the messages.
+  std::vector<Value> values;
+  {
+    std::istringstream in(text);
+    po::options_description none;
+    po::parsed_options parsed(nullptr);
+    try {
+      parsed = po::parse_config_file(in, none, /*allow_unregistered=*/true);
+    } catch (const po::error& e) {
+      throw ConfigError(name + ": " + e.what());
+    }
+    std::map<std::string, std::size_t> seen;
+    for (const auto& o : parsed.options) {
+      const std::size_t k = seen[o.string_key]++;
+      const auto it = lines.find(o.string_key);
+      const int line = it != lines.end() && k < it->second.size() ? it->second[k] : 0;
+      values.push_back({o.string_key, o.value.empty() ? "" : trim(o.value.front()),
+                        name + ":" + std::to_string(line)});
+    }
+  }
+  for (const std::string& ov : overrides) {
+    const auto eq = ov.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw ConfigError("command line: --set " + ov + ": expected section.key=value");
+    }
+    const std::string key = trim(ov.substr(0, eq));
+    values.erase(std::remove_if(values.begin(), values.end(),
+                                [&](const Value& v) { return v.key == key; }),
+                 values.end());
+    values.push_back({key, trim(ov.substr(eq + 1)), "command line"});
+  }
+
+  Config c;
+  c.source = name;
+  std::map<std::string, lb::Service> services;  // by name
+  std::map<std::string, std::string> service_where;
+  std::set<std::string> scalars_seen;
+  for (const Value& v : values) {
+    const auto dot = v.key.find('.');
+    const std::string section = dot == std::string::npos ? "" : v.key.substr(0, dot);
+    const std::string rest = dot == std::string::npos ? v.key : v.key.substr(dot + 1);
+    const bool repeatable = section == "service" && rest.size() > 8 &&
+                            rest.compare(rest.size() - 8, 8, ".backend") == 0;
+    if (!repeatable && !scalars_seen.insert(v.key).second)
+      fail(v, "given more than once");
+
+    if (v.key == "eal.args") {
+      std::istringstream in(v.text);
+      for (std::string w; in >> w;) c.eal_args.push_back(w);
+    } else if (section == "dataplane") {
+      DataplaneConfig& d = c.dataplane;
+      if (rest == "workers") {
+        d.workers =
+            static_cast<std::uint32_t>(to_uint(v, 1, DataplaneConfig::kMaxWorkers));
+      } else if (rest == "ports") {
+        d.ports = split_list(v.text);
+        if (d.ports.empty()) fail(v, "no port named");
+      } else if (rest == "gateway_mac") {
+        if (!valid_mac(v.text))
+          fail(v, "not a MAC address (aa:bb:cc:dd:ee:ff): '" + v.text + "'");
+        d.gateway_mac = v.text;
+      } else if (rest == "connections") {
+        d.connections = static_cast<std::uint32_t>(to_uint(v, 16, 1u << 30));
+      } else if (rest == "seed") {
+        d.seed = to_uint(v, 0, ~0ull);
+      } else if (rest == "maglev_table_size") {
+        d.maglev_table_size = static_cast<std::uint32_t>(to_uint(v, 2, 1u << 26));
+        if (!lb::is_prime(d.maglev_table_size)) fail(v, v.text + " is not prime");
+      } else if (rest == "handoff_ring_size") {
+        d.handoff_ring_size = static_cast<std::uint32_t>(to_uint(v, 64, 1u << 20));
+        if ((d.handoff_ring_size & (d.handoff_ring_size - 1)) != 0) {
+          fail(v, v.text + " is not a power of two");
+        }
+      } else if (rest == "mbufs") {
+        d.mbufs = static_cast<std::uint32_t>(to_uint(v, 1023, 1u << 24));
+      } else if (rest == "snat_port_min") {
+        d.snat_port_min = static_cast<std::uint16_t>(to_uint(v, 1, 65535));
+      } else if (rest == "tcp_pickup") {
+        d.tcp_pickup = to_bool(v);
+      } else if (rest == "answer_vip_ping") {
+        d.answer_vip_ping = to_bool(v);
+      } else if (rest == "idle_sleep") {
+        d.idle_sleep = to_bool(v);
+      } else if (rest == "idle_sleep_us") {
+        d.idle_sleep_us = static_cast<std::uint32_t>(to_uint(v, 1, 1'000'000));
+      } else if (rest == "idle_polls") {
+        d.idle_polls = static_cast<std::uint32_t>(to_uint(v, 1, 1u << 24));
+      } else {
+        fail(v, "unknown option");
+      }
+    } else if (section == "timeouts") {
+      bool known = false;
+      for (std::size_t i = 0; i < conntrack::kTimeoutClassCount; ++i) {
+        const auto cls = static_cast<conntrack::TimeoutClass>(i);
+        if (rest == std::string(conntrack::timeout_class_name(cls)) + "_ms") {
+          c.timeouts.ms[i] =
+              static_cast<std::uint32_t>(to_uint(v, 1, conntrack::kMaxTimeoutMs));
+          known = true;
+        }
+      }
+      if (!known) fail(v, "unknown option");
+    } else if (section == "service") {
+      const auto dot2 = rest.find('.');
+      if (dot2 == std::string::npos || dot2 == 0)
+        fail(v, "expected [service.NAME] sections");
+      const std::string sname = rest.substr(0, dot2);
+      const std::string field = rest.substr(dot2 + 1);
+      lb::Service& s = services[sname];
+      s.name = sname;
+      if (!service_where.count(sname)) service_where[sname] = v.where;
+      if (field == "proto") {
+        if (v.text == "tcp") {
+          s.proto = 6;
+        } else if (v.text == "udp") {
+          s.proto = 17;
+        } else {
+          fail(v, "not tcp or udp: '" + v.text + "'");
+        }
+      } else if (field == "vip") {
+        s.vip = to_ipv4(v, v.text);
+      } else if (field == "port") {
+        s.port = static_cast<std::uint16_t>(to_uint(v, 0, 65535));
+      } else if (field == "mode") {
+        if (v.text == "dnat") {
+          s.mode = lb::NatMode::kDnat;
+        } else if (v.text == "dnat+snat") {
+          s.mode = lb::NatMode::kDnatSnat;
+        } else {
+          fail(v, "not dnat or dnat+snat: '" + v.text + "'");
+        }
+      } else if (field == "snat") {
+        for (const std::string& a : split_list(v.text))
+          s.snat_addrs.push_back(to_ipv4(v, a));
+      } else if (field == "backend") {
+        s.backends.push_back(to_backend(v));
+      } else {
+        fail(v, "unknown option");
+      }
+    } else {
+      fail(v, "unknown option");
+    }
+  }
+
+  // Cross-field checks.
+  std::set<std::uint64_t> keys;
+  for (auto& [sname, s] : services) {
+    const std::string where = service_where[sname] + ": service." + sname + ": ";
+    if (s.vip == 0) throw ConfigError(where + "no vip");
+    if (s.backends.empty()) throw ConfigError(where + "no backend");
+    if (s.mode == lb::NatMode::kDnatSnat && s.snat_addrs.empty()) {
+      throw ConfigError(where + "mode dnat+snat needs snat addresses");
+    }
+    if (s.mode == lb::NatMode::kDnat && !s.snat_addrs.empty()) {
+      throw ConfigError(where + "snat addresses given but mode is dnat");
+    }
+    if (const std::string why =
+            lb::check_maglev_size(c.dataplane.maglev_table_size, s.backends.size());
+        !why.empty()) {
+      throw ConfigError(where + "dataplane.maglev_table_size: " + why);
+    }
+    const std::uint64_t k =
+        (std::uint64_t{s.proto} << 48) | (std::uint64_t{s.vip} << 16) | s.port;
+    if (!keys.insert(k).second) {
+      throw ConfigError(where + "another service has the same protocol, vip and port");
+    }
+    s.seed = c.dataplane.seed;
+    c.services.push_back(std::move(s));
+  }
+  return c;
+}
+
+Config load(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse(ss.str(), path, overrides);
+}
+
+std::string summary(const Config& c) {
+  std::size_t backends = 0;
+  for (const auto& s : c.services) backends += s.backends.size();
+  std::string ports;
+  for (const auto& p : c.dataplane.ports) ports += (ports.empty() ? "" : ",") + p;
+  return c.source + ": " + std::to_string(c.services.size()) + " service(s), " +
+         std::to_string(backends) + " backend(s), " +
+         std::to_string(c.dataplane.workers) + " worker(s), ports " +
+         (ports.empty() ? "(none)" : ports) + ", " +
+         std::to_string(c.dataplane.connections) + " connections per worker";
+}
+
+}  // namespace nva::config

@@ -1,0 +1,107 @@
+// --replay: EAL with a net_pcap port, one worker polled on this thread until
+// the capture is used up, then the summary.
+#include "controlplane/replay.h"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "dataplane/dataplane.h"
+
+namespace nva::replay {
+
+namespace {
+
+constexpr const char* kPortName = "net_pcap_replay";
+// Rounds without a packet after which the capture counts as used up (the
+// pcap PMD returns nothing once the file is read).
+constexpr unsigned kIdleRounds = 2000;
+
+void print(const DataPlaneStats& s, const ReplayOptions& o) {
+  if (o.json) {
+    nlohmann::json j;
+    j["input"] = o.input;
+    j["output"] = o.output;
+    j["packets_in"] = s.rx;
+    j["packets_out"] = s.tx;
+    j["forwarded"] = s.forwarded;
+    j["answered"] = s.replied_local;
+    j["dropped"] = s.dropped();
+    j["exceptions"] = s.exceptions;
+    j["connections_created"] = s.connections_created;
+    j["connections_live"] = s.connections_live;
+    nlohmann::json drops = nlohmann::json::object();
+    for (const auto& [why, n] : s.drops) drops[why] = n;
+    j["drops"] = drops;
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::cout << "replay: " << o.input << " -> " << o.output << "\n"
+            << "packets: in " << s.rx << ", out " << s.tx << " (forwarded " << s.forwarded
+            << ", answered " << s.replied_local << "), dropped " << s.dropped()
+            << ", exceptions " << s.exceptions << "\n"
+            << "connections: created " << s.connections_created << ", live "
+            << s.connections_live << "\n";
+  if (!s.drops.empty()) {
+    std::cout << "drops:";
+    for (const auto& [why, n] : s.drops) std::cout << " " << why << " " << n;
+    std::cout << "\n";
+  }
+}
+
+}  // namespace
+
+int run(const config::Config& cfg, const ReplayOptions& o) {
+  if (std::ifstream probe(o.input, std::ios::binary); !probe) {
+    std::cerr << "anycast-nva: --replay " << o.input << ": cannot read\n";
+    return 2;
+  }
+  if (std::ofstream probe(o.output, std::ios::binary | std::ios::app); !probe) {
+    std::cerr << "anycast-nva: --replay-out " << o.output << ": cannot write\n";
+    return 2;
+  }
+  std::vector<std::string> args = {
+      "anycast-nva",
+      "-l",
+      "0",
+      "--no-huge",
+      "--no-pci",
+      "-m",
+      "512",
+      "--no-telemetry",
+      "--log-level=*:warning",
+      "--file-prefix=nva-replay-" + std::to_string(::getpid()),
+      std::string("--vdev=") + kPortName + ",rx_pcap=" + o.input +
+          ",tx_pcap=" + o.output};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
+    std::cerr << "anycast-nva: replay: EAL: " << rte_strerror(rte_errno) << "\n";
+    return 1;
+  }
+  int status = 0;
+  try {
+    DataplaneOptions d = cfg.dataplane;
+    // One worker on the capture's single queue: the output keeps the input's
+    // order, so a replay is repeatable.
+    d.workers = 1;
+    DataPlane dp(d, cfg.timeouts, cfg.services, {kPortName});
+    dp.run_until_idle(kIdleRounds);
+    const DataPlaneStats s = dp.stats();
+    // Destroying the data plane closes the port, which writes the capture.
+    print(s, o);
+  } catch (const std::exception& e) {
+    std::cerr << "anycast-nva: replay: " << e.what() << "\n";
+    status = 1;
+  }
+  rte_eal_cleanup();
+  return status;
+}
+
+}  // namespace nva::replay

@@ -1,0 +1,179 @@
+// DataPlane: builds and runs the workers from the configuration.
+#include "dataplane/dataplane.h"
+
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace nva {
+
+DataPlane::DataPlane(const DataplaneOptions& opts, const conntrack::Timeouts& timeouts,
+                     const std::vector<lb::Service>& services,
+                     const std::vector<std::string>& ports)
+    : opts_(opts) {
+  const auto& d = opts;
+  if (ports.empty()) throw std::runtime_error("dataplane.ports: no port configured");
+  const std::string prefix = "nva" + std::to_string(::getpid());
+  pool_ = rte_pktmbuf_pool_create((prefix + "_mbufs").c_str(), d.mbufs, 256, 0,
+                                  RTE_MBUF_DEFAULT_BUF_SIZE,
+                                  static_cast<int>(rte_socket_id()));
+  if (pool_ == nullptr) {
+    throw std::runtime_error("mbuf pool of " + std::to_string(d.mbufs) +
+                             " (dataplane.mbufs): " + rte_strerror(rte_errno));
+  }
+  for (const std::string& name : ports) {
+    std::uint16_t id = 0;
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0) {
+      throw std::runtime_error("dataplane.ports: no ethdev named '" + name +
+                               "' (is it created by eal.args, e.g. --vdev=" + name +
+                               ",...?)");
+    }
+    port::PortConfig pc;
+    pc.port_id = id;
+    pc.queues = static_cast<std::uint16_t>(d.workers);
+    pc.pool = pool_;
+    pc.promiscuous = true;
+    ports_.push_back(port::setup_port(pc));
+  }
+  rcu_ = std::make_unique<RcuDomain>(d.workers);
+  services_ = std::make_unique<RcuPublished<lb::ServiceTable>>(
+      *rcu_, std::make_unique<lb::ServiceTable>(services, d.maglev_table_size));
+  handoff_ =
+      std::make_unique<steer::HandoffRings>(prefix, d.workers, d.handoff_ring_size);
+
+  rte_ether_addr gw{};
+  if (d.gateway_mac && !port::mac_from_string(*d.gateway_mac, gw)) {
+    throw std::runtime_error("dataplane.gateway_mac: not a MAC address");
+  }
+  for (std::uint32_t w = 0; w < d.workers; ++w) {
+    WorkerConfig wc;
+    wc.id = w;
+    wc.workers = d.workers;
+    wc.owner_seed = d.seed;
+    for (const port::PortInfo& pi : ports_) {
+      PortBinding pb;
+      pb.port_id = pi.port_id;
+      pb.queue = static_cast<std::uint16_t>(w);
+      pb.mac = pi.mac;
+      pb.gateway_mac = gw;
+      wc.ports.push_back(pb);
+    }
+    wc.nat.capacity = d.connections;
+    wc.nat.timeouts = timeouts;
+    wc.nat.tcp_pickup = d.tcp_pickup;
+    wc.nat.snat_port_min = d.snat_port_min;
+    wc.nat.answer_vip_ping = d.answer_vip_ping;
+    wc.idle.sleep = d.idle_sleep;
+    wc.idle.sleep_us = d.idle_sleep_us;
+    wc.idle.empty_polls_before_sleep = d.idle_polls;
+    workers_.push_back(
+        std::make_unique<Worker>(wc, *rcu_, *services_, *handoff_, clock_));
+  }
+}
+
+DataPlane::~DataPlane() {
+  stop();
+  workers_.clear();
+  for (const auto& p : ports_) {
+    rte_eth_dev_stop(p.port_id);
+    rte_eth_dev_close(p.port_id);  // a pcap port writes out its file here
+  }
+  handoff_.reset();
+  services_.reset();
+  rcu_.reset();
+  rte_mempool_free(pool_);
+}
+
+int DataPlane::lcore_main(void* arg) {
+  auto* self = static_cast<std::pair<DataPlane*, Worker*>*>(arg);
+  self->second->run(self->first->stop_);
+  delete self;
+  return 0;
+}
+
+void DataPlane::start() {
+  if (running_) return;
+  std::vector<unsigned> lcores;
+  unsigned lc = 0;
+  RTE_LCORE_FOREACH_WORKER(lc) { lcores.push_back(lc); }
+  if (lcores.size() < workers_.size()) {
+    throw std::runtime_error("dataplane.workers = " + std::to_string(workers_.size()) +
+                             " but eal.args gives " + std::to_string(lcores.size()) +
+                             " worker lcore(s) besides the main one (-l)");
+  }
+  stop_ = false;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    auto* arg = new std::pair<DataPlane*, Worker*>(this, workers_[i].get());
+    if (rte_eal_remote_launch(&DataPlane::lcore_main, arg, lcores[i]) != 0) {
+      delete arg;
+      stop();
+      throw std::runtime_error("cannot launch worker " + std::to_string(i) +
+                               " on lcore " + std::to_string(lcores[i]));
+    }
+  }
+  running_ = true;
+}
+
+void DataPlane::stop() {
+  if (!running_) return;
+  stop_ = true;
+  rte_eal_mp_wait_lcore();
+  running_ = false;
+}
+
+void DataPlane::run_until_idle(unsigned idle_polls) {
+  unsigned idle = 0;
+  while (idle < idle_polls) {
+    unsigned handled = 0;
+    for (auto& w : workers_) handled += w->poll_once();
+    idle = handled == 0 ? idle + 1 : 0;
+  }
+}
+
+DataPlaneStats DataPlane::stats() const {
+  DataPlaneStats s;
+  std::array<std::uint64_t, packet::kDropReasonCount> parse{};
+  std::array<std::uint64_t, nat::kNatDropCount> nat{};
+  for (const auto& w : workers_) {
+    const WorkerCounters& c = w->counters();
+    s.rx += c.rx;
+    s.tx += c.tx;
+    s.tx_dropped += c.tx_dropped;
+    s.handoff_out += c.handoff_out;
+    s.handoff_dropped += c.handoff_dropped;
+    s.exceptions += c.exception_dropped;
+    for (std::size_t i = 0; i < parse.size(); ++i) parse[i] += c.parse_drops[i];
+    const nat::TranslatorCounters& t = w->translator().counters();
+    s.forwarded += t.forwarded;
+    s.replied_local += t.replied_local;
+    s.connections_created += t.created;
+    for (std::size_t i = 0; i < nat.size(); ++i) nat[i] += t.drops[i];
+    const auto& tr = w->translator().tracker();
+    s.connections_live += tr.table().size();
+    s.connections_expired += tr.counters().expired;
+    s.evicted_embryonic += tr.counters().evicted_embryonic;
+  }
+  for (std::size_t i = 0; i < parse.size(); ++i) {
+    if (parse[i] != 0) {
+      s.drops.emplace_back(
+          std::string(packet::drop_reason_name(static_cast<packet::DropReason>(i))),
+          parse[i]);
+    }
+  }
+  for (std::size_t i = 0; i < nat.size(); ++i) {
+    if (nat[i] != 0) {
+      s.drops.emplace_back(std::string(nat::nat_drop_name(static_cast<nat::NatDrop>(i))),
+                           nat[i]);
+    }
+  }
+  if (s.handoff_dropped != 0)
+    s.drops.emplace_back("handoff_ring_full", s.handoff_dropped);
+  if (s.tx_dropped != 0) s.drops.emplace_back("tx_full", s.tx_dropped);
+  return s;
+}
+
+}  // namespace nva

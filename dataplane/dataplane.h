@@ -1,0 +1,78 @@
+// The data plane as a whole: mempool, ports, RCU, services, handoff rings
+// and workers, built from the configuration after EAL is up.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/clock.h"
+#include "dataplane/common/rcu.h"
+#include "dataplane/conntrack/state.h"
+#include "dataplane/lb/service.h"
+#include "dataplane/options.h"
+#include "dataplane/port/port.h"
+#include "dataplane/steer/handoff.h"
+#include "dataplane/worker.h"
+
+namespace nva {
+
+// Totals over all workers, for logs, --replay summaries and tests.
+struct DataPlaneStats {
+  std::uint64_t rx = 0, tx = 0, tx_dropped = 0;
+  std::uint64_t handoff_out = 0, handoff_dropped = 0;
+  std::uint64_t forwarded = 0, replied_local = 0, exceptions = 0;
+  std::uint64_t connections_created = 0, connections_live = 0, connections_expired = 0;
+  std::uint64_t evicted_embryonic = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> drops;  // reason -> count, non-zero
+  std::uint64_t dropped() const {
+    std::uint64_t n = 0;
+    for (const auto& d : drops) n += d.second;
+    return n;
+  }
+};
+
+class DataPlane {
+ public:
+  // EAL must be initialised. `ports` are ethdev names (the options' unless
+  // a caller such as --replay substitutes its own).
+  DataPlane(const DataplaneOptions& opts, const conntrack::Timeouts& timeouts,
+            const std::vector<lb::Service>& services,
+            const std::vector<std::string>& ports);
+  ~DataPlane();
+  DataPlane(const DataPlane&) = delete;
+  DataPlane& operator=(const DataPlane&) = delete;
+
+  // Launches one worker per EAL worker lcore; throws if there are fewer
+  // worker lcores than workers.
+  void start();
+  // Stops and joins the workers.
+  void stop();
+
+  // Runs every worker on the calling thread, round-robin, until `idle_polls`
+  // consecutive rounds receive nothing (replay: the capture has ended).
+  void run_until_idle(unsigned idle_polls);
+
+  DataPlaneStats stats() const;
+  const std::vector<port::PortInfo>& ports() const { return ports_; }
+  Worker& worker(std::size_t i) { return *workers_[i]; }
+  std::size_t worker_count() const { return workers_.size(); }
+
+ private:
+  static int lcore_main(void* arg);
+
+  DataplaneOptions opts_;
+  rte_mempool* pool_ = nullptr;
+  std::vector<port::PortInfo> ports_;
+  std::unique_ptr<RcuDomain> rcu_;
+  std::unique_ptr<RcuPublished<lb::ServiceTable>> services_;
+  std::unique_ptr<steer::HandoffRings> handoff_;
+  TscClock clock_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> stop_{false};
+  bool running_ = false;
+};
+
+}  // namespace nva

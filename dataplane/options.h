@@ -1,0 +1,40 @@
+// What the data plane is built from (the [dataplane] section of the
+// configuration), with its defaults.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/lb/maglev.h"
+
+namespace nva {
+
+struct DataplaneOptions {
+  static constexpr std::uint32_t kDefaultWorkers = 1;
+  static constexpr std::uint32_t kMaxWorkers = 64;
+  static constexpr std::uint32_t kDefaultConnections = 1u << 20;  // per worker
+  static constexpr std::uint32_t kDefaultHandoffRing = 4096;
+  static constexpr std::uint32_t kDefaultMbufs = 16383;
+  static constexpr std::uint16_t kDefaultSnatPortMin = 1024;
+  static constexpr std::uint32_t kDefaultIdleSleepUs = 200;
+  static constexpr std::uint32_t kDefaultIdlePolls = 256;
+
+  std::uint32_t workers = kDefaultWorkers;
+  std::vector<std::string> ports;          // ethdev names, e.g. net_af_packet0
+  std::optional<std::string> gateway_mac;  // unset: learned from traffic
+  std::uint32_t connections = kDefaultConnections;
+  std::uint64_t seed = 0;
+  std::uint32_t maglev_table_size = lb::kDefaultMaglevTableSize;
+  std::uint32_t handoff_ring_size = kDefaultHandoffRing;
+  std::uint32_t mbufs = kDefaultMbufs;
+  std::uint16_t snat_port_min = kDefaultSnatPortMin;
+  bool tcp_pickup = true;
+  bool answer_vip_ping = true;
+  bool idle_sleep = true;
+  std::uint32_t idle_sleep_us = kDefaultIdleSleepUs;
+  std::uint32_t idle_polls = kDefaultIdlePolls;
+};
+
+}  // namespace nva

@@ -1,0 +1,179 @@
+// Configuration: a full file parses into the structs; each bad value gives
+// "file:line: option: reason"; command-line overrides; cross-field checks.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "controlplane/config/config.h"
+
+namespace nva::config {
+namespace {
+
+const char* kGood = R"(# comment
+[eal]
+args = -l 0-1 --no-huge   --vdev=net_ring0
+
+[dataplane]
+workers = 2
+ports = net_ring0, net_ring1
+gateway_mac = 12:34:56:78:9a:bc
+connections = 4096
+seed = 42
+maglev_table_size = 307
+tcp_pickup = no
+idle_sleep = off
+
+[timeouts]
+tcp_established_ms = 600000   # 10 min
+
+[service.web]
+proto = tcp
+vip = 198.19.0.10
+port = 80
+mode = dnat+snat
+snat = 198.18.1.1, 198.18.1.2
+backend = 198.18.2.1:8080 weight=3
+backend = 198.18.2.2
+
+[service.dns]
+proto = udp
+vip = 198.19.0.10
+port = 53
+backend = 198.18.4.1:5353
+)";
+
+TEST(Config, ParsesEverySection) {
+  const Config c = parse(kGood, "nva.ini");
+  EXPECT_EQ(c.eal_args,
+            (std::vector<std::string>{"-l", "0-1", "--no-huge", "--vdev=net_ring0"}));
+  EXPECT_EQ(c.dataplane.workers, 2u);
+  EXPECT_EQ(c.dataplane.ports, (std::vector<std::string>{"net_ring0", "net_ring1"}));
+  EXPECT_EQ(c.dataplane.gateway_mac.value_or(""), "12:34:56:78:9a:bc");
+  EXPECT_EQ(c.dataplane.connections, 4096u);
+  EXPECT_EQ(c.dataplane.seed, 42u);
+  EXPECT_FALSE(c.dataplane.tcp_pickup);
+  EXPECT_FALSE(c.dataplane.idle_sleep);
+  EXPECT_TRUE(c.dataplane.answer_vip_ping);  // default
+  EXPECT_EQ(c.timeouts.of(conntrack::TimeoutClass::kTcpEstablished), 600000u);
+  EXPECT_EQ(c.timeouts.of(conntrack::TimeoutClass::kUdp),
+            conntrack::Timeouts::kDefaultUdpMs);
+  ASSERT_EQ(c.services.size(), 2u);
+  const lb::Service& dns = c.services[0];  // sorted by name
+  const lb::Service& web = c.services[1];
+  EXPECT_EQ(dns.name, "dns");
+  EXPECT_EQ(dns.proto, 17);
+  EXPECT_EQ(dns.mode, lb::NatMode::kDnat);
+  EXPECT_EQ(web.proto, 6);
+  EXPECT_EQ(web.vip, 0xC613000Au);
+  EXPECT_EQ(web.port, 80);
+  EXPECT_EQ(web.mode, lb::NatMode::kDnatSnat);
+  ASSERT_EQ(web.snat_addrs.size(), 2u);
+  ASSERT_EQ(web.backends.size(), 2u);
+  EXPECT_EQ(web.backends[0].port, 8080);
+  EXPECT_EQ(web.backends[0].weight, 3u);
+  EXPECT_EQ(web.backends[1].port, 0);
+  EXPECT_EQ(web.backends[1].weight, 1u);
+  EXPECT_EQ(web.seed, 42u);
+  EXPECT_NE(summary(c).find("2 service(s), 3 backend(s), 2 worker(s)"),
+            std::string::npos);
+}
+
+std::string error_of(const std::string& text, std::vector<std::string> overrides = {}) {
+  try {
+    parse(text, "nva.ini", overrides);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+struct BadCase {
+  const char* text;
+  const char* error;
+};
+
+class BadConfig : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadConfig, NamesFileLineOptionAndReason) {
+  EXPECT_EQ(error_of(GetParam().text), GetParam().error);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, BadConfig,
+    ::testing::Values(
+        BadCase{"[service.web]\nproto = tcp\nvip = 198.19.0.300\n",
+                "nva.ini:3: service.web.vip: not an IPv4 address: '198.19.0.300'"},
+        BadCase{"[dataplane]\nworkers = 0\n",
+                "nva.ini:2: dataplane.workers: 0 is out of range 1..64"},
+        BadCase{"[dataplane]\nworkers = two\n",
+                "nva.ini:2: dataplane.workers: not a number: 'two'"},
+        BadCase{"[dataplane]\n\nworkers = 1\nworkers = 2\n",
+                "nva.ini:4: dataplane.workers: given more than once"},
+        BadCase{"[dataplane]\nwrokers = 1\n",
+                "nva.ini:2: dataplane.wrokers: unknown option"},
+        BadCase{"[dataplane]\nmaglev_table_size = 1000\n",
+                "nva.ini:2: dataplane.maglev_table_size: 1000 is not prime"},
+        BadCase{
+            "[dataplane]\ngateway_mac = 12:34:56\n",
+            "nva.ini:2: dataplane.gateway_mac: not a MAC address (aa:bb:cc:dd:ee:ff): "
+            "'12:34:56'"},
+        BadCase{"[dataplane]\ntcp_pickup = maybe\n",
+                "nva.ini:2: dataplane.tcp_pickup: not a boolean (true/false): 'maybe'"},
+        BadCase{"[timeouts]\nudp_ms = 0\n",
+                "nva.ini:2: timeouts.udp_ms: 0 is out of range 1..1073741824"},
+        BadCase{"[service.web]\nproto = sctp\n",
+                "nva.ini:2: service.web.proto: not tcp or udp: 'sctp'"},
+        BadCase{"[service.web]\nvip = 198.19.0.1\nbackend = 198.18.2.1:99999\n",
+                "nva.ini:3: service.web.backend: 99999 is out of range 1..65535"},
+        BadCase{"[service.web]\nvip = 198.19.0.1\nbackend = 198.18.2.1 weigth=2\n",
+                "nva.ini:3: service.web.backend: unknown backend attribute 'weigth=2'"},
+        BadCase{"[service.web]\nvip = 198.19.0.1\n",
+                "nva.ini:2: service.web: no backend"},
+        BadCase{
+            "[service.web]\nvip = 198.19.0.1\nmode = dnat+snat\nbackend = 198.18.2.1\n",
+            "nva.ini:2: service.web: mode dnat+snat needs snat addresses"},
+        BadCase{
+            "[service.a]\nvip = 198.19.0.1\nport = 80\nbackend = 198.18.2.1\n"
+            "[service.b]\nvip = 198.19.0.1\nport = 80\nbackend = 198.18.2.2\n",
+            "nva.ini:6: service.b: another service has the same protocol, vip and port"},
+        BadCase{"[dataplane]\nworkers 2\n",
+                "nva.ini:2: expected 'key = value', '[section]' or a # comment, got "
+                "'workers 2'"},
+        BadCase{"[dataplane\nworkers = 2\n",
+                "nva.ini:1: malformed section header '[dataplane'"},
+        BadCase{
+            "[dataplane]\nmaglev_table_size = 307\n[service.web]\nvip = 198.19.0.1\n"
+            "backend = 198.18.2.1\nbackend = 198.18.2.2\nbackend = 198.18.2.3\nbackend = "
+            "198.18.2.4\n",
+            "nva.ini:4: service.web: dataplane.maglev_table_size: table size 307 is "
+            "below "
+            "100 x 4 backends"}),
+    [](const auto& tp) { return "case" + std::to_string(tp.index); });
+
+TEST(Config, CommandLineOverridesTheFile) {
+  const Config c =
+      parse(kGood, "nva.ini", {"dataplane.workers=4", "service.web.port = 8080"});
+  EXPECT_EQ(c.dataplane.workers, 4u);
+  EXPECT_EQ(c.services[1].port, 8080);
+  EXPECT_EQ(error_of(kGood, {"dataplane.workers=100"}),
+            "command line: dataplane.workers: 100 is out of range 1..64");
+  EXPECT_EQ(error_of(kGood, {"workers"}),
+            "command line: --set workers: expected section.key=value");
+}
+
+TEST(Config, MissingFileIsNamed) {
+  EXPECT_THROW(load("/nonexistent/nva.ini"), ConfigError);
+  try {
+    load("/nonexistent/nva.ini");
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "/nonexistent/nva.ini: cannot open");
+  }
+}
+
+TEST(Config, ExampleInDeployIsValid) {
+  const Config c = load(std::string(NVA_SOURCE_ROOT) + "/deploy/anycast-nva.ini");
+  EXPECT_EQ(c.services.size(), 1u);
+}
+
+}  // namespace
+}  // namespace nva::config
