@@ -95,7 +95,7 @@ void Worker::handle(rte_mbuf* m, std::size_t pi, bool from_handoff,
     return;
   }
   if (!from_handoff) {
-    const std::uint32_t o = steer::owner(p, svc, owner_params_);
+    const std::uint32_t o = steer::owner(packet::first_segment(m), p, svc, owner_params_);
     if (o != steer::kAnyWorker && o != cfg_.id) {
       out_[o][out_n_[o]++] = m;
       if (out_n_[o] == kBurst) flush_handoff();

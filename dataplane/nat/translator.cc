@@ -74,8 +74,11 @@ Verdict Translator::process(std::span<std::uint8_t> frame, const ParsedPacket& p
       if (!cfg_.answer_vip_ping) return drop(NatDrop::kUnsupportedProtocol);
       return answer_ping(frame, p);
     }
+    if (steer::is_icmp_error(p.icmp_type) && p.frag == packet::FragState::kNone) {
+      return icmp_error(frame, p, services, now_ms);
+    }
     if (services.is_vip(p.ipv4_dst) || services.is_snat_addr(p.ipv4_dst)) {
-      return drop(NatDrop::kIcmpErrorUntracked);
+      return drop(NatDrop::kUnsupportedProtocol);
     }
     ++counters_.exceptions;
     return Verdict::kException;
@@ -192,6 +195,86 @@ Verdict Translator::translate(std::span<std::uint8_t> frame, const ParsedPacket&
   rw.dst_port = other.src_port;
   (void)packet::ipv4_decrement_ttl(frame, p);
   packet::rewrite_ipv4(frame, p, rw);
+  ++counters_.forwarded;
+  return Verdict::kForward;
+}
+
+// An ICMP error quoting a packet of a tracked connection (path MTU discovery
+// depends on it): the quoted packet, reversed, is a packet of the
+// connection in direction d; the error travels like a packet of direction
+// d, so its destination becomes the one such a packet gets, and the quote is
+// restored to the untranslated packet of the other direction, key[1-d].
+// Inner checksums are updated incrementally where the quote holds them; the
+// ICMP checksum, over the whole (short) message, is recomputed.
+Verdict Translator::icmp_error(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                               const lb::ServiceTable& services,
+                               std::uint32_t now_ms) noexcept {
+  const bool ours = services.is_vip(p.ipv4_dst) || services.is_snat_addr(p.ipv4_dst);
+  ParsedPacket in;
+  const std::size_t quote = p.l4_offset + packet::kIcmpHeaderLen;
+  if (packet::parse_quoted_ip(frame.first(p.l3_end), quote, in) !=
+          packet::DropReason::kNone ||
+      in.l3 != packet::L3Kind::kIpv4 || !in.has_ports) {
+    if (ours) return drop(NatDrop::kIcmpErrorUntracked);
+    ++counters_.exceptions;
+    return Verdict::kException;
+  }
+  ConnKey k;
+  k.src_addr = in.ipv4_dst;
+  k.dst_addr = in.ipv4_src;
+  k.src_port = in.dst_port;
+  k.dst_port = in.src_port;
+  k.proto = in.l4_proto;
+  const ConnRef ref = tracker_.table().lookup(k);
+  if (!ref.found()) {
+    if (ours) return drop(NatDrop::kIcmpErrorUntracked);
+    ++counters_.exceptions;
+    return Verdict::kException;
+  }
+  if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
+  const conntrack::Conn& c = tracker_.table().conn(ref.index());
+  const unsigned d = static_cast<unsigned>(ref.dir());
+  const ConnKey& restored = c.key[1 - d];
+  // Where a packet of direction d goes after translation: the other
+  // direction's source.
+  const std::uint32_t outer_dst = c.key[1 - d].src_addr;
+
+  std::uint8_t* ip_in = frame.data() + in.l3_offset;
+  std::uint8_t* l4_in = frame.data() + in.l4_offset;
+  const std::size_t l4_have = in.l3_end - in.l4_offset;
+  const std::uint32_t old_src = in.ipv4_src, old_dst = in.ipv4_dst;
+  const std::uint16_t old_sport = in.src_port, old_dport = in.dst_port;
+  // Inner IP header: addresses and its checksum.
+  std::uint16_t ck = packet::load_be16(ip_in + 10);
+  ck = packet::csum_replace32(ck, old_src, restored.src_addr);
+  ck = packet::csum_replace32(ck, old_dst, restored.dst_addr);
+  packet::store_be16(ip_in + 10, ck);
+  packet::store_be32(ip_in + 12, restored.src_addr);
+  packet::store_be32(ip_in + 16, restored.dst_addr);
+  // Inner L4: ports, and the checksum if the quote reaches it.
+  const std::size_t ck_at = in.l4_proto == packet::ipproto::kTcp ? 16 : 6;
+  if (l4_have >= ck_at + 2) {
+    std::uint16_t l4ck = packet::load_be16(l4_in + ck_at);
+    if (in.l4_proto == packet::ipproto::kTcp || l4ck != 0) {
+      l4ck = packet::csum_replace32(l4ck, old_src, restored.src_addr);
+      l4ck = packet::csum_replace32(l4ck, old_dst, restored.dst_addr);
+      l4ck = packet::csum_replace16(l4ck, old_sport, restored.src_port);
+      l4ck = packet::csum_replace16(l4ck, old_dport, restored.dst_port);
+      if (in.l4_proto == packet::ipproto::kUdp && l4ck == 0) l4ck = 0xFFFF;
+      packet::store_be16(l4_in + ck_at, l4ck);
+    }
+  }
+  packet::store_be16(l4_in, restored.src_port);
+  packet::store_be16(l4_in + 2, restored.dst_port);
+  // ICMP checksum over the whole message.
+  std::uint8_t* icmp = frame.data() + p.l4_offset;
+  packet::store_be16(icmp + 2, packet::inet_checksum(icmp, p.l3_end - p.l4_offset, 2));
+  // Outer header: destination and TTL.
+  (void)packet::ipv4_decrement_ttl(frame, p);
+  packet::rewrite_ipv4(frame, p,
+                       {.fields = packet::kRewriteDstAddr, .dst_addr = outer_dst});
+  (void)now_ms;  // errors do not refresh the connection's idle timer
+  ++counters_.icmp_errors;
   ++counters_.forwarded;
   return Verdict::kForward;
 }

@@ -46,6 +46,7 @@ struct TranslatorCounters {
   std::uint64_t replied_local = 0;
   std::uint64_t exceptions = 0;
   std::uint64_t created = 0;
+  std::uint64_t icmp_errors = 0;  // translated ICMP errors (also in forwarded)
   std::array<std::uint64_t, kNatDropCount> drops{};
   std::uint64_t dropped() const noexcept {
     std::uint64_t n = 0;
@@ -84,6 +85,8 @@ class Translator {
                     conntrack::ConnRef ref, std::uint32_t now_ms) noexcept;
   Verdict answer_ping(std::span<std::uint8_t> frame,
                       const packet::ParsedPacket& p) noexcept;
+  Verdict icmp_error(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                     const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
   // A free SNAT port of this worker's partition for the reply tuple; 0 if
   // none after a bounded search.
   std::uint16_t pick_snat_port(conntrack::ConnKey& reply) noexcept;

@@ -3,14 +3,37 @@
 
 namespace nva::steer {
 
-std::uint32_t owner(const packet::ParsedPacket& pkt, const lb::ServiceTable& services,
-                    const OwnerParams& p) noexcept {
+namespace {
+
+std::uint32_t owner_of_tuple(std::uint32_t src, std::uint16_t sport, std::uint32_t dst,
+                             std::uint16_t dport, const lb::ServiceTable& services,
+                             const OwnerParams& p) noexcept {
+  if (services.is_vip(dst)) return client_owner(src, sport, p);
+  if (services.is_snat_addr(dst)) return snat_port_owner(dport, p);
+  if (services.is_dnat_backend(src, sport)) return client_owner(dst, dport, p);
+  return kAnyWorker;
+}
+
+}  // namespace
+
+std::uint32_t owner(std::span<const std::uint8_t> frame, const packet::ParsedPacket& pkt,
+                    const lb::ServiceTable& services, const OwnerParams& p) noexcept {
   if (p.workers <= 1) return 0;
-  if (pkt.l3 != packet::L3Kind::kIpv4 || !pkt.has_ports) return kAnyWorker;
-  if (services.is_vip(pkt.ipv4_dst)) return client_owner(pkt.ipv4_src, pkt.src_port, p);
-  if (services.is_snat_addr(pkt.ipv4_dst)) return snat_port_owner(pkt.dst_port, p);
-  if (services.is_dnat_backend(pkt.ipv4_src, pkt.src_port)) {
-    return client_owner(pkt.ipv4_dst, pkt.dst_port, p);
+  if (pkt.l3 != packet::L3Kind::kIpv4) return kAnyWorker;
+  if (pkt.has_ports) {
+    return owner_of_tuple(pkt.ipv4_src, pkt.src_port, pkt.ipv4_dst, pkt.dst_port,
+                          services, p);
+  }
+  if (pkt.l4_proto == packet::ipproto::kIcmp && is_icmp_error(pkt.icmp_type) &&
+      pkt.frag == packet::FragState::kNone) {
+    packet::ParsedPacket in;
+    if (packet::parse_quoted_ip(frame.first(pkt.l3_end), pkt.l4_offset + 8, in) ==
+            packet::DropReason::kNone &&
+        in.l3 == packet::L3Kind::kIpv4 && in.has_ports) {
+      // The quoted packet reversed is a packet of the connection.
+      return owner_of_tuple(in.ipv4_dst, in.dst_port, in.ipv4_src, in.src_port, services,
+                            p);
+    }
   }
   return kAnyWorker;
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "dataplane/lb/flow_hash.h"
 #include "dataplane/lb/service.h"
@@ -39,7 +40,14 @@ constexpr std::uint32_t snat_port_owner(std::uint16_t port,
 
 // kAnyWorker for packets that belong to no connection of ours (non-IPv4,
 // not TCP/UDP, not VIP/SNAT/backend traffic): any worker may handle them.
-std::uint32_t owner(const packet::ParsedPacket& pkt, const lb::ServiceTable& services,
-                    const OwnerParams& p) noexcept;
+// An ICMP error belongs to the owner of the connection it quotes: the quoted
+// packet reversed is a packet of that connection.
+std::uint32_t owner(std::span<const std::uint8_t> frame, const packet::ParsedPacket& pkt,
+                    const lb::ServiceTable& services, const OwnerParams& p) noexcept;
+
+// ICMP types that quote the packet they are about.
+constexpr bool is_icmp_error(std::uint8_t type) noexcept {
+  return type == 3 || type == 11 || type == 12;  // unreachable, time exceeded, parameter
+}
 
 }  // namespace nva::steer

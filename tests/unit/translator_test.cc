@@ -76,6 +76,19 @@ struct Harness {
   Translator nat;
 };
 
+// "byte N: got X want Y" for the first difference, for messages.
+std::string first_diff(const Bytes& got, const Bytes& want) {
+  for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+    if (got[i] != want[i]) {
+      return "byte " + std::to_string(i) + ": got " + std::to_string(got[i]) + " want " +
+             std::to_string(want[i]);
+    }
+  }
+  return got.size() == want.size() ? "equal"
+                                   : "sizes " + std::to_string(got.size()) + " vs " +
+                                         std::to_string(want.size());
+}
+
 Bytes tcp(const std::string& s, std::uint16_t sp, const std::string& d, std::uint16_t dp,
           std::uint8_t flags, std::uint8_t ttl = 64, const std::string& payload = "") {
   return PacketBuilder()
@@ -301,6 +314,105 @@ TEST(Translator, TableFullDropsWhenAllEstablished) {
   EXPECT_EQ(h.nat.last_drop(), NatDrop::kTableFull);
 }
 
+// A router between the NVA and the backend cannot forward the (SNATed)
+// SYN without fragmenting: its "fragmentation needed" goes to the SNAT
+// address and must reach the client about the packet the client sent.
+TEST(Translator, FragNeededFromTheBackendSideReachesTheClient) {
+  Harness h;
+  Bytes syn = tcp("203.0.113.5", 40000, "198.19.0.11", 443, kSyn, 64, "hello");
+  ASSERT_EQ(h.run(syn), Verdict::kForward);
+  ParsedPacket out;
+  ASSERT_EQ(packet::parse(syn, out), packet::DropReason::kNone);
+  const std::uint16_t snat_port = out.src_port;
+  const Bytes sent_ip(syn.begin() + 14, syn.end());  // what left the NVA
+  for (const std::size_t quote_len : {std::size_t{28}, sent_ip.size()}) {
+    Bytes err = PacketBuilder()
+                    .Eth()
+                    .IPv4("198.18.9.1", "198.18.1.1", {.ttl = 60})
+                    .ICMP(3, 4, 0, 1400)
+                    .Payload(std::span(sent_ip).first(quote_len))
+                    .Build();
+    ASSERT_EQ(h.run(err), Verdict::kForward) << quote_len;
+    // The client's own SYN (as sent, TTL aside) is quoted back to it.
+    const Bytes original = PacketBuilder()
+                               .IPv4("203.0.113.5", "198.19.0.11", {.ttl = 63})
+                               .TCP(40000, 443, {.flags = kSyn})
+                               .Payload("hello")
+                               .Build();
+    const Bytes want = PacketBuilder()
+                           .Eth()
+                           .IPv4("198.18.9.1", "203.0.113.5", {.ttl = 59})
+                           .ICMP(3, 4, 0, 1400)
+                           .Payload(std::span(original).first(quote_len))
+                           .Build();
+    EXPECT_EQ(err, want) << "quote of " << quote_len
+                         << " bytes: " << first_diff(err, want);
+  }
+  EXPECT_EQ(h.nat.counters().icmp_errors, 2u);
+  (void)snat_port;
+}
+
+// A router on the client side cannot deliver a reply: its error goes to
+// the VIP and must reach the backend about the packet the backend sent.
+TEST(Translator, ErrorFromTheClientSideReachesTheBackend) {
+  Harness h;
+  Bytes syn = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kSyn);
+  ASSERT_EQ(h.run(syn), Verdict::kForward);
+  ParsedPacket out;
+  ASSERT_EQ(packet::parse(syn, out), packet::DropReason::kNone);
+  const std::string be = addr(out.ipv4_dst);
+  Bytes synack = tcp(be, 8080, "203.0.113.5", 40000, kSyn | kAck);
+  ASSERT_EQ(h.run(synack), Verdict::kForward);
+  const Bytes sent_ip(synack.begin() + 14, synack.end());  // VIP -> client
+  Bytes err = PacketBuilder()
+                  .Eth()
+                  .IPv4("192.0.2.1", "198.19.0.10")
+                  .ICMP(11, 0)
+                  .Payload(std::span(sent_ip).first(28))
+                  .Build();
+  ASSERT_EQ(h.run(err), Verdict::kForward);
+  const Bytes original = PacketBuilder()
+                             .IPv4(be, "203.0.113.5", {.ttl = 63})
+                             .TCP(8080, 40000, {.flags = kSyn | kAck})
+                             .Build();
+  const Bytes want = PacketBuilder()
+                         .Eth()
+                         .IPv4("192.0.2.1", be, {.ttl = 63})
+                         .ICMP(11, 0)
+                         .Payload(std::span(original).first(28))
+                         .Build();
+  EXPECT_EQ(err, want) << first_diff(err, want);
+}
+
+TEST(Translator, UntrackedOrMalformedErrorsAreCounted) {
+  Harness h;
+  const Bytes stranger =
+      PacketBuilder().IPv4("198.18.1.1", "198.18.3.1").TCP(1111, 443).Build();
+  Bytes err = PacketBuilder()
+                  .Eth()
+                  .IPv4("198.18.9.1", "198.18.1.1")
+                  .ICMP(3, 4)
+                  .Payload(std::span(stranger).first(28))
+                  .Build();
+  EXPECT_EQ(h.run(err), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kIcmpErrorUntracked);
+  Bytes junk = PacketBuilder()
+                   .Eth()
+                   .IPv4("198.18.9.1", "198.19.0.10")
+                   .ICMP(3, 1)
+                   .Payload(Bytes{0x45, 0, 0})
+                   .Build();
+  EXPECT_EQ(h.run(junk), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kIcmpErrorUntracked);
+  Bytes elsewhere = PacketBuilder()
+                        .Eth()
+                        .IPv4("198.18.9.1", "198.18.77.7")
+                        .ICMP(3, 1)
+                        .Payload(std::span(stranger).first(28))
+                        .Build();
+  EXPECT_EQ(h.run(elsewhere), Verdict::kException);  // not about our traffic
+}
+
 // Two workers dispatching by owner(): every packet of every connection
 // (both directions) lands on the worker that created the connection.
 TEST(Translator, OwnerKeepsBothDirectionsOnTheCreatingWorker) {
@@ -324,7 +436,7 @@ TEST(Translator, OwnerKeepsBothDirectionsOnTheCreatingWorker) {
           tcp(client, cport, snat ? "198.19.0.11" : "198.19.0.10", snat ? 443 : 80, kSyn);
       ParsedPacket p;
       ASSERT_EQ(packet::parse(fwd, p), packet::DropReason::kNone);
-      const std::uint32_t o = steer::owner(p, svc, op);
+      const std::uint32_t o = steer::owner(fwd, p, svc, op);
       ASSERT_LT(o, workers);
       if (w[o]->process(fwd, p, svc, 0) != Verdict::kForward) continue;  // e.g. reuse
       ASSERT_EQ(packet::parse(fwd, p), packet::DropReason::kNone);
@@ -332,7 +444,7 @@ TEST(Translator, OwnerKeepsBothDirectionsOnTheCreatingWorker) {
           tcp(addr(p.ipv4_dst), p.dst_port, addr(p.ipv4_src), p.src_port, kSyn | kAck);
       ParsedPacket r;
       ASSERT_EQ(packet::parse(rev, r), packet::DropReason::kNone);
-      ASSERT_EQ(steer::owner(r, svc, op), o)
+      ASSERT_EQ(steer::owner(rev, r, svc, op), o)
           << "reply of a connection made on worker " << o;
       ASSERT_EQ(w[o]->process(rev, r, svc, 0), Verdict::kForward);
     }
