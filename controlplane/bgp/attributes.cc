@@ -25,16 +25,20 @@ AttributeSpec spec_of(std::uint8_t t) {
     case type::kAsPath:
     case type::kNextHop:
     case type::kLocalPref:
-    case type::kAtomicAggregate: return {true, false, true};
+    case type::kAtomicAggregate:
+      return {true, false, true};
     case type::kMultiExitDisc:
     case type::kMpReachNlri:
-    case type::kMpUnreachNlri: return {true, true, false};
+    case type::kMpUnreachNlri:
+      return {true, true, false};
     case type::kAggregator:
     case type::kCommunities:
     case type::kAs4Path:
     case type::kAs4Aggregator:
-    case type::kLargeCommunities: return {true, true, true};
-    default: return {};
+    case type::kLargeCommunities:
+      return {true, true, true};
+    default:
+      return {};
   }
 }
 
@@ -45,13 +49,15 @@ std::uint8_t canonical_flags(std::uint8_t t) {
 }
 
 bool is_confed(AsPathSegmentType t) {
-  return t == AsPathSegmentType::kAsConfedSequence || t == AsPathSegmentType::kAsConfedSet;
+  return t == AsPathSegmentType::kAsConfedSequence ||
+         t == AsPathSegmentType::kAsConfedSet;
 }
 
 Unexpected<DecodeError> reset(std::uint8_t subcode, std::span<const std::uint8_t> data,
                               std::string_view reason) {
   return unexpected(DecodeError{ErrorCode::kUpdateMessageError, subcode,
-                                std::vector<std::uint8_t>(data.begin(), data.end()), reason});
+                                std::vector<std::uint8_t>(data.begin(), data.end()),
+                                reason});
 }
 
 // AS_PATH or AS4_PATH value (RFC 4271 4.3, RFC 7606 section 7.2): reason
@@ -70,7 +76,8 @@ std::string_view parse_as_path(std::span<const std::uint8_t> value, std::size_t 
     // Confederation segments are prepended inside a confederation, so they
     // can only lead the path; one after an ordinary segment is malformed
     // (and would not survive the RFC 6793 merge).
-    if (is_confed(seg.type) && seen_plain) return "AS_CONFED segment after an AS_SET/AS_SEQUENCE";
+    if (is_confed(seg.type) && seen_plain)
+      return "AS_CONFED segment after an AS_SET/AS_SEQUENCE";
     seen_plain = seen_plain || !is_confed(seg.type);
     seg.asns.reserve(count);
     for (std::size_t i = 0; i < count; ++i) {
@@ -112,11 +119,13 @@ AsPath merge_as4_path(const AsPath& as_path, const AsPath& as4_path) {
       continue;
     }
     const std::size_t take = std::min(need, seg.asns.size());
-    AsPathSegment part{seg.type, {seg.asns.begin(), seg.asns.begin() + static_cast<long>(take)}};
+    AsPathSegment part{seg.type,
+                       {seg.asns.begin(), seg.asns.begin() + static_cast<long>(take)}};
     out.segments.push_back(std::move(part));
     need -= take;
   }
-  out.segments.insert(out.segments.end(), as4_path.segments.begin(), as4_path.segments.end());
+  out.segments.insert(out.segments.end(), as4_path.segments.begin(),
+                      as4_path.segments.end());
   return out;
 }
 
@@ -124,8 +133,8 @@ AsPath merge_as4_path(const AsPath& as_path, const AsPath& as4_path) {
 // session reset, or nothing with `stored` telling whether the AFI/SAFI is
 // one this codec carries.
 std::optional<DecodeError> parse_mp_reach(std::span<const std::uint8_t> value,
-                                          std::span<const std::uint8_t> raw, MpReachNlri& out,
-                                          bool& stored) {
+                                          std::span<const std::uint8_t> raw,
+                                          MpReachNlri& out, bool& stored) {
   stored = false;
   Reader r(value);
   std::uint16_t afi = 0;
@@ -173,8 +182,9 @@ std::optional<DecodeError> parse_mp_unreach(std::span<const std::uint8_t> value,
   if (out.safi != Safi::kUnicast || (out.afi != Afi::kIpv4 && out.afi != Afi::kIpv6)) {
     return std::nullopt;
   }
-  const NlriError e = out.afi == Afi::kIpv4 ? decode_prefixes(r.rest(), out.ipv4_withdrawn)
-                                            : decode_prefixes(r.rest(), out.ipv6_withdrawn);
+  const NlriError e = out.afi == Afi::kIpv4
+                          ? decode_prefixes(r.rest(), out.ipv4_withdrawn)
+                          : decode_prefixes(r.rest(), out.ipv6_withdrawn);
   if (e != NlriError::kNone) {
     return reset(update_error::kOptionalAttributeError, raw, nlri_error_reason(e)).error;
   }
@@ -208,7 +218,8 @@ std::uint32_t read_u32(std::span<const std::uint8_t> v) {
 
 AsPath AsPath::sequence(std::vector<std::uint32_t> asns) {
   AsPath p;
-  if (!asns.empty()) p.segments.push_back({AsPathSegmentType::kAsSequence, std::move(asns)});
+  if (!asns.empty())
+    p.segments.push_back({AsPathSegmentType::kAsSequence, std::move(asns)});
   return p;
 }
 
@@ -246,10 +257,14 @@ PathAttributes attributes_to_pass_on(const PathAttributes& received) {
 
 std::string_view error_handling_name(ErrorHandling h) {
   switch (h) {
-    case ErrorHandling::kNone: return "none";
-    case ErrorHandling::kAttributeDiscard: return "attribute-discard";
-    case ErrorHandling::kTreatAsWithdraw: return "treat-as-withdraw";
-    case ErrorHandling::kSessionReset: return "session-reset";
+    case ErrorHandling::kNone:
+      return "none";
+    case ErrorHandling::kAttributeDiscard:
+      return "attribute-discard";
+    case ErrorHandling::kTreatAsWithdraw:
+      return "treat-as-withdraw";
+    case ErrorHandling::kSessionReset:
+      return "session-reset";
   }
   return "?";
 }
@@ -260,10 +275,9 @@ void UpdateErrors::add(std::uint8_t t, ErrorHandling h, std::uint8_t subcode,
   handling = std::max(handling, h);
 }
 
-Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::uint8_t> field,
-                                                           bool has_nlri,
-                                                           const CodecOptions& options,
-                                                           UpdateErrors& errors) {
+Result<PathAttributes, DecodeError> decode_path_attributes(
+    std::span<const std::uint8_t> field, bool has_nlri, const CodecOptions& options,
+    UpdateErrors& errors) {
   constexpr auto kDiscard = ErrorHandling::kAttributeDiscard;
   constexpr auto kWithdraw = ErrorHandling::kTreatAsWithdraw;
   const std::size_t as_size = options.four_octet_as ? 4 : 2;
@@ -326,7 +340,8 @@ Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::
         return reset(update_error::kUnrecognizedWellKnownAttribute, raw,
                      "unrecognized well-known attribute");
       }
-      a.unknown.push_back({flags, t, std::vector<std::uint8_t>(value.begin(), value.end())});
+      a.unknown.push_back(
+          {flags, t, std::vector<std::uint8_t>(value.begin(), value.end())});
       continue;
     }
     // RFC 7606 section 3.c: Optional/Transitive bits in conflict with the
@@ -335,8 +350,9 @@ Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::
     if (static_cast<bool>(flags & flag::kOptional) != spec.optional ||
         static_cast<bool>(flags & flag::kTransitive) != spec.transitive) {
       if (t == type::kMpReachNlri || t == type::kMpUnreachNlri) {
-        return reset(update_error::kAttributeFlagsError, raw,
-                     "MP_REACH_NLRI/MP_UNREACH_NLRI attribute flags conflict with the type");
+        return reset(
+            update_error::kAttributeFlagsError, raw,
+            "MP_REACH_NLRI/MP_UNREACH_NLRI attribute flags conflict with the type");
       }
       errors.add(t, kWithdraw, update_error::kAttributeFlagsError,
                  "Optional or Transitive bit conflicts with the attribute type");
@@ -370,7 +386,8 @@ Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::
         if (!why.empty()) {
           withdraw(update_error::kMalformedAsPath, why);
         } else if (options.external_peer && has_confed(p)) {
-          withdraw(update_error::kMalformedAsPath, "AS_CONFED segment from an external peer");
+          withdraw(update_error::kMalformedAsPath,
+                   "AS_CONFED segment from an external peer");
         } else {
           a.as_path = std::move(p);
           stored = true;
@@ -390,7 +407,8 @@ Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::
         break;
       case type::kMultiExitDisc:  // RFC 7606 7.4
         if (length != 4) {
-          withdraw(update_error::kAttributeLengthError, "MULTI_EXIT_DISC length is not 4");
+          withdraw(update_error::kAttributeLengthError,
+                   "MULTI_EXIT_DISC length is not 4");
         } else {
           a.multi_exit_disc = read_u32(value);
           stored = true;
@@ -398,7 +416,8 @@ Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::
         break;
       case type::kLocalPref:  // RFC 7606 7.5
         if (options.external_peer) {
-          discard(update_error::kMalformedAttributeList, "LOCAL_PREF from an external peer");
+          discard(update_error::kMalformedAttributeList,
+                  "LOCAL_PREF from an external peer");
         } else if (length != 4) {
           withdraw(update_error::kAttributeLengthError, "LOCAL_PREF length is not 4");
         } else {
@@ -408,13 +427,14 @@ Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::
         break;
       case type::kAtomicAggregate:  // RFC 7606 7.6
         if (length != 0) {
-          discard(update_error::kAttributeLengthError, "ATOMIC_AGGREGATE length is not 0");
+          discard(update_error::kAttributeLengthError,
+                  "ATOMIC_AGGREGATE length is not 0");
         } else {
           a.atomic_aggregate = true;
           stored = true;
         }
         break;
-      case type::kAggregator:  // RFC 7606 7.7
+      case type::kAggregator:             // RFC 7606 7.7
         if (length != 2 + as_size + 2) {  // AS, then an IPv4 address
           discard(update_error::kAttributeLengthError, "AGGREGATOR length is wrong");
         } else {
@@ -435,7 +455,8 @@ Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::
         break;
       case type::kMpReachNlri: {  // RFC 7606 7.11
         MpReachNlri mp;
-        if (auto e = parse_mp_reach(value, raw, mp, stored)) return unexpected(std::move(*e));
+        if (auto e = parse_mp_reach(value, raw, mp, stored))
+          return unexpected(std::move(*e));
         if (stored) {
           a.mp_reach_nlri = std::move(mp);
         } else {
@@ -446,7 +467,8 @@ Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::
       }
       case type::kMpUnreachNlri: {  // RFC 7606 7.12
         MpUnreachNlri mp;
-        if (auto e = parse_mp_unreach(value, raw, mp, stored)) return unexpected(std::move(*e));
+        if (auto e = parse_mp_unreach(value, raw, mp, stored))
+          return unexpected(std::move(*e));
         if (stored) {
           a.mp_unreach_nlri = std::move(mp);
         } else {
@@ -458,8 +480,10 @@ Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::
       case type::kAs4Path: {  // RFC 6793 sections 4.1, 6
         AsPath p;
         if (options.four_octet_as) {
-          discard(update_error::kOptionalAttributeError, "AS4_PATH from a 4-octet AS speaker");
-        } else if (const std::string_view why = parse_as_path(value, 4, p); !why.empty()) {
+          discard(update_error::kOptionalAttributeError,
+                  "AS4_PATH from a 4-octet AS speaker");
+        } else if (const std::string_view why = parse_as_path(value, 4, p);
+                   !why.empty()) {
           discard(update_error::kOptionalAttributeError, why);
         } else if (has_confed(p)) {
           discard(update_error::kOptionalAttributeError, "AS_CONFED segment in AS4_PATH");
@@ -491,7 +515,8 @@ Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::
           stored = true;
         }
         break;
-      default: break;
+      default:
+        break;
     }
     if (stored) {
       if (flags & flag::kExtendedLength) a.extended_length.set(t);
@@ -515,7 +540,8 @@ Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::
         if (a.aggregator) {
           a.aggregator = *as4_aggregator;
         } else {
-          errors.add(type::kAs4Aggregator, kDiscard, update_error::kOptionalAttributeError,
+          errors.add(type::kAs4Aggregator, kDiscard,
+                     update_error::kOptionalAttributeError,
                      "AS4_AGGREGATOR without AGGREGATOR");
         }
       }
@@ -565,8 +591,9 @@ struct Encoded {
   std::vector<std::uint8_t> value;
 };
 
-std::optional<EncodeError> encode_as_path_value(std::vector<std::uint8_t>& out, const AsPath& p,
-                                                bool four_octet, bool skip_confed) {
+std::optional<EncodeError> encode_as_path_value(std::vector<std::uint8_t>& out,
+                                                const AsPath& p, bool four_octet,
+                                                bool skip_confed) {
   Writer w(out);
   for (const auto& seg : p.segments) {
     if (skip_confed && is_confed(seg.type)) continue;
@@ -575,7 +602,8 @@ std::optional<EncodeError> encode_as_path_value(std::vector<std::uint8_t>& out, 
     if (seg.asns.empty()) return EncodeError{"empty AS_PATH segment"};
     const bool is_set = seg.type == AsPathSegmentType::kAsSet ||
                         seg.type == AsPathSegmentType::kAsConfedSet;
-    if (is_set && seg.asns.size() > 255) return EncodeError{"AS_SET with more than 255 ASes"};
+    if (is_set && seg.asns.size() > 255)
+      return EncodeError{"AS_SET with more than 255 ASes"};
     // Sequences longer than 255 ASes become several segments (RFC 4271 5.1.2).
     for (std::size_t i = 0; i < seg.asns.size(); i += 255) {
       const std::size_t n = std::min<std::size_t>(255, seg.asns.size() - i);
@@ -604,8 +632,8 @@ bool needs_as4(const AsPath& p) {
   return false;
 }
 
-void put_aggregator(std::vector<std::uint8_t>& out, std::uint32_t as, const Ipv4Address& addr,
-                    bool four_octet) {
+void put_aggregator(std::vector<std::uint8_t>& out, std::uint32_t as,
+                    const Ipv4Address& addr, bool four_octet) {
   Writer w(out);
   if (four_octet) {
     w.u32(as);
@@ -649,7 +677,8 @@ std::optional<EncodeError> encode_path_attributes(Writer& w, const PathAttribute
   bool send_as4_path = false;
   if (a.as_path) {
     std::vector<std::uint8_t> v;
-    if (auto e = encode_as_path_value(v, *a.as_path, options.four_octet_as, false)) return e;
+    if (auto e = encode_as_path_value(v, *a.as_path, options.four_octet_as, false))
+      return e;
     add(type::kAsPath, std::move(v));
     if (!options.four_octet_as && needs_as4(*a.as_path)) {
       std::vector<std::uint8_t> v4;
@@ -661,7 +690,8 @@ std::optional<EncodeError> encode_path_attributes(Writer& w, const PathAttribute
   if (a.next_hop) add(type::kNextHop, {a.next_hop->begin(), a.next_hop->end()});
   if (a.multi_exit_disc) add(type::kMultiExitDisc, u32_value(*a.multi_exit_disc));
   if (a.local_pref) {
-    if (options.external_peer) return EncodeError{"LOCAL_PREF is not sent to external peers"};
+    if (options.external_peer)
+      return EncodeError{"LOCAL_PREF is not sent to external peers"};
     add(type::kLocalPref, u32_value(*a.local_pref));
   }
   if (a.atomic_aggregate) add(type::kAtomicAggregate, {});
@@ -746,7 +776,8 @@ std::optional<EncodeError> encode_path_attributes(Writer& w, const PathAttribute
     add(type::kLargeCommunities, std::move(v));
   }
   for (const UnknownAttribute& u : a.unknown) {
-    if (spec_of(u.type).known) return EncodeError{"unknown attribute with a known type code"};
+    if (spec_of(u.type).known)
+      return EncodeError{"unknown attribute with a known type code"};
     if (!(u.flags & flag::kOptional)) return EncodeError{"unknown well-known attribute"};
     attrs.push_back({2 + u.type, u.flags, u.type, u.value});
   }

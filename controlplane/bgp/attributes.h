@@ -208,7 +208,8 @@ struct UpdateErrors {
   ErrorHandling handling = ErrorHandling::kNone;
   std::vector<AttributeError> errors;
 
-  void add(std::uint8_t type, ErrorHandling h, std::uint8_t subcode, std::string_view reason);
+  void add(std::uint8_t type, ErrorHandling h, std::uint8_t subcode,
+           std::string_view reason);
   bool operator==(const UpdateErrors&) const = default;
 };
 
@@ -216,10 +217,9 @@ struct UpdateErrors {
 // the NLRI field is non-empty (NEXT_HOP is then mandatory). Errors that RFC
 // 7606 still answers with a session reset are returned; all others are
 // recorded in `errors` and the attribute is left out of the result.
-Result<PathAttributes, DecodeError> decode_path_attributes(std::span<const std::uint8_t> field,
-                                                           bool has_nlri,
-                                                           const CodecOptions& options,
-                                                           UpdateErrors& errors);
+Result<PathAttributes, DecodeError> decode_path_attributes(
+    std::span<const std::uint8_t> field, bool has_nlri, const CodecOptions& options,
+    UpdateErrors& errors);
 
 // Appends the Path Attributes field (without its length).
 std::optional<EncodeError> encode_path_attributes(Writer& w, const PathAttributes& a,

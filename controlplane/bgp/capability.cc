@@ -5,7 +5,8 @@ namespace nva::bgp {
 namespace {
 
 Unexpected<DecodeError> malformed(std::string_view reason) {
-  return unexpected(DecodeError{ErrorCode::kOpenMessageError, open_error::kUnspecific, {}, reason});
+  return unexpected(
+      DecodeError{ErrorCode::kOpenMessageError, open_error::kUnspecific, {}, reason});
 }
 
 }  // namespace
@@ -28,7 +29,8 @@ Result<std::vector<Capability>, DecodeError> decode_capabilities(
         if (length != 4 || !cr.u16(afi) || !cr.u8(reserved) || !cr.u8(safi)) {
           return malformed("multiprotocol capability length is not 4");
         }
-        caps.push_back(MultiprotocolCapability{static_cast<Afi>(afi), static_cast<Safi>(safi)});
+        caps.push_back(
+            MultiprotocolCapability{static_cast<Afi>(afi), static_cast<Safi>(safi)});
         break;
       }
       case capability_code::kRouteRefresh:
@@ -37,12 +39,14 @@ Result<std::vector<Capability>, DecodeError> decode_capabilities(
         break;
       case capability_code::kFourOctetAs: {
         std::uint32_t as = 0;
-        if (length != 4 || !cr.u32(as)) return malformed("4-octet AS capability length is not 4");
+        if (length != 4 || !cr.u32(as))
+          return malformed("4-octet AS capability length is not 4");
         caps.push_back(FourOctetAsCapability{as});
         break;
       }
       default:
-        caps.push_back(UnknownCapability{code, std::vector<std::uint8_t>(v.begin(), v.end())});
+        caps.push_back(
+            UnknownCapability{code, std::vector<std::uint8_t>(v.begin(), v.end())});
         break;
     }
   }

@@ -13,15 +13,17 @@ std::vector<std::uint8_t> u16_data(std::uint16_t v) {
   return {static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
 }
 
-Unexpected<DecodeError> header_failure(std::uint8_t subcode, std::vector<std::uint8_t> data,
-                                     std::string_view reason) {
+Unexpected<DecodeError> header_failure(std::uint8_t subcode,
+                                       std::vector<std::uint8_t> data,
+                                       std::string_view reason) {
   return unexpected(
       DecodeError{ErrorCode::kMessageHeaderError, subcode, std::move(data), reason});
 }
 
 Unexpected<DecodeError> open_failure(std::uint8_t subcode, std::vector<std::uint8_t> data,
-                                   std::string_view reason) {
-  return unexpected(DecodeError{ErrorCode::kOpenMessageError, subcode, std::move(data), reason});
+                                     std::string_view reason) {
+  return unexpected(
+      DecodeError{ErrorCode::kOpenMessageError, subcode, std::move(data), reason});
 }
 
 Unexpected<DecodeError> update_reset(std::uint8_t subcode, std::string_view reason) {
@@ -45,10 +47,11 @@ Result<OpenMessage, DecodeError> decode_open(std::span<const std::uint8_t> body)
 
   if (m.version != kVersion) {
     return open_failure(open_error::kUnsupportedVersionNumber, u16_data(kVersion),
-                      "unsupported version number");
+                        "unsupported version number");
   }
   if (m.hold_time == 1 || m.hold_time == 2) {
-    return open_failure(open_error::kUnacceptableHoldTime, {}, "hold time of 1 or 2 seconds");
+    return open_failure(open_error::kUnacceptableHoldTime, {},
+                        "hold time of 1 or 2 seconds");
   }
   if (m.bgp_identifier == Ipv4Address{}) {
     return open_failure(open_error::kBadBgpIdentifier, {}, "BGP identifier is 0");
@@ -62,13 +65,14 @@ Result<OpenMessage, DecodeError> decode_open(std::span<const std::uint8_t> body)
     std::uint16_t ext_len = 0;
     (void)r.u8(non_ext_type);
     if (!r.u16(ext_len) || !r.bytes(ext_len, params) || !r.empty()) {
-      return open_failure(open_error::kUnspecific, {},
-                        "extended optional parameters length does not match the message");
+      return open_failure(
+          open_error::kUnspecific, {},
+          "extended optional parameters length does not match the message");
     }
     m.extended_optional_parameters = true;
   } else if (!r.bytes(opt_len, params) || !r.empty()) {
     return open_failure(open_error::kUnspecific, {},
-                      "optional parameters length does not match the message");
+                        "optional parameters length does not match the message");
   }
 
   Reader pr(params);
@@ -86,11 +90,11 @@ Result<OpenMessage, DecodeError> decode_open(std::span<const std::uint8_t> body)
     }
     if (!ok || !pr.bytes(param_len, value)) {
       return open_failure(open_error::kUnspecific, {},
-                        "optional parameter overruns the optional parameters");
+                          "optional parameter overruns the optional parameters");
     }
     if (param_type != 2) {
       return open_failure(open_error::kUnsupportedOptionalParameter, {},
-                        "optional parameter other than Capabilities");
+                          "optional parameter other than Capabilities");
     }
     auto caps = decode_capabilities(value);
     if (!caps) return unexpected(caps.error());
@@ -114,7 +118,8 @@ Result<DecodedMessage, DecodeError> decode_update(std::span<const std::uint8_t> 
   }
   UpdateMessage m;
   // RFC 7606 5.3: a syntactically incorrect prefix field resets the session.
-  if (const NlriError e = decode_prefixes(withdrawn, m.withdrawn_routes); e != NlriError::kNone) {
+  if (const NlriError e = decode_prefixes(withdrawn, m.withdrawn_routes);
+      e != NlriError::kNone) {
     return update_reset(update_error::kInvalidNetworkField, nlri_error_reason(e));
   }
   if (const NlriError e = decode_prefixes(r.rest(), m.nlri); e != NlriError::kNone) {
@@ -161,11 +166,16 @@ std::size_t encoded_size(const std::vector<BasicPrefix<N>>& v) {
 
 std::string_view message_type_name(MessageType t) {
   switch (t) {
-    case MessageType::kOpen: return "OPEN";
-    case MessageType::kUpdate: return "UPDATE";
-    case MessageType::kNotification: return "NOTIFICATION";
-    case MessageType::kKeepalive: return "KEEPALIVE";
-    case MessageType::kRouteRefresh: return "ROUTE-REFRESH";
+    case MessageType::kOpen:
+      return "OPEN";
+    case MessageType::kUpdate:
+      return "UPDATE";
+    case MessageType::kNotification:
+      return "NOTIFICATION";
+    case MessageType::kKeepalive:
+      return "KEEPALIVE";
+    case MessageType::kRouteRefresh:
+      return "ROUTE-REFRESH";
   }
   return "?";
 }
@@ -214,17 +224,20 @@ std::uint32_t OpenMessage::autonomous_system() const {
 OpenMessage make_open(std::uint32_t local_as, std::uint16_t hold_time,
                       Ipv4Address bgp_identifier, std::vector<Capability> capabilities) {
   OpenMessage m;
-  m.my_autonomous_system = static_cast<std::uint16_t>(local_as > 0xFFFF ? kAsTrans : local_as);
+  m.my_autonomous_system =
+      static_cast<std::uint16_t>(local_as > 0xFFFF ? kAsTrans : local_as);
   m.hold_time = hold_time;
   m.bgp_identifier = bgp_identifier;
   if (!capabilities.empty()) m.optional_parameters.push_back({std::move(capabilities)});
   return m;
 }
 
-std::optional<DecodeError> check_peer_as(const OpenMessage& open, std::uint32_t expected) {
+std::optional<DecodeError> check_peer_as(const OpenMessage& open,
+                                         std::uint32_t expected) {
   if (open.autonomous_system() == expected) return std::nullopt;
   return DecodeError{ErrorCode::kOpenMessageError, open_error::kBadPeerAs,
-                     u16_data(open.my_autonomous_system), "peer AS is not the configured one"};
+                     u16_data(open.my_autonomous_system),
+                     "peer AS is not the configured one"};
 }
 
 bool UpdateMessage::is_end_of_rib() const {
@@ -278,11 +291,11 @@ NotificationMessage administrative_shutdown(std::string_view communication) {
   if (n < communication.size()) {
     while (n > 0 && (static_cast<std::uint8_t>(communication[n]) & 0xC0) == 0x80) --n;
   }
-  NotificationMessage m{static_cast<std::uint8_t>(ErrorCode::kCease),
-                        cease::kAdministrativeShutdown,
-                        {}};
+  NotificationMessage m{
+      static_cast<std::uint8_t>(ErrorCode::kCease), cease::kAdministrativeShutdown, {}};
   m.data.push_back(static_cast<std::uint8_t>(n));
-  m.data.insert(m.data.end(), communication.begin(), communication.begin() + static_cast<long>(n));
+  m.data.insert(m.data.end(), communication.begin(),
+                communication.begin() + static_cast<long>(n));
   return m;
 }
 
@@ -305,7 +318,7 @@ Result<Header, DecodeError> decode_header(std::span<const std::uint8_t> bytes) {
   for (std::size_t i = 0; i < 16; ++i) {
     if (bytes[i] != 0xFF) {
       return header_failure(header_error::kConnectionNotSynchronized, {},
-                          "marker is not all ones");
+                            "marker is not all ones");
     }
   }
   Header h;
@@ -313,9 +326,10 @@ Result<Header, DecodeError> decode_header(std::span<const std::uint8_t> bytes) {
   const std::uint8_t t = bytes[18];
   if (h.length < kHeaderLength || h.length > kMaxMessageLength) {
     return header_failure(header_error::kBadMessageLength, u16_data(h.length),
-                        "length outside 19..4096");
+                          "length outside 19..4096");
   }
-  if (t < 1 || t > 5) return header_failure(header_error::kBadMessageType, {t}, "unknown type");
+  if (t < 1 || t > 5)
+    return header_failure(header_error::kBadMessageType, {t}, "unknown type");
   h.type = static_cast<MessageType>(t);
   const bool too_short =
       (h.type == MessageType::kOpen && h.length < kOpenMinLength) ||
@@ -325,7 +339,7 @@ Result<Header, DecodeError> decode_header(std::span<const std::uint8_t> bytes) {
       (h.type == MessageType::kRouteRefresh && h.length < kRouteRefreshLength);
   if (too_short) {
     return header_failure(header_error::kBadMessageLength, u16_data(h.length),
-                        "length wrong for the message type");
+                          "length wrong for the message type");
   }
   return h;
 }
@@ -336,7 +350,7 @@ Result<DecodedMessage, DecodeError> decode_message(std::span<const std::uint8_t>
   if (!h) return unexpected(h.error());
   if (message.size() != h->length) {
     return header_failure(header_error::kBadMessageLength, u16_data(h->length),
-                        "length does not match the octets received");
+                          "length does not match the octets received");
   }
   const auto body = message.subspan(kHeaderLength);
   switch (h->type) {
@@ -345,12 +359,14 @@ Result<DecodedMessage, DecodeError> decode_message(std::span<const std::uint8_t>
       if (!m) return unexpected(m.error());
       return DecodedMessage{std::move(m).value(), {}};
     }
-    case MessageType::kUpdate: return decode_update(body, options);
+    case MessageType::kUpdate:
+      return decode_update(body, options);
     case MessageType::kNotification: {
       NotificationMessage n{body[0], body[1], {body.begin() + 2, body.end()}};
       return DecodedMessage{std::move(n), {}};
     }
-    case MessageType::kKeepalive: return DecodedMessage{KeepaliveMessage{}, {}};
+    case MessageType::kKeepalive:
+      return DecodedMessage{KeepaliveMessage{}, {}};
     case MessageType::kRouteRefresh: {
       if (body.size() != 4) {
         // RFC 7313 section 5: the data is the whole message.
@@ -378,7 +394,8 @@ Result<Bytes, EncodeError> encode(const OpenMessage& m) {
     Bytes v;
     Writer vw(v);
     for (const auto& c : p.capabilities) {
-      if (!encode_capability(vw, c)) return unexpected(EncodeError{"capability too long"});
+      if (!encode_capability(vw, c))
+        return unexpected(EncodeError{"capability too long"});
     }
     if (v.size() > 0xFFFF) return unexpected(EncodeError{"optional parameter too long"});
     if (v.size() > 255) extended = true;
@@ -423,7 +440,8 @@ Result<Bytes, EncodeError> encode(const UpdateMessage& m, const CodecOptions& op
   }
   Bytes attrs;
   Writer aw(attrs);
-  if (auto e = encode_path_attributes(aw, m.path_attributes, options)) return unexpected(*e);
+  if (auto e = encode_path_attributes(aw, m.path_attributes, options))
+    return unexpected(*e);
   const std::size_t withdrawn_size = encoded_size(m.withdrawn_routes);
   if (kHeaderLength + 4 + withdrawn_size + attrs.size() + encoded_size(m.nlri) >
       kMaxMessageLength) {
@@ -505,15 +523,17 @@ Result<std::vector<Bytes>, EncodeError> encode_split(const UpdateMessage& m,
       MpUnreachNlri part{un->afi, un->safi, {}, {}};
       std::size_t used = kFixed + 4 + 3;
       for (; i < n; ++i) {
-        const std::size_t sz = i < un->ipv4_withdrawn.size()
-                                   ? un->ipv4_withdrawn[i].encoded_size()
-                                   : un->ipv6_withdrawn[i - un->ipv4_withdrawn.size()].encoded_size();
+        const std::size_t sz =
+            i < un->ipv4_withdrawn.size()
+                ? un->ipv4_withdrawn[i].encoded_size()
+                : un->ipv6_withdrawn[i - un->ipv4_withdrawn.size()].encoded_size();
         if (used + sz > kMaxMessageLength) break;
         used += sz;
         if (i < un->ipv4_withdrawn.size()) {
           part.ipv4_withdrawn.push_back(un->ipv4_withdrawn[i]);
         } else {
-          part.ipv6_withdrawn.push_back(un->ipv6_withdrawn[i - un->ipv4_withdrawn.size()]);
+          part.ipv6_withdrawn.push_back(
+              un->ipv6_withdrawn[i - un->ipv4_withdrawn.size()]);
         }
       }
       u.path_attributes.mp_unreach_nlri = std::move(part);

@@ -136,8 +136,8 @@ struct RouteRefreshMessage {
   bool operator==(const RouteRefreshMessage&) const = default;
 };
 
-using Message = std::variant<OpenMessage, UpdateMessage, NotificationMessage, KeepaliveMessage,
-                             RouteRefreshMessage>;
+using Message = std::variant<OpenMessage, UpdateMessage, NotificationMessage,
+                             KeepaliveMessage, RouteRefreshMessage>;
 MessageType type_of(const Message& m);
 
 // A decoded message and, for an UPDATE, the RFC 7606 outcome: errors that

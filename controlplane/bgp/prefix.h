@@ -36,7 +36,9 @@ struct BasicPrefix {
   std::string to_string() const;
 
   // Octets the prefix takes on the wire, the length octet included.
-  std::size_t encoded_size() const { return 1 + (static_cast<std::size_t>(length) + 7) / 8; }
+  std::size_t encoded_size() const {
+    return 1 + (static_cast<std::size_t>(length) + 7) / 8;
+  }
 
   auto operator<=>(const BasicPrefix&) const = default;
 };

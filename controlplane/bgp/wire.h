@@ -67,7 +67,9 @@ class Writer {
     u16(static_cast<std::uint16_t>(v >> 16));
     u16(static_cast<std::uint16_t>(v));
   }
-  void bytes(std::span<const std::uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
+  void bytes(std::span<const std::uint8_t> b) {
+    out_.insert(out_.end(), b.begin(), b.end());
+  }
   // Overwrites a 16-bit field written earlier (a length known only later).
   void patch_u16(std::size_t at, std::uint16_t v) {
     out_[at] = static_cast<std::uint8_t>(v >> 8);
