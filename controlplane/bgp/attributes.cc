@@ -344,6 +344,21 @@ Result<PathAttributes, DecodeError> decode_path_attributes(
           {flags, t, std::vector<std::uint8_t>(value.begin(), value.end())});
       continue;
     }
+    // Attributes this session ignores whatever their flags: LOCAL_PREF from
+    // an external peer (RFC 7606 7.5), AS4_* from a 4-octet AS speaker (RFC
+    // 6793 4.1).
+    if (t == type::kLocalPref && options.external_peer) {
+      errors.add(t, kDiscard, update_error::kMalformedAttributeList,
+                 "LOCAL_PREF from an external peer");
+      failed.set(t);
+      continue;
+    }
+    if ((t == type::kAs4Path || t == type::kAs4Aggregator) && options.four_octet_as) {
+      errors.add(t, kDiscard, update_error::kOptionalAttributeError,
+                 t == type::kAs4Path ? "AS4_PATH from a 4-octet AS speaker"
+                                     : "AS4_AGGREGATOR from a 4-octet AS speaker");
+      continue;
+    }
     // RFC 7606 section 3.c: Optional/Transitive bits in conflict with the
     // type code make the attribute malformed. MP_(UN)REACH_NLRI cannot be
     // treated as withdraw without trusting it, so that stays a reset.
@@ -415,10 +430,7 @@ Result<PathAttributes, DecodeError> decode_path_attributes(
         }
         break;
       case type::kLocalPref:  // RFC 7606 7.5
-        if (options.external_peer) {
-          discard(update_error::kMalformedAttributeList,
-                  "LOCAL_PREF from an external peer");
-        } else if (length != 4) {
+        if (length != 4) {
           withdraw(update_error::kAttributeLengthError, "LOCAL_PREF length is not 4");
         } else {
           a.local_pref = read_u32(value);
@@ -479,11 +491,7 @@ Result<PathAttributes, DecodeError> decode_path_attributes(
       }
       case type::kAs4Path: {  // RFC 6793 sections 4.1, 6
         AsPath p;
-        if (options.four_octet_as) {
-          discard(update_error::kOptionalAttributeError,
-                  "AS4_PATH from a 4-octet AS speaker");
-        } else if (const std::string_view why = parse_as_path(value, 4, p);
-                   !why.empty()) {
+        if (const std::string_view why = parse_as_path(value, 4, p); !why.empty()) {
           discard(update_error::kOptionalAttributeError, why);
         } else if (has_confed(p)) {
           discard(update_error::kOptionalAttributeError, "AS_CONFED segment in AS4_PATH");
@@ -493,10 +501,7 @@ Result<PathAttributes, DecodeError> decode_path_attributes(
         break;  // merged below; the encoder regenerates it, so no flags kept
       }
       case type::kAs4Aggregator:  // RFC 6793 sections 4.1, 6
-        if (options.four_octet_as) {
-          discard(update_error::kOptionalAttributeError,
-                  "AS4_AGGREGATOR from a 4-octet AS speaker");
-        } else if (length != 8) {
+        if (length != 8) {
           discard(update_error::kAttributeLengthError, "AS4_AGGREGATOR length is not 8");
         } else {
           as4_aggregator = parse_aggregator(value, 4);

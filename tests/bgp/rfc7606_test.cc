@@ -22,6 +22,7 @@ const std::string kNlri = "18c612c8";
 
 const CodecOptions kEbgp{.four_octet_as = false, .external_peer = true};
 const CodecOptions kIbgp{.four_octet_as = false, .external_peer = false};
+const CodecOptions kEbgp4{.four_octet_as = true, .external_peer = true};
 
 struct Malformed {
   const char* name;
@@ -125,6 +126,12 @@ INSTANTIATE_TEST_SUITE_P(
                   t::kMultiExitDisc, u::kAttributeLengthError},
         Malformed{"local_pref_from_ebgp", "", kMandatory + "40 05 04 00000064", kNlri,
                   kDiscard, t::kLocalPref, u::kMalformedAttributeList},
+        Malformed{"local_pref_from_ebgp_bad_flags", "", kMandatory + "c0 05 04 00000064",
+                  kNlri, kDiscard, t::kLocalPref, u::kMalformedAttributeList},
+        Malformed{
+            "as4_path_bad_flags_from_4_octet_speaker", "",
+            kOrigin + "40 02 06 0201 0000fde9 " + kNextHop + "40 11 06 0201fa56ea01",
+            kNlri, kDiscard, t::kAs4Path, u::kOptionalAttributeError, kEbgp4},
         Malformed{"local_pref_length_2_ibgp", "", kMandatory + "40 05 02 0064", kNlri,
                   kWithdraw, t::kLocalPref, u::kAttributeLengthError, kIbgp},
         Malformed{"atomic_aggregate_length_1", "", kMandatory + "40 06 01 00", kNlri,
