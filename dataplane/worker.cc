@@ -3,12 +3,57 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf_dyn.h>
 
 #include <stdexcept>
 
 #include "dataplane/packet/mbuf.h"
 
 namespace nva {
+
+namespace {
+
+// A fragment handed to its connection's owner carries the datagram's ports
+// in an mbuf dynamic field, marked by a dynamic flag.
+struct FragPortsField {
+  int offset = -1;
+  std::uint64_t flag = 0;
+};
+
+const FragPortsField& frag_ports_field() {
+  static const FragPortsField f = [] {
+    FragPortsField r;
+    const rte_mbuf_dynfield field = {"nva_frag_ports", sizeof(std::uint32_t),
+                                     alignof(std::uint32_t), 0};
+    const rte_mbuf_dynflag flag = {"nva_frag_ports_valid", 0};
+    r.offset = rte_mbuf_dynfield_register(&field);
+    const int bit = rte_mbuf_dynflag_register(&flag);
+    if (r.offset < 0 || bit < 0) {
+      throw std::runtime_error(
+          "cannot register the mbuf dynamic field for fragment ports");
+    }
+    r.flag = 1ull << bit;
+    return r;
+  }();
+  return f;
+}
+
+void set_frag_ports(rte_mbuf* m, std::uint16_t src, std::uint16_t dst) noexcept {
+  const FragPortsField& f = frag_ports_field();
+  *RTE_MBUF_DYNFIELD(m, f.offset, std::uint32_t*) = (std::uint32_t{src} << 16) | dst;
+  m->ol_flags |= f.flag;
+}
+
+bool get_frag_ports(rte_mbuf* m, nat::FragmentTracker::Ports& out) noexcept {
+  const FragPortsField& f = frag_ports_field();
+  if ((m->ol_flags & f.flag) == 0) return false;
+  const std::uint32_t v = *RTE_MBUF_DYNFIELD(m, f.offset, const std::uint32_t*);
+  out = {true, static_cast<std::uint16_t>(v >> 16), static_cast<std::uint16_t>(v)};
+  m->ol_flags &= ~f.flag;  // consumed: nothing of ours reaches the PMD
+  return true;
+}
+
+}  // namespace
 
 Worker::Worker(const WorkerConfig& cfg, RcuDomain& rcu,
                const RcuPublished<lb::ServiceTable>& services,
@@ -24,6 +69,7 @@ Worker::Worker(const WorkerConfig& cfg, RcuDomain& rcu,
         n.workers = cfg.workers;
         return n;
       }()),
+      frags_(cfg.fragments),
       owner_params_{cfg.workers, cfg.owner_seed},
       tx_(cfg.ports.size()),
       out_(cfg.workers),
@@ -33,6 +79,8 @@ Worker::Worker(const WorkerConfig& cfg, RcuDomain& rcu,
                                 std::to_string(cfg.workers) + " workers but " +
                                 std::to_string(handoff.workers()) + " handoff rings");
   }
+  (void)frag_ports_field();  // registered before the first packet
+  released_.reserve(nat::FragmentTracker::kMaxHeld);
   rcu_.register_reader(cfg_.id);
   rcu_.online(cfg_.id);
 }
@@ -94,15 +142,43 @@ void Worker::handle(rte_mbuf* m, std::size_t pi, bool from_handoff,
     rte_pktmbuf_free(m);
     return;
   }
+  if (p.l3 == packet::L3Kind::kIpv4 && p.frag != packet::FragState::kNone &&
+      (svc.is_vip(p.ipv4_dst) || svc.is_snat_addr(p.ipv4_dst) ||
+       svc.is_dnat_backend_addr(p.ipv4_src))) {
+    nat::FragmentTracker::Ports ports;
+    if (get_frag_ports(m, ports)) {  // handed to us as the connection's owner
+      finish(nat_.process_fragment(packet::first_segment(m), p, ports.src, ports.dst, svc,
+                                   now),
+             m, pi);
+      return;
+    }
+    const std::uint32_t f = nat::fragment_owner(p, cfg_.workers, cfg_.owner_seed);
+    if (f != cfg_.id) {
+      to_worker(f, m);
+      return;
+    }
+    fragment_at_tracker(m, p, pi, svc, now);
+    return;
+  }
   if (!from_handoff) {
     const std::uint32_t o = steer::owner(packet::first_segment(m), p, svc, owner_params_);
     if (o != steer::kAnyWorker && o != cfg_.id) {
-      out_[o][out_n_[o]++] = m;
-      if (out_n_[o] == kBurst) flush_handoff();
+      to_worker(o, m);
       return;
     }
   }
-  switch (nat_.process(packet::first_segment(m), p, svc, now)) {
+  finish(nat_.process(packet::first_segment(m), p, svc, now), m, pi);
+}
+
+void Worker::to_worker(std::uint32_t w, rte_mbuf* m) noexcept {
+  out_[w][out_n_[w]++] = m;
+  if (out_n_[w] == kBurst) flush_handoff();
+}
+
+void Worker::finish(nat::Verdict v, rte_mbuf* m, std::size_t pi) noexcept {
+  PortBinding& pb = cfg_.ports[pi];
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  switch (v) {
     case nat::Verdict::kForward:
       rte_ether_addr_copy(&pb.gateway_mac, &eth->dst_addr);
       rte_ether_addr_copy(&pb.mac, &eth->src_addr);
@@ -121,6 +197,37 @@ void Worker::handle(rte_mbuf* m, std::size_t pi, bool from_handoff,
       rte_pktmbuf_free(m);
       return;
   }
+}
+
+void Worker::fragment_at_tracker(rte_mbuf* m, const packet::ParsedPacket& p,
+                                 std::size_t pi, const lb::ServiceTable& svc,
+                                 std::uint32_t now) noexcept {
+  released_.clear();
+  const nat::FragmentTracker::Ports ports = frags_.on_fragment(m, p, now, released_);
+  if (ports.known) fragment_to_owner(m, p, ports, pi, svc, now);
+  for (rte_mbuf* r : released_) {
+    packet::ParsedPacket rp;
+    if (packet::parse_mbuf(r, rp) != packet::DropReason::kNone) {  // parsed before
+      rte_pktmbuf_free(r);
+      continue;
+    }
+    fragment_to_owner(r, rp, ports, pi, svc, now);
+  }
+}
+
+void Worker::fragment_to_owner(rte_mbuf* m, const packet::ParsedPacket& p,
+                               const nat::FragmentTracker::Ports& ports, std::size_t pi,
+                               const lb::ServiceTable& svc, std::uint32_t now) noexcept {
+  const std::uint32_t o = steer::owner_of_tuple(p.ipv4_src, ports.src, p.ipv4_dst,
+                                                ports.dst, svc, owner_params_);
+  if (o != steer::kAnyWorker && o != cfg_.id) {
+    set_frag_ports(m, ports.src, ports.dst);
+    to_worker(o, m);
+    return;
+  }
+  finish(
+      nat_.process_fragment(packet::first_segment(m), p, ports.src, ports.dst, svc, now),
+      m, pi);
 }
 
 unsigned Worker::poll_once() noexcept {
@@ -151,6 +258,7 @@ unsigned Worker::poll_once() noexcept {
     }
     for (std::size_t pi = 0; pi < tx_.size(); ++pi) flush(pi);
     nat_.expire(now, cfg_.expire_budget);
+    frags_.expire(now, 16);
   }
   ++counters_.polls;
   heartbeat_.store(heartbeat_.load(std::memory_order_relaxed) + 1,

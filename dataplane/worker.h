@@ -25,6 +25,7 @@
 #include "dataplane/clock.h"
 #include "dataplane/common/rcu.h"
 #include "dataplane/lb/service.h"
+#include "dataplane/nat/fragments.h"
 #include "dataplane/nat/translator.h"
 #include "dataplane/packet/drop_reason.h"
 #include "dataplane/steer/handoff.h"
@@ -56,6 +57,7 @@ struct WorkerConfig {
   std::uint64_t owner_seed = 0;
   std::vector<PortBinding> ports;
   nat::TranslatorConfig nat;
+  nat::FragmentConfig fragments;
   IdleConfig idle;
   unsigned expire_budget = 64;  // list heads examined per poll
 };
@@ -94,6 +96,7 @@ class Worker {
   }
   const WorkerCounters& counters() const noexcept { return counters_; }
   const nat::Translator& translator() const noexcept { return nat_; }
+  const nat::FragmentTracker& fragments() const noexcept { return frags_; }
   nat::Translator& translator() noexcept { return nat_; }
   std::uint32_t id() const noexcept { return cfg_.id; }
 
@@ -111,6 +114,15 @@ class Worker {
   void send(std::size_t port_index, rte_mbuf* m) noexcept;
   void flush(std::size_t port_index) noexcept;
   void flush_handoff() noexcept;
+  void to_worker(std::uint32_t w, rte_mbuf* m) noexcept;
+  void finish(nat::Verdict v, rte_mbuf* m, std::size_t port_index) noexcept;
+  // Fragments: the datagram tracker's side, and the connection owner's.
+  void fragment_at_tracker(rte_mbuf* m, const packet::ParsedPacket& p,
+                           std::size_t port_index, const lb::ServiceTable& svc,
+                           std::uint32_t now) noexcept;
+  void fragment_to_owner(rte_mbuf* m, const packet::ParsedPacket& p,
+                         const nat::FragmentTracker::Ports& ports, std::size_t port_index,
+                         const lb::ServiceTable& svc, std::uint32_t now) noexcept;
 
   WorkerConfig cfg_;
   RcuDomain& rcu_;
@@ -118,6 +130,8 @@ class Worker {
   steer::HandoffRings& handoff_;
   Clock& clock_;
   nat::Translator nat_;
+  nat::FragmentTracker frags_;
+  std::vector<rte_mbuf*> released_;  // scratch: fragments a first one released
   steer::OwnerParams owner_params_;
   std::vector<TxBuffer> tx_;
   // Packets for other workers, gathered per burst and enqueued in bulk.

@@ -70,4 +70,10 @@ bool ServiceTable::is_dnat_backend(std::uint32_t addr,
          contains(dnat_backends_, std::uint64_t{addr} << 16);
 }
 
+bool ServiceTable::is_dnat_backend_addr(std::uint32_t addr) const noexcept {
+  const auto it = std::lower_bound(dnat_backends_.begin(), dnat_backends_.end(),
+                                   std::uint64_t{addr} << 16);
+  return it != dnat_backends_.end() && (*it >> 16) == addr;
+}
+
 }  // namespace nva::lb

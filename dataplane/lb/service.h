@@ -56,6 +56,8 @@ class ServiceTable {
   bool is_vip(std::uint32_t addr) const noexcept;
   bool is_snat_addr(std::uint32_t addr) const noexcept;
   bool is_dnat_backend(std::uint32_t addr, std::uint16_t port) const noexcept;
+  // Any port: for fragments, which carry no port after the first.
+  bool is_dnat_backend_addr(std::uint32_t addr) const noexcept;
 
   const std::vector<Service>& services() const noexcept { return services_; }
 

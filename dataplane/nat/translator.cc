@@ -96,9 +96,32 @@ Verdict Translator::process(std::span<std::uint8_t> frame, const ParsedPacket& p
     return Verdict::kException;
   }
 
+  return process_l4(frame, p, services, now_ms);
+}
+
+Verdict Translator::process_fragment(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                                     std::uint16_t src_port, std::uint16_t dst_port,
+                                     const lb::ServiceTable& services,
+                                     std::uint32_t now_ms) noexcept {
+  if (p.l3 != packet::L3Kind::kIpv4 ||
+      (p.l4_proto != packet::ipproto::kTcp && p.l4_proto != packet::ipproto::kUdp)) {
+    return drop(NatDrop::kFragment);
+  }
+  ParsedPacket q = p;
+  q.has_ports = true;
+  q.src_port = src_port;
+  q.dst_port = dst_port;
+  return process_l4(frame, q, services, now_ms);
+}
+
+Verdict Translator::process_l4(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                               const lb::ServiceTable& services,
+                               std::uint32_t now_ms) noexcept {
   const ConnKey key = key_of(p);
   const ConnRef ref = tracker_.table().lookup(key);
   if (ref.found()) return translate(frame, p, ref, now_ms);
+  // A later fragment cannot start a connection: its first was not let in.
+  if (p.frag == packet::FragState::kLater) return drop(NatDrop::kFragmentNoConn);
 
   if (const lb::Service* svc = services.find(p.l4_proto, p.ipv4_dst, p.dst_port)) {
     return slow_path(frame, p, key, services, *svc, now_ms);

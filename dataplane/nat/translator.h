@@ -64,6 +64,15 @@ class Translator {
   Verdict process(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                   const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
 
+  // A fragment of a TCP/UDP datagram, with the datagram's ports (learned
+  // from its first fragment, see fragments.h). The first fragment is handled
+  // like a whole packet; a later one only has its IP header translated, and
+  // only for an existing connection.
+  Verdict process_fragment(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                           std::uint16_t src_port, std::uint16_t dst_port,
+                           const lb::ServiceTable& services,
+                           std::uint32_t now_ms) noexcept;
+
   // Expires idle connections; at most `budget` list heads per call.
   unsigned expire(std::uint32_t now_ms, unsigned budget) noexcept {
     return tracker_.expire(now_ms, budget);
@@ -81,6 +90,8 @@ class Translator {
   Verdict slow_path(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                     const conntrack::ConnKey& key, const lb::ServiceTable& services,
                     const lb::Service& svc, std::uint32_t now_ms) noexcept;
+  Verdict process_l4(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                     const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
   Verdict translate(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                     conntrack::ConnRef ref, std::uint32_t now_ms) noexcept;
   Verdict answer_ping(std::span<std::uint8_t> frame,

@@ -29,14 +29,15 @@ enum class Verdict : std::uint8_t {
   X(kIpv6, 10, "ipv6")                                \
   X(kUnsupportedProtocol, 11, "unsupported_protocol") \
   X(kIcmpErrorUntracked, 12, "icmp_error_untracked")  \
-  X(kWrongWorker, 13, "wrong_worker")
+  X(kWrongWorker, 13, "wrong_worker")                 \
+  X(kFragmentNoConn, 14, "fragment_no_conn")
 
 enum class NatDrop : std::uint8_t {
 #define NVA_X(name, value, metric) name = value,
   NVA_NAT_DROP_REASONS(NVA_X)
 #undef NVA_X
 };
-inline constexpr std::size_t kNatDropCount = 14;
+inline constexpr std::size_t kNatDropCount = 15;
 
 std::string_view nat_drop_name(NatDrop d) noexcept;
 

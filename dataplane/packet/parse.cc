@@ -160,6 +160,7 @@ DropReason parse_ipv4(const Frame& f, std::size_t off, ParsedPacket& out) noexce
   out.ipv4_dst = ip->dst();
   out.frag_id = ip->id();
   out.frag_offset = ip->fragment_offset();
+  out.more_fragments = ip->more_fragments();
   // The reassembled datagram (header included) may not exceed 65535 bytes.
   if (out.frag_offset + ip->total_length() > 65535) return DropReason::kIpv4BadFragment;
   // RFC 1858: a TCP fragment at offset 8 can overwrite the first fragment's
@@ -231,6 +232,7 @@ DropReason parse_ipv6(const Frame& f, std::size_t off, ParsedPacket& out) noexce
       out.frag_offset = load_be16(h + 2) & 0xFFF8u;
       out.frag_id = load_be32(h + 4);
       const bool more = (h[3] & 1) != 0;
+      out.more_fragments = more;
       // RFC 8200 4.5: the reassembled payload (unfragmentable headers, then
       // offset plus this fragment's data) may not exceed 65535 bytes.
       const std::size_t unfragmentable = pos - (off + kIpv6HeaderLen);

@@ -35,6 +35,7 @@ struct ParsedPacket {
 
   FragState frag = FragState::kNone;
   std::uint32_t frag_offset = 0;           // bytes
+  bool more_fragments = false;             // MF flag (IPv4) / M bit (IPv6)
   std::uint32_t frag_id = 0;               // IPv4 identification or IPv6 fragment id
   std::uint32_t ipv6_frag_hdr_offset = 0;  // 0 when there is none
 

@@ -3,18 +3,15 @@
 
 namespace nva::steer {
 
-namespace {
-
 std::uint32_t owner_of_tuple(std::uint32_t src, std::uint16_t sport, std::uint32_t dst,
                              std::uint16_t dport, const lb::ServiceTable& services,
                              const OwnerParams& p) noexcept {
+  if (p.workers <= 1) return 0;
   if (services.is_vip(dst)) return client_owner(src, sport, p);
   if (services.is_snat_addr(dst)) return snat_port_owner(dport, p);
   if (services.is_dnat_backend(src, sport)) return client_owner(dst, dport, p);
   return kAnyWorker;
 }
-
-}  // namespace
 
 std::uint32_t owner(std::span<const std::uint8_t> frame, const packet::ParsedPacket& pkt,
                     const lb::ServiceTable& services, const OwnerParams& p) noexcept {

@@ -45,6 +45,12 @@ constexpr std::uint32_t snat_port_owner(std::uint16_t port,
 std::uint32_t owner(std::span<const std::uint8_t> frame, const packet::ParsedPacket& pkt,
                     const lb::ServiceTable& services, const OwnerParams& p) noexcept;
 
+// owner() of a TCP/UDP packet with these addresses and ports (fragments use
+// it with the ports their first fragment carried).
+std::uint32_t owner_of_tuple(std::uint32_t src, std::uint16_t sport, std::uint32_t dst,
+                             std::uint16_t dport, const lb::ServiceTable& services,
+                             const OwnerParams& p) noexcept;
+
 // ICMP types that quote the packet they are about.
 constexpr bool is_icmp_error(std::uint8_t type) noexcept {
   return type == 3 || type == 11 || type == 12;  // unreachable, time exceeded, parameter

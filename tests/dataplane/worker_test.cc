@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "dataplane/packet/builder.h"
+#include "dataplane/packet/bytes.h"
+#include "dataplane/packet/checksum.h"
 #include "dataplane/packet/parse.h"
 #include "dataplane/port/port.h"
 #include "dataplane/worker.h"
@@ -56,6 +58,15 @@ std::unique_ptr<lb::ServiceTable> make_services() {
   api.backends = {{ipv4_from_string("198.18.3.1"), 443, 1, true}};
   api.snat_addrs = {ipv4_from_string("198.18.1.1")};
   v.push_back(api);
+  lb::Service dns;
+  dns.name = "dns";
+  dns.proto = 17;
+  dns.vip = ipv4_from_string("198.19.0.10");
+  dns.port = 53;
+  dns.mode = lb::NatMode::kDnatSnat;
+  dns.backends = {{ipv4_from_string("198.18.4.1"), 5353, 1, true}};
+  dns.snat_addrs = {ipv4_from_string("198.18.1.1")};
+  v.push_back(dns);
   return std::make_unique<lb::ServiceTable>(std::move(v), 307);
 }
 
@@ -325,6 +336,131 @@ INSTANTIATE_TEST_SUITE_P(Counts, Workers, ::testing::Values(1u, 2u, 4u),
                          [](const auto& tp) {
                            return std::to_string(tp.param) + "_workers";
                          });
+
+// A UDP datagram to a VIP, fragmented (2008 bytes of IP payload in
+// fragments of at most `frag_size`): the fragments in the given order.
+std::vector<Bytes> fragments(const std::string& client, std::uint16_t cport,
+                             std::uint16_t id, std::size_t frag_size,
+                             const std::vector<int>& order) {
+  std::vector<std::uint8_t> payload(2000);
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    payload[i] = static_cast<std::uint8_t>(i * 7);
+  const Bytes whole =
+      PacketBuilder().IPv4(client, "198.19.0.10").UDP(cport, 53).Payload(payload).Build();
+  const Bytes l4(whole.begin() + 20, whole.end());
+  std::vector<Bytes> frags;
+  for (std::size_t off = 0; off < l4.size(); off += frag_size) {
+    const std::size_t n = std::min(frag_size, l4.size() - off);
+    frags.push_back(PacketBuilder()
+                        .Eth()
+                        .IPv4(client, "198.19.0.10",
+                              {.id = id,
+                               .mf = off + n < l4.size(),
+                               .frag_offset = static_cast<std::uint16_t>(off),
+                               .protocol = 17})
+                        .Payload(std::span(l4).subspan(off, n))
+                        .Build());
+  }
+  std::vector<Bytes> out;
+  for (int i : order) out.push_back(frags.at(static_cast<std::size_t>(i)));
+  return out;
+}
+
+// Reassembles translated fragments (any order) and checks the datagram:
+// addresses and ports translated, UDP checksum valid over the whole, IP
+// header checksums valid, payload intact.
+void expect_translated_datagram(const std::vector<Bytes>& out, std::uint16_t* snat_port) {
+  std::map<std::uint32_t, Bytes> by_offset;
+  std::uint32_t src = 0, dst = 0;
+  for (const Bytes& f : out) {
+    packet::ParsedPacket p;
+    ASSERT_EQ(packet::parse(f, p), packet::DropReason::kNone);
+    EXPECT_EQ(packet::load_be16(f.data() + 24),
+              packet::ipv4_header_checksum(f.data() + 14, 20));
+    EXPECT_EQ(p.ttl, 63);
+    src = p.ipv4_src;
+    dst = p.ipv4_dst;
+    by_offset[p.frag_offset] = Bytes(f.begin() + p.l4_offset, f.begin() + p.l3_end);
+  }
+  Bytes l4;
+  for (const auto& [off, bytes] : by_offset) {
+    ASSERT_EQ(off, l4.size()) << "a fragment is missing";
+    l4.insert(l4.end(), bytes.begin(), bytes.end());
+  }
+  ASSERT_EQ(l4.size(), 2008u);
+  EXPECT_EQ(addr(src), "198.18.1.1");
+  EXPECT_EQ(addr(dst), "198.18.4.1");
+  EXPECT_EQ(packet::load_be16(l4.data() + 2), 5353);
+  *snat_port = packet::load_be16(l4.data());
+  EXPECT_EQ(packet::load_be16(l4.data() + 6),
+            packet::ipv4_l4_checksum(l4.data(), l4.size(), 6, src, dst, 17));
+  for (std::size_t i = 8; i < l4.size(); ++i) {
+    ASSERT_EQ(l4[i], static_cast<std::uint8_t>((i - 8) * 7)) << i;
+  }
+}
+
+// Fragments of a datagram arrive on any queue and in any order (a later one
+// before the first); all leave translated, from the connection's owner.
+TEST_P(Workers, FragmentsFollowTheirFirstFragment) {
+  const std::uint32_t n = GetParam();
+  Rig rig(n);
+  std::mt19937 rng(n * 7);
+  const std::vector<std::vector<int>> orders = {
+      {0, 1}, {1, 0}, {0, 1, 2, 3, 4}, {3, 1, 4, 0, 2}};
+  int flow = 0;
+  for (const auto& order : orders) {
+    const std::size_t frag_size = order.size() == 2 ? 1480 : 408;
+    const auto cport = static_cast<std::uint16_t>(7000 + flow);
+    for (const Bytes& f :
+         fragments("203.0.113.9", cport, static_cast<std::uint16_t>(100 + flow),
+                   frag_size, order)) {
+      rig.inject(rng() % n, f);
+    }
+    rig.poll();
+    const auto out = rig.sent();
+    ASSERT_EQ(out.size(), order.size()) << "order " << flow;
+    std::vector<Bytes> bytes;
+    for (const auto& [q, b] : out) {
+      EXPECT_EQ(q, out[0].first)
+          << "fragments of one datagram left from different workers";
+      bytes.push_back(b);
+    }
+    std::uint16_t snat_port = 0;
+    expect_translated_datagram(bytes, &snat_port);
+    EXPECT_EQ(snat_port % n, out[0].first);  // the owner's SNAT partition
+    ++flow;
+  }
+  std::uint64_t held = 0, completed = 0;
+  for (std::uint32_t w = 0; w < n; ++w) {
+    held += rig.worker(w).fragments().counters().held;
+    completed += rig.worker(w).fragments().counters().completed;
+    EXPECT_EQ(rig.worker(w).fragments().live(), 0u);
+  }
+  EXPECT_GT(held, 0u);
+  EXPECT_EQ(completed, orders.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Counts2, Workers, ::testing::Values(3u), [](const auto& tp) {
+  return std::to_string(tp.param) + "_workers";
+});
+
+TEST(Worker, LoneLaterFragmentsTimeOutAndAreCounted) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  Rig rig(2);
+  const unsigned in_use = rte_mempool_in_use_count(rig.pool());
+  for (const Bytes& f : fragments("203.0.113.9", 9000, 77, 1480, {1})) rig.inject(0, f);
+  rig.poll();
+  EXPECT_TRUE(rig.sent().empty());
+  EXPECT_GT(rte_mempool_in_use_count(rig.pool()), in_use);  // held
+  rig.clock().advance(nat::FragmentConfig::kDefaultTimeoutMs);
+  for (int i = 0; i < 200; ++i) rig.poll();  // the sweep is bounded per poll
+  std::uint64_t timeouts = 0;
+  for (std::uint32_t w = 0; w < 2; ++w) {
+    timeouts += rig.worker(w).fragments().counters().dropped_timeout;
+  }
+  EXPECT_EQ(timeouts, 1u);
+  EXPECT_EQ(rte_mempool_in_use_count(rig.pool()), in_use);  // freed
+}
 
 TEST(Worker, LearnsTheGatewayAndAnswersPing) {
   ASSERT_TRUE(test::EalEnvironment::running());

@@ -1,0 +1,104 @@
+// Virtual reassembly of IPv4 fragments: learn a datagram's ports from its
+// first fragment, hold later fragments that arrive before it, and release
+// every fragment with the ports it belongs to. Fragments are forwarded as
+// they came (no reassembly, no re-fragmentation, no MTU surprises).
+//
+// All fragments of a datagram go to one worker, chosen from (src, dst, id)
+// alone (fragment_owner()); that worker hands each fragment, with its ports
+// attached, to the owner of the connection (steer/owner.h), which
+// translates it. Handoff rings are FIFO, so the first fragment reaches the
+// owner before the later ones it released.
+//
+// Bounded: a fixed table of datagrams, a fixed number of held fragments per
+// datagram, and a timeout; overflow and expiry are counted drops. A datagram
+// leaves the table as soon as all its bytes have passed (or at the timeout).
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "dataplane/packet/parse.h"
+
+namespace nva::nat {
+
+struct FragmentConfig {
+  static constexpr std::uint32_t kDefaultDatagrams = 1024;  // power of two
+  static constexpr std::uint32_t kDefaultTimeoutMs = 2000;
+  std::uint32_t datagrams = kDefaultDatagrams;
+  std::uint32_t timeout_ms = kDefaultTimeoutMs;
+};
+
+struct FragmentCounters {
+  std::uint64_t first_seen = 0;
+  std::uint64_t held = 0;      // later fragments waiting for their first
+  std::uint64_t released = 0;  // held ones released by their first
+  std::uint64_t dropped_table_full = 0;
+  std::uint64_t dropped_too_many = 0;  // more held than kMaxHeld
+  std::uint64_t dropped_timeout = 0;
+  std::uint64_t duplicate_first = 0;  // retransmitted first fragments
+  std::uint64_t completed = 0;        // datagrams whose every byte passed
+};
+
+class FragmentTracker {
+ public:
+  static constexpr unsigned kMaxHeld = 8;
+
+  explicit FragmentTracker(const FragmentConfig& cfg);
+  ~FragmentTracker();
+  FragmentTracker(const FragmentTracker&) = delete;
+  FragmentTracker& operator=(const FragmentTracker&) = delete;
+
+  struct Ports {
+    bool known = false;
+    std::uint16_t src = 0, dst = 0;
+  };
+
+  // A fragment `m` (parsed as `p`). A first fragment records its ports
+  // (from p) and appends the later fragments it releases to `released`;
+  // returns the ports for `m` itself. A later fragment gets the recorded
+  // ports, or is held (returns known = false and keeps `m`), or is dropped
+  // and freed (known = false, counted).
+  Ports on_fragment(rte_mbuf* m, const packet::ParsedPacket& p, std::uint32_t now_ms,
+                    std::vector<rte_mbuf*>& released) noexcept;
+
+  // Frees datagram entries older than the timeout (and their held
+  // fragments); examines at most `budget` slots per call.
+  void expire(std::uint32_t now_ms, unsigned budget) noexcept;
+
+  const FragmentCounters& counters() const noexcept { return counters_; }
+  std::uint32_t live() const noexcept { return live_; }
+
+ private:
+  struct Entry {
+    std::uint32_t src = 0, dst = 0;
+    std::uint32_t id = 0;  // IPv4 identification
+    std::uint8_t proto = 0;
+    bool used = false;
+    bool ports_known = false;
+    std::uint16_t sport = 0, dport = 0;
+    std::uint32_t expires = 0;
+    std::uint32_t bytes = 0;  // fragment payload bytes seen
+    std::uint32_t total = 0;  // datagram payload length, once the last is seen
+    std::uint8_t nheld = 0;
+    std::array<rte_mbuf*, kMaxHeld> held{};
+  };
+  Entry* find(const packet::ParsedPacket& p, bool create, std::uint32_t now_ms) noexcept;
+  void account(Entry& e, const packet::ParsedPacket& p) noexcept;
+
+  FragmentConfig cfg_;
+  std::vector<Entry> table_;
+  std::uint32_t mask_;
+  std::uint32_t live_ = 0;
+  std::uint32_t sweep_ = 0;
+  FragmentCounters counters_;
+};
+
+// The worker that tracks a fragment's datagram: a function of the
+// addresses, the identification and the protocol only.
+std::uint32_t fragment_owner(const packet::ParsedPacket& p, std::uint32_t workers,
+                             std::uint64_t seed) noexcept;
+
+}  // namespace nva::nat
