@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "dataplane/packet/mbuf.h"
+#include "dataplane/packet/rewrite.h"
 
 namespace nva {
 
@@ -140,6 +141,14 @@ void Worker::handle(rte_mbuf* m, std::size_t pi, bool from_handoff,
   if (r == packet::DropReason::kNotIp) {
     ++counters_.exception_dropped;  // ARP & co.: no exception path yet
     rte_pktmbuf_free(m);
+    return;
+  }
+  if (cfg_.forward_only) {
+    finish(p.l3 == packet::L3Kind::kIpv4 &&
+                   packet::ipv4_decrement_ttl(packet::first_segment(m), p)
+               ? nat::Verdict::kForward
+               : nat::Verdict::kDrop,
+           m, pi);
     return;
   }
   if (p.l3 == packet::L3Kind::kIpv4 && p.frag != packet::FragState::kNone &&

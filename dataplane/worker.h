@@ -60,6 +60,9 @@ struct WorkerConfig {
   nat::FragmentConfig fragments;
   IdleConfig idle;
   unsigned expire_budget = 64;  // list heads examined per poll
+  // Benchmark mode (BM_Worker_Forward): parse, TTL decrement, MAC rewrite
+  // and transmit, without connection lookup or NAT: the I/O path's ceiling.
+  bool forward_only = false;
 };
 
 struct alignas(64) WorkerCounters {
