@@ -122,10 +122,75 @@ void Worker::flush_handoff() noexcept {
   }
 }
 
-void Worker::handle(rte_mbuf* m, std::size_t pi, bool from_handoff,
-                    const lb::ServiceTable& svc, std::uint32_t now) noexcept {
-  packet::ParsedPacket p;
-  const packet::DropReason r = packet::parse_mbuf(m, p);
+std::size_t Worker::port_index_of(const rte_mbuf* m) const noexcept {
+  std::size_t pi = 0;
+  while (pi + 1 < cfg_.ports.size() && cfg_.ports[pi].port_id != m->port) ++pi;
+  return pi;
+}
+
+void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool from_handoff,
+                           const lb::ServiceTable& svc, std::uint32_t now) noexcept {
+  packet::ParsedPacket parsed[kBurst];
+  packet::DropReason reason[kBurst];
+  conntrack::ConnKey keys[kBurst];
+  const conntrack::ConnKey* key_ptrs[kBurst];
+  std::int8_t fast[kBurst];  // index into keys/refs, or -1: handle() it
+  unsigned nfast = 0;
+  // Stage 1: parse; hand packets owned elsewhere over; gather the keys of
+  // the plain TCP/UDP packets this worker owns.
+  for (unsigned i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    rte_mbuf* m = pkts[i];
+    packet::ParsedPacket& p = parsed[i];
+    reason[i] = packet::parse_mbuf(m, p);
+    fast[i] = -1;
+    const std::size_t mpi = from_handoff ? port_index_of(m) : pi;
+    const bool plain = reason[i] == packet::DropReason::kNone && !cfg_.forward_only &&
+                       p.l3 == packet::L3Kind::kIpv4 && p.has_ports &&
+                       p.frag == packet::FragState::kNone &&
+                       !rte_is_zero_ether_addr(&cfg_.ports[mpi].gateway_mac);
+    if (!plain) continue;
+    if (!from_handoff) {
+      const std::uint32_t o =
+          steer::owner(packet::first_segment(m), p, svc, owner_params_);
+      if (o != steer::kAnyWorker && o != cfg_.id) {
+        to_worker(o, m);
+        pkts[i] = nullptr;
+        continue;
+      }
+    }
+    keys[nfast] = nat::Translator::key_of(p);
+    key_ptrs[nfast] = &keys[nfast];
+    fast[i] = static_cast<std::int8_t>(nfast++);
+  }
+  // Stage 2: bulk lookup, buckets and records prefetched for the burst.
+  conntrack::ConnRef refs[kBurst];
+  if (nfast != 0) nat_.tracker().table().lookup_bulk(key_ptrs, nfast, refs);
+  // Stage 3, in arrival order: hits take the fast path, misses the
+  // translator's slow path, everything else handle().
+  for (unsigned i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (m == nullptr) continue;
+    const std::size_t mpi = from_handoff ? port_index_of(m) : pi;
+    if (fast[i] < 0) {
+      handle(m, parsed[i], reason[i], mpi, from_handoff, svc, now);
+      continue;
+    }
+    const conntrack::ConnRef ref = refs[fast[i]];
+    // A slow path earlier in this burst may have evicted (and reused) the
+    // connection a lookup found: confirm the key before trusting the hit.
+    const bool hit =
+        ref.found() &&
+        nat_.tracker().table().conn(ref.index()).key[ref.raw & 1] == keys[fast[i]];
+    finish(hit ? nat_.process_hit(packet::first_segment(m), parsed[i], ref, now)
+               : nat_.process(packet::first_segment(m), parsed[i], svc, now),
+           m, mpi);
+  }
+}
+
+void Worker::handle(rte_mbuf* m, const packet::ParsedPacket& p, packet::DropReason r,
+                    std::size_t pi, bool from_handoff, const lb::ServiceTable& svc,
+                    std::uint32_t now) noexcept {
   PortBinding& pb = cfg_.ports[pi];
   if (r != packet::DropReason::kNone && r != packet::DropReason::kNotIp) {
     ++counters_.parse_drops[static_cast<std::size_t>(r)];
@@ -250,21 +315,14 @@ unsigned Worker::poll_once() noexcept {
       const std::uint16_t n = rte_eth_rx_burst(pb.port_id, pb.queue, burst, kBurst);
       counters_.rx += n;
       handled += n;
-      for (std::uint16_t i = 0; i < n; ++i) {
-        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
-        handle(burst[i], pi, false, *svc, now);
-      }
+      if (n != 0) process_burst(burst, n, pi, false, *svc, now);
     }
     flush_handoff();
     const unsigned h = handoff_.dequeue(cfg_.id, burst, kBurst);
     counters_.handoff_in += h;
     handled += h;
-    for (unsigned i = 0; i < h; ++i) {
-      // Sent back out of the port it came in on (one-armed).
-      std::size_t pi = 0;
-      while (pi + 1 < cfg_.ports.size() && cfg_.ports[pi].port_id != burst[i]->port) ++pi;
-      handle(burst[i], pi, true, *svc, now);
-    }
+    // Sent back out of the port each came in on (one-armed).
+    if (h != 0) process_burst(burst, h, 0, true, *svc, now);
     for (std::size_t pi = 0; pi < tx_.size(); ++pi) flush(pi);
     nat_.expire(now, cfg_.expire_budget);
     frags_.expire(now, 16);

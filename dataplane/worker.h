@@ -112,8 +112,16 @@ class Worker {
     std::array<rte_mbuf*, kBurst> pkts{};
     unsigned n = 0;
   };
-  void handle(rte_mbuf* m, std::size_t port_index, bool from_handoff,
-              const lb::ServiceTable& svc, std::uint32_t now) noexcept;
+  // A burst: parse all, look the plain TCP/UDP ones up in bulk (prefetched
+  // across the burst), translate hits; everything else takes handle().
+  void process_burst(rte_mbuf** pkts, unsigned n, std::size_t port_index,
+                     bool from_handoff, const lb::ServiceTable& svc,
+                     std::uint32_t now) noexcept;
+  // One packet, already parsed with result `r`.
+  void handle(rte_mbuf* m, const packet::ParsedPacket& p, packet::DropReason r,
+              std::size_t port_index, bool from_handoff, const lb::ServiceTable& svc,
+              std::uint32_t now) noexcept;
+  std::size_t port_index_of(const rte_mbuf* m) const noexcept;
   void send(std::size_t port_index, rte_mbuf* m) noexcept;
   void flush(std::size_t port_index) noexcept;
   void flush_handoff() noexcept;

@@ -23,7 +23,9 @@ constexpr std::uint8_t kSyn = 0x02, kAck = 0x10, kRst = 0x04;
 // SNAT port search: give up after this many candidates (counted).
 constexpr unsigned kSnatTries = 128;
 
-ConnKey key_of(const ParsedPacket& p) noexcept {
+}  // namespace
+
+ConnKey Translator::key_of(const ParsedPacket& p) noexcept {
   ConnKey k;
   k.src_addr = p.ipv4_src;
   k.dst_addr = p.ipv4_dst;
@@ -32,8 +34,6 @@ ConnKey key_of(const ParsedPacket& p) noexcept {
   k.proto = p.l4_proto;
   return k;
 }
-
-}  // namespace
 
 std::string_view nat_drop_name(NatDrop d) noexcept {
   switch (d) {

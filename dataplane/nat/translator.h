@@ -64,6 +64,17 @@ class Translator {
   Verdict process(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                   const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
 
+  // The fast path for a packet whose connection the caller already found
+  // (e.g. with ConnTable::lookup_bulk over a burst): state, TTL, rewrite.
+  // `p` must be an IPv4 TCP/UDP non-fragment and `ref` its lookup result.
+  Verdict process_hit(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                      conntrack::ConnRef ref, std::uint32_t now_ms) noexcept {
+    return translate(frame, p, ref, now_ms);
+  }
+
+  // The key a packet is looked up by (its tuple as it arrives).
+  static conntrack::ConnKey key_of(const packet::ParsedPacket& p) noexcept;
+
   // A fragment of a TCP/UDP datagram, with the datagram's ports (learned
   // from its first fragment, see fragments.h). The first fragment is handled
   // like a whole packet; a later one only has its IP header translated, and
