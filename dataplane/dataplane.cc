@@ -17,7 +17,20 @@ DataPlane::DataPlane(const DataplaneOptions& opts, const conntrack::Timeouts& ti
     : opts_(opts) {
   const auto& d = opts;
   if (ports.empty()) throw std::runtime_error("dataplane.ports: no port configured");
-  const std::string prefix = "nva" + std::to_string(::getpid());
+  static int instance = 0;
+  const std::string prefix =
+      "nva" + std::to_string(::getpid()) + "_" + std::to_string(instance++);
+  try {
+    build(d, timeouts, services, ports, prefix);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& timeouts,
+                      const std::vector<lb::Service>& services,
+                      const std::vector<std::string>& ports, const std::string& prefix) {
   pool_ = rte_pktmbuf_pool_create((prefix + "_mbufs").c_str(), d.mbufs, 256, 0,
                                   RTE_MBUF_DEFAULT_BUF_SIZE,
                                   static_cast<int>(rte_socket_id()));
@@ -77,15 +90,21 @@ DataPlane::DataPlane(const DataplaneOptions& opts, const conntrack::Timeouts& ti
 
 DataPlane::~DataPlane() {
   stop();
+  release();
+}
+
+void DataPlane::release() noexcept {
   workers_.clear();
   for (const auto& p : ports_) {
     rte_eth_dev_stop(p.port_id);
     rte_eth_dev_close(p.port_id);  // a pcap port writes out its file here
   }
+  ports_.clear();
   handoff_.reset();
   services_.reset();
   rcu_.reset();
   rte_mempool_free(pool_);
+  pool_ = nullptr;
 }
 
 int DataPlane::lcore_main(void* arg) {
@@ -123,6 +142,11 @@ void DataPlane::stop() {
   stop_ = true;
   rte_eal_mp_wait_lcore();
   running_ = false;
+}
+
+void DataPlane::update_services(const std::vector<lb::Service>& services) {
+  services_->publish(
+      std::make_unique<lb::ServiceTable>(services, opts_.maglev_table_size));
 }
 
 void DataPlane::run_until_idle(unsigned idle_polls) {

@@ -55,6 +55,12 @@ class DataPlane {
   // consecutive rounds receive nothing (replay: the capture has ended).
   void run_until_idle(unsigned idle_polls);
 
+  // Builds a new service table (Maglev tables included) off the packet path
+  // and publishes it to the workers with RCU; returns once no worker can
+  // still see the old one. Existing connections keep their backend; new
+  // ones use the new table. Call from the control-plane thread only.
+  void update_services(const std::vector<lb::Service>& services);
+
   DataPlaneStats stats() const;
   const std::vector<port::PortInfo>& ports() const { return ports_; }
   Worker& worker(std::size_t i) { return *workers_[i]; }
@@ -62,6 +68,10 @@ class DataPlane {
 
  private:
   static int lcore_main(void* arg);
+  void build(const DataplaneOptions& d, const conntrack::Timeouts& timeouts,
+             const std::vector<lb::Service>& services,
+             const std::vector<std::string>& ports, const std::string& prefix);
+  void release() noexcept;
 
   DataplaneOptions opts_;
   rte_mempool* pool_ = nullptr;

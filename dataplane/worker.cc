@@ -82,13 +82,13 @@ Worker::Worker(const WorkerConfig& cfg, RcuDomain& rcu,
   }
   (void)frag_ports_field();  // registered before the first packet
   released_.reserve(nat::FragmentTracker::kMaxHeld);
+  // Online only while run() polls: a worker driven by poll_once() from the
+  // control thread itself (replay, tests) must not make publish() wait.
   rcu_.register_reader(cfg_.id);
-  rcu_.online(cfg_.id);
 }
 
 Worker::~Worker() {
   for (std::size_t i = 0; i < tx_.size(); ++i) flush(i);
-  rcu_.offline(cfg_.id);
   rcu_.unregister_reader(cfg_.id);
 }
 
@@ -330,11 +330,13 @@ unsigned Worker::poll_once() noexcept {
   ++counters_.polls;
   heartbeat_.store(heartbeat_.load(std::memory_order_relaxed) + 1,
                    std::memory_order_relaxed);
-  rcu_.quiescent(cfg_.id);
+  if (online_) rcu_.quiescent(cfg_.id);
   return handled;
 }
 
 void Worker::run(const std::atomic<bool>& stop) noexcept {
+  rcu_.online(cfg_.id);
+  online_ = true;
   while (!stop.load(std::memory_order_relaxed)) {
     if (test_stall.load(std::memory_order_relaxed)) {
       rte_pause();
@@ -351,6 +353,8 @@ void Worker::run(const std::atomic<bool>& stop) noexcept {
       ++counters_.idle_sleeps;
     }
   }
+  online_ = false;
+  rcu_.offline(cfg_.id);
 }
 
 }  // namespace nva

@@ -151,6 +151,7 @@ class Worker {
   WorkerCounters counters_;
   std::atomic<std::uint64_t> heartbeat_{0};
   std::uint32_t empty_polls_ = 0;
+  bool online_ = false;  // RCU reader online (inside run())
 };
 
 }  // namespace nva

@@ -1,0 +1,134 @@
+// The DataPlane as built from options: ports by name, run on the calling
+// thread, counters, and a service-table update through RCU that keeps
+// existing connections on their backend.
+#include <gtest/gtest.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include <string>
+#include <vector>
+
+#include "dataplane/dataplane.h"
+#include "dataplane/packet/builder.h"
+#include "dataplane/packet/parse.h"
+#include "tests/support/eal.h"
+#include "tests/support/mbuf_util.h"
+
+namespace nva {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+using packet::ipv4_from_string;
+using packet::PacketBuilder;
+
+lb::Service web(const char* backend) {
+  lb::Service s;
+  s.name = "web";
+  s.vip = ipv4_from_string("198.19.0.10");
+  s.port = 80;
+  s.backends = {{ipv4_from_string(backend), 8080, 1, true}};
+  return s;
+}
+
+class RingPair {
+ public:
+  explicit RingPair(const std::string& name) {
+    rx_ = rte_ring_create((name + "_rx").c_str(), 256, SOCKET_ID_ANY, 0);
+    tx_ = rte_ring_create((name + "_tx").c_str(), 256, SOCKET_ID_ANY, 0);
+    const int port = rte_eth_from_rings(name.c_str(), &rx_, 1, &tx_, 1, SOCKET_ID_ANY);
+    EXPECT_GE(port, 0);
+    char dev[RTE_ETH_NAME_MAX_LEN] = {};
+    rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(port), dev);
+    name_ = dev;  // the ethdev's name, as the configuration would give it
+  }
+  const std::string& name() const { return name_; }
+  ~RingPair() {
+    void* m = nullptr;
+    for (rte_ring* r : {rx_, tx_}) {
+      while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+      rte_ring_free(r);
+    }
+  }
+  void inject(rte_mempool* mp, const Bytes& f) {
+    ASSERT_EQ(rte_ring_enqueue(rx_, test::mbuf_from_bytes(mp, f).release()), 0);
+  }
+  std::vector<packet::ParsedPacket> sent() {
+    std::vector<packet::ParsedPacket> out;
+    void* m = nullptr;
+    while (rte_ring_dequeue(tx_, &m) == 0) {
+      const Bytes b = test::bytes_from_mbuf(static_cast<rte_mbuf*>(m));
+      rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+      packet::ParsedPacket p;
+      EXPECT_EQ(packet::parse(b, p), packet::DropReason::kNone);
+      out.push_back(p);
+    }
+    return out;
+  }
+
+ private:
+  rte_ring* rx_ = nullptr;
+  rte_ring* tx_ = nullptr;
+  std::string name_;
+};
+
+Bytes syn(std::uint16_t sport, std::uint8_t flags = 0x02) {
+  return PacketBuilder()
+      .Eth()
+      .IPv4("203.0.113.5", "198.19.0.10")
+      .TCP(sport, 80, {.flags = flags})
+      .Build();
+}
+
+TEST(DataPlane, ServiceUpdateKeepsExistingConnections) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  RingPair port("nvat_dp0");
+  auto pool = test::make_pktmbuf_pool();
+  DataplaneOptions opts;
+  opts.connections = 1024;
+  opts.maglev_table_size = 307;
+  opts.mbufs = 1023;
+  opts.gateway_mac = "12:34:56:78:9a:bc";
+  DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {port.name()});
+
+  port.inject(pool.get(), syn(1000));
+  dp.run_until_idle(10);
+  auto out = port.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].ipv4_dst, ipv4_from_string("198.18.2.1"));
+
+  dp.update_services({web("198.18.2.2")});   // backend replaced
+  port.inject(pool.get(), syn(1000, 0x10));  // the existing connection
+  port.inject(pool.get(), syn(2000));        // a new one
+  dp.run_until_idle(10);
+  out = port.sent();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].ipv4_dst, ipv4_from_string("198.18.2.1"));
+  EXPECT_EQ(out[1].ipv4_dst, ipv4_from_string("198.18.2.2"));
+
+  const DataPlaneStats s = dp.stats();
+  EXPECT_EQ(s.rx, 3u);
+  EXPECT_EQ(s.tx, 3u);
+  EXPECT_EQ(s.connections_created, 2u);
+  EXPECT_EQ(s.connections_live, 2u);
+  EXPECT_EQ(s.dropped(), 0u);
+}
+
+TEST(DataPlane, UnknownPortIsNamedInTheError) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  DataplaneOptions opts;
+  opts.connections = 64;
+  opts.maglev_table_size = 307;
+  opts.mbufs = 1023;
+  try {
+    DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {"net_nosuch0"});
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no ethdev named 'net_nosuch0'"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace nva
