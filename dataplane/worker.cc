@@ -128,11 +128,23 @@ std::size_t Worker::port_index_of(const rte_mbuf* m) const noexcept {
   return pi;
 }
 
+namespace {
+// Per-burst scratch that is written before it is read: left uninitialised
+// (default member initialisers would zero kilobytes per burst).
+template <typename T>
+union Uninit {
+  Uninit() {}
+  T v;
+};
+}  // namespace
+
 void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool from_handoff,
                            const lb::ServiceTable& svc, std::uint32_t now) noexcept {
-  packet::ParsedPacket parsed[kBurst];
+  Uninit<packet::ParsedPacket> parsed_s[kBurst];
+  Uninit<conntrack::ConnKey> keys_s[kBurst];
+  Uninit<conntrack::ConnRef> refs_s[kBurst];
+  auto parsed = [&](unsigned i) -> packet::ParsedPacket& { return parsed_s[i].v; };
   packet::DropReason reason[kBurst];
-  conntrack::ConnKey keys[kBurst];
   const conntrack::ConnKey* key_ptrs[kBurst];
   std::int8_t fast[kBurst];  // index into keys/refs, or -1: handle() it
   unsigned nfast = 0;
@@ -141,7 +153,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   for (unsigned i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     rte_mbuf* m = pkts[i];
-    packet::ParsedPacket& p = parsed[i];
+    packet::ParsedPacket& p = parsed(i);
     reason[i] = packet::parse_mbuf(m, p);
     fast[i] = -1;
     const std::size_t mpi = from_handoff ? port_index_of(m) : pi;
@@ -159,12 +171,13 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
         continue;
       }
     }
-    keys[nfast] = nat::Translator::key_of(p);
-    key_ptrs[nfast] = &keys[nfast];
+    keys_s[nfast].v = nat::Translator::key_of(p);
+    key_ptrs[nfast] = &keys_s[nfast].v;
     fast[i] = static_cast<std::int8_t>(nfast++);
   }
   // Stage 2: bulk lookup, buckets and records prefetched for the burst.
-  conntrack::ConnRef refs[kBurst];
+  conntrack::ConnRef* refs = &refs_s[0].v;
+  static_assert(sizeof(Uninit<conntrack::ConnRef>) == sizeof(conntrack::ConnRef));
   if (nfast != 0) nat_.tracker().table().lookup_bulk(key_ptrs, nfast, refs);
   // Stage 3, in arrival order: hits take the fast path, misses the
   // translator's slow path, everything else handle().
@@ -173,7 +186,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
     if (m == nullptr) continue;
     const std::size_t mpi = from_handoff ? port_index_of(m) : pi;
     if (fast[i] < 0) {
-      handle(m, parsed[i], reason[i], mpi, from_handoff, svc, now);
+      handle(m, parsed(i), reason[i], mpi, from_handoff, svc, now);
       continue;
     }
     const conntrack::ConnRef ref = refs[fast[i]];
@@ -181,9 +194,9 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
     // connection a lookup found: confirm the key before trusting the hit.
     const bool hit =
         ref.found() &&
-        nat_.tracker().table().conn(ref.index()).key[ref.raw & 1] == keys[fast[i]];
-    finish(hit ? nat_.process_hit(packet::first_segment(m), parsed[i], ref, now)
-               : nat_.process(packet::first_segment(m), parsed[i], svc, now),
+        nat_.tracker().table().conn(ref.index()).key[ref.raw & 1] == keys_s[fast[i]].v;
+    finish(hit ? nat_.process_hit(packet::first_segment(m), parsed(i), ref, now)
+               : nat_.process(packet::first_segment(m), parsed(i), svc, now),
            m, mpi);
   }
 }

@@ -30,6 +30,7 @@ TEST(Rcu, ReadersSeeWholeSnapshotsWhileWriterReplacesThem) {
   RcuPublished<Snapshot> table(rcu, std::make_unique<Snapshot>(0));
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> bad{0}, reads{0};
+  std::atomic<std::uint32_t> ready{0};
 
   std::vector<std::thread> readers;
   for (std::uint32_t id = 0; id < kReaders; ++id) {
@@ -37,6 +38,7 @@ TEST(Rcu, ReadersSeeWholeSnapshotsWhileWriterReplacesThem) {
       rcu.register_reader(id);
       rcu.online(id);
       std::uint64_t last = 0;
+      bool counted = false;
       while (!stop.load(std::memory_order_relaxed)) {
         const Snapshot* s = table.read();
         // Use it for a while: the writer must not free it meanwhile (ASan
@@ -45,6 +47,10 @@ TEST(Rcu, ReadersSeeWholeSnapshotsWhileWriterReplacesThem) {
         bad += s->version < last;
         last = s->version;
         ++reads;
+        if (!counted) {
+          counted = true;
+          ready.fetch_add(1);  // this reader is online and reading
+        }
         rcu.quiescent(id);
         std::this_thread::yield();  // two cores: let the writer run too
       }
@@ -52,6 +58,8 @@ TEST(Rcu, ReadersSeeWholeSnapshotsWhileWriterReplacesThem) {
       rcu.unregister_reader(id);
     });
   }
+  // Publish only once every reader is online and reading.
+  while (ready.load() < kReaders) std::this_thread::yield();
   for (std::uint64_t v = 1; v <= 200; ++v) {
     table.publish(std::make_unique<Snapshot>(v));
   }
