@@ -21,6 +21,11 @@ std::uint32_t ipv4_from_string(std::string_view s) {
   return ntohl(a.s_addr);
 }
 
+std::string ipv4_to_string(std::uint32_t a) {
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
+         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
+}
+
 Ipv6Addr ipv6_from_string(std::string_view s) {
   const std::string str(s);
   Ipv6Addr out{};

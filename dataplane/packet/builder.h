@@ -23,6 +23,8 @@ using Ipv6Addr = std::array<std::uint8_t, 16>;
 
 // Parses dotted-quad IPv4 into host order; throws std::invalid_argument.
 std::uint32_t ipv4_from_string(std::string_view s);
+// Formats a host-order IPv4 address as a dotted quad.
+std::string ipv4_to_string(std::uint32_t a);
 Ipv6Addr ipv6_from_string(std::string_view s);
 
 struct EthOpts {

@@ -35,10 +35,7 @@ using packet::PacketBuilder;
 
 constexpr std::uint8_t kSyn = 0x02, kAck = 0x10;
 
-std::string addr(std::uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
-         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
-}
+std::string addr(std::uint32_t a) { return packet::ipv4_to_string(a); }
 
 std::unique_ptr<lb::ServiceTable> make_services() {
   std::vector<lb::Service> v;

@@ -17,10 +17,7 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-std::string addr(std::uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
-         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
-}
+std::string addr(std::uint32_t a) { return packet::ipv4_to_string(a); }
 
 // Checks every checksum of an IPv4 frame against a full recomputation.
 void expect_checksums_valid(const Bytes& f, const std::string& ctx) {

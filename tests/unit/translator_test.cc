@@ -23,10 +23,7 @@ using packet::ParsedPacket;
 
 constexpr std::uint8_t kSyn = 0x02, kAck = 0x10, kFin = 0x01, kRst = 0x04;
 
-std::string addr(std::uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
-         std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
-}
+std::string addr(std::uint32_t a) { return packet::ipv4_to_string(a); }
 
 lb::ServiceTable services(bool healthy = true) {
   std::vector<lb::Service> v;
