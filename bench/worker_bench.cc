@@ -53,7 +53,8 @@ std::unique_ptr<lb::ServiceTable> services(lb::NatMode mode) {
 // One worker, one ring-backed port, and the generator around them.
 class Pipeline {
  public:
-  Pipeline(std::uint32_t capacity, bool forward_only, lb::NatMode mode)
+  Pipeline(std::uint32_t capacity, bool forward_only, lb::NatMode mode,
+           conntrack::IndexKind index = conntrack::IndexKind::kCuckoo)
       : rcu_(1), services_(rcu_, services(mode)), handoff_(name("h"), 1, 1024) {
     pool_ = rte_pktmbuf_pool_create(name("pool").c_str(), 4095, 256, 0,
                                     RTE_MBUF_DEFAULT_BUF_SIZE, 0);
@@ -74,6 +75,7 @@ class Pipeline {
     pb.gateway_mac = rte_ether_addr{{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}};
     wc.ports.push_back(pb);
     wc.nat.capacity = capacity;
+    wc.nat.index = index;
     wc.forward_only = forward_only;
     worker_ = std::make_unique<Worker>(wc, rcu_, services_, handoff_, clock_);
     tmpl_ = packet::PacketBuilder()
@@ -185,9 +187,10 @@ BENCHMARK(BM_Worker_Forward);
 
 // Established connections: all flows opened first (SYN, untimed), then ACKs
 // of random flows through lookup and DNAT+SNAT rewrite.
+template <conntrack::IndexKind kIndex>
 void BM_Worker_Established(benchmark::State& state) {
   const std::uint32_t n = scaled(state.range(0));
-  Pipeline p(n + n / 8 + 64, false, lb::NatMode::kDnatSnat);
+  Pipeline p(n + n / 8 + 64, false, lb::NatMode::kDnatSnat, kIndex);
   std::vector<std::uint32_t> ids(kBurst);
   for (std::uint32_t f = 0; f < n; f += kBurst) {
     for (unsigned i = 0; i < kBurst; ++i) ids[i] = (f + i) % n;
@@ -213,7 +216,19 @@ void BM_Worker_Established(benchmark::State& state) {
   state.counters["bytes_per_conn"] =
       p.worker().translator().tracker().table().bytes_per_conn();
 }
-BENCHMARK(BM_Worker_Established)->Arg(1000)->Arg(100000)->Arg(1000000)->Arg(10000000);
+BENCHMARK(BM_Worker_Established<conntrack::IndexKind::kCuckoo>)
+    ->Name("BM_Worker_Established")
+    ->Arg(1000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Arg(10000000);
+// The same pipeline with rte_hash as the connection index.
+BENCHMARK(BM_Worker_Established<conntrack::IndexKind::kRteHash>)
+    ->Name("BM_Worker_Established_RteHash")
+    ->Arg(1000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Arg(10000000);
 
 // Every packet a new connection (SYN of a flow never seen): Maglev pick,
 // SNAT port, insert, rewrite. The clock advances 10 ms per burst, so

@@ -3,6 +3,10 @@
 
 #include "dataplane/lb/flow_hash.h"
 
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
 #include <sys/mman.h>
 
 #if defined(__SSE2__)
@@ -79,7 +83,41 @@ constexpr std::uint32_t fastrange(std::uint32_t x, std::uint32_t n) noexcept {
 
 }  // namespace
 
-ConnTable::ConnTable(std::uint32_t capacity) : capacity_(capacity) {
+namespace {
+
+std::size_t eal_heap_bytes() {
+  rte_malloc_socket_stats st{};
+  std::size_t total = 0;
+  for (int s = 0; s < RTE_MAX_NUMA_NODES; ++s) {
+    if (rte_malloc_get_socket_stats(s, &st) == 0) total += st.heap_allocsz_bytes;
+  }
+  return total;
+}
+
+rte_hash* make_rte_hash(std::uint32_t capacity, std::size_t& bytes) {
+  static std::uint32_t seq = 0;
+  const std::string name = "nva_ct" + std::to_string(seq++);
+  rte_hash_parameters p{};
+  p.name = name.c_str();
+  p.entries = capacity * 2;  // both directions
+  p.key_len = sizeof(ConnKey);
+  p.hash_func = rte_hash_crc;
+  p.socket_id = SOCKET_ID_ANY;
+  p.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
+  const std::size_t before = eal_heap_bytes();
+  rte_hash* h = rte_hash_create(&p);
+  if (h == nullptr) {
+    throw std::runtime_error("rte_hash_create for " + std::to_string(capacity) +
+                             " connections: " + rte_strerror(rte_errno));
+  }
+  bytes = eal_heap_bytes() - before;
+  return h;
+}
+
+}  // namespace
+
+ConnTable::ConnTable(std::uint32_t capacity, IndexKind kind)
+    : capacity_(capacity), kind_(kind) {
   if (capacity == 0 || capacity > kMaxCapacity) {
     throw std::invalid_argument("connection table capacity " + std::to_string(capacity) +
                                 " is outside 1.." + std::to_string(kMaxCapacity));
@@ -103,14 +141,25 @@ ConnTable::ConnTable(std::uint32_t capacity) : capacity_(capacity) {
     conns_[i].lru_next = i + 1 < capacity ? i + 1 : ConnRef::kNone;
   }
   free_head_ = 0;
+  if (kind_ == IndexKind::kRteHash) {
+    try {
+      rte_ = make_rte_hash(capacity, rte_bytes_);
+    } catch (...) {
+      ::munmap(buckets_, mapped_size(buckets_bytes_));
+      ::munmap(conns_, mapped_size(conns_bytes_));
+      throw;
+    }
+  }
 }
 
 ConnTable::~ConnTable() {
+  if (rte_ != nullptr) rte_hash_free(rte_);
   ::munmap(buckets_, mapped_size(buckets_bytes_));
   ::munmap(conns_, mapped_size(conns_bytes_));
 }
 
 std::size_t ConnTable::memory_bytes() const noexcept {
+  if (kind_ == IndexKind::kRteHash) return rte_bytes_ + conns_bytes_ + sizeof(*this);
   return buckets_bytes_ + conns_bytes_ + sizeof(*this);
 }
 
@@ -144,6 +193,11 @@ ConnRef ConnTable::scan(const Bucket& b, std::uint16_t sig,
 }
 
 ConnRef ConnTable::lookup(const ConnKey& k, std::uint64_t h) const noexcept {
+  if (kind_ == IndexKind::kRteHash) {
+    void* data = nullptr;
+    if (rte_hash_lookup_data(rte_, &k, &data) < 0) return {};
+    return ConnRef{static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(data))};
+  }
   const std::uint32_t b1 = primary(h);
   const std::uint16_t sig = signature(h);
   const ConnRef r = scan(buckets_[b1], sig, k);
@@ -157,6 +211,21 @@ void ConnTable::lookup_bulk(const ConnKey* const* keys, unsigned n,
   std::uint32_t b1[kMaxBurst], b2[kMaxBurst];
   std::uint32_t cand[kMaxBurst];
   if (n > kMaxBurst) n = kMaxBurst;
+  if (kind_ == IndexKind::kRteHash) {
+    void* data[kMaxBurst];
+    std::uint64_t hits = 0;
+    rte_hash_lookup_bulk_data(
+        rte_, reinterpret_cast<const void**>(const_cast<const ConnKey**>(keys)), n, &hits,
+        data);
+    for (unsigned i = 0; i < n; ++i) {
+      out[i] = (hits >> i) & 1 ? ConnRef{static_cast<std::uint32_t>(
+                                     reinterpret_cast<std::uintptr_t>(data[i]))}
+                               : ConnRef{};
+      // The caller needs the record next: fetch it for the burst.
+      if (out[i].found()) __builtin_prefetch(&conns_[out[i].index()]);
+    }
+    return;
+  }
   // Stage 1: hash, prefetch both candidate buckets.
   for (unsigned i = 0; i < n; ++i) {
     h[i] = hash(*keys[i]);
@@ -281,6 +350,23 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
   c = Conn{};
   c.key[0] = original;
   c.key[1] = reply;
+  if (kind_ == IndexKind::kRteHash) {
+    auto ref = [](std::uint32_t r) { return reinterpret_cast<void*>(std::uintptr_t{r}); };
+    if (rte_hash_add_key_data(rte_, &c.key[0], ref(idx << 1)) != 0) {
+      ++index_full_;
+      c.lru_next = next_free;
+      return ConnRef::kNone;
+    }
+    if (rte_hash_add_key_data(rte_, &c.key[1], ref((idx << 1) | 1)) != 0) {
+      rte_hash_del_key(rte_, &c.key[0]);
+      ++index_full_;
+      c.lru_next = next_free;
+      return ConnRef::kNone;
+    }
+    free_head_ = next_free;
+    ++used_;
+    return idx;
+  }
   if (!index_insert(hash(original), idx << 1)) {
     ++index_full_;
     c.lru_next = next_free;
@@ -299,8 +385,13 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
 
 void ConnTable::erase(std::uint32_t index) noexcept {
   Conn& c = conns_[index];
-  index_erase(c.key[0], index << 1);
-  index_erase(c.key[1], (index << 1) | 1);
+  if (kind_ == IndexKind::kRteHash) {
+    rte_hash_del_key(rte_, &c.key[0]);
+    rte_hash_del_key(rte_, &c.key[1]);
+  } else {
+    index_erase(c.key[0], index << 1);
+    index_erase(c.key[1], (index << 1) | 1);
+  }
   c.state = ConnState::kNone;
   c.lru_next = free_head_;
   free_head_ = index;

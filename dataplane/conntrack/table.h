@@ -11,6 +11,10 @@
 // A lookup touches one or two bucket lines and one record line; the bulk
 // lookup prefetches them for a burst before touching any.
 //
+// The index can instead be DPDK's rte_hash (IndexKind::kRteHash, needs EAL):
+// the same records, the same API, for measuring one against the other in
+// the real pipeline (BM_Worker_Established_RteHash); not for production.
+//
 // Single-writer, single-reader: only the owning worker calls anything here
 // (the design's shard rule), so there are no atomics and no locks. Memory
 // is allocated once, at construction, never on the packet path.
@@ -21,6 +25,8 @@
 #include <memory>
 
 #include "dataplane/conntrack/conn.h"
+
+struct rte_hash;  // DPDK's, for IndexKind::kRteHash
 
 namespace nva::conntrack {
 
@@ -34,14 +40,19 @@ struct ConnRef {
   Dir dir() const noexcept { return static_cast<Dir>(raw & 1); }
 };
 
+enum class IndexKind : std::uint8_t {
+  kCuckoo,   // ours: 10-way buckets of 16-bit signatures, in the record's line
+  kRteHash,  // rte_hash (CRC32, extendable buckets), for comparison
+};
+
 class ConnTable {
  public:
   static constexpr unsigned kBucketEntries = 10;
   static constexpr unsigned kMaxBurst = 64;
 
-  // `capacity` connections (at most 2^30). Throws std::bad_alloc or
-  // std::invalid_argument; call at start-up only.
-  explicit ConnTable(std::uint32_t capacity);
+  // `capacity` connections (at most 2^30). Throws std::bad_alloc,
+  // std::invalid_argument or std::runtime_error; call at start-up only.
+  explicit ConnTable(std::uint32_t capacity, IndexKind kind = IndexKind::kCuckoo);
   ~ConnTable();
   ConnTable(const ConnTable&) = delete;
   ConnTable& operator=(const ConnTable&) = delete;
@@ -72,6 +83,7 @@ class ConnTable {
   std::uint32_t size() const noexcept { return used_; }
   std::uint32_t capacity() const noexcept { return capacity_; }
   std::size_t memory_bytes() const noexcept;
+  IndexKind index_kind() const noexcept { return kind_; }
   double bytes_per_conn() const noexcept {
     return static_cast<double>(memory_bytes()) / capacity_;
   }
@@ -105,6 +117,9 @@ class ConnTable {
   Conn* conns_ = nullptr;
   std::uint32_t free_head_ = ConnRef::kNone;  // free records, via lru_next
   std::size_t buckets_bytes_ = 0, conns_bytes_ = 0;
+  IndexKind kind_ = IndexKind::kCuckoo;
+  ::rte_hash* rte_ = nullptr;
+  std::size_t rte_bytes_ = 0;  // EAL heap taken by the rte_hash
 };
 
 }  // namespace nva::conntrack

@@ -17,8 +17,9 @@ constexpr std::uint8_t kTcpProto = 6, kUdpProto = 17;
 
 }  // namespace
 
-ConnTracker::ConnTracker(std::uint32_t capacity, const Timeouts& timeouts)
-    : table_(capacity), timeouts_(timeouts) {
+ConnTracker::ConnTracker(std::uint32_t capacity, const Timeouts& timeouts,
+                         IndexKind index)
+    : table_(capacity, index), timeouts_(timeouts) {
   for (std::size_t i = 0; i < kTimeoutClassCount; ++i) {
     if (timeouts.ms[i] == 0 || timeouts.ms[i] > kMaxTimeoutMs) {
       throw std::invalid_argument(

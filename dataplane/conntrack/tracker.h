@@ -34,7 +34,8 @@ struct TrackerCounters {
 
 class ConnTracker {
  public:
-  ConnTracker(std::uint32_t capacity, const Timeouts& timeouts);
+  ConnTracker(std::uint32_t capacity, const Timeouts& timeouts,
+              IndexKind index = IndexKind::kCuckoo);
 
   ConnTable& table() noexcept { return table_; }
   const ConnTable& table() const noexcept { return table_; }

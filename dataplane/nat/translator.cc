@@ -47,7 +47,9 @@ std::string_view nat_drop_name(NatDrop d) noexcept {
 }
 
 Translator::Translator(const TranslatorConfig& cfg)
-    : cfg_(cfg), tracker_(cfg.capacity, cfg.timeouts), snat_cursor_(cfg.worker) {
+    : cfg_(cfg),
+      tracker_(cfg.capacity, cfg.timeouts, cfg.index),
+      snat_cursor_(cfg.worker) {
   if (cfg.workers == 0 || cfg.worker >= cfg.workers) {
     throw std::invalid_argument("translator: worker " + std::to_string(cfg.worker) +
                                 " of " + std::to_string(cfg.workers));
