@@ -66,6 +66,10 @@ DropReason parse(std::span<const std::uint8_t> frame, ParsedPacket& out) noexcep
 DropReason parse(std::span<const std::uint8_t> headers, std::size_t total_len,
                  ParsedPacket& out) noexcept;
 
+// The full header walk without the common-case shortcut that parse() takes
+// first; for tests and the fuzz target, which check that both agree.
+DropReason parse_full(std::span<const std::uint8_t> frame, ParsedPacket& out) noexcept;
+
 // Parses the IP packet an ICMP or ICMPv6 error quotes, starting at
 // `l3_offset` of `buf` (the rest of the ICMP message); the version nibble
 // picks IPv4 or IPv6 (else kNotIp). A quote is usually cut short (RFC 792

@@ -37,6 +37,21 @@ bool l4_checksum_ok(const std::vector<std::uint8_t>& f, const ParsedPacket& p) {
   return got == want;
 }
 
+bool same(const ParsedPacket& a, const ParsedPacket& b) {
+  return a.l3_offset == b.l3_offset && a.l4_offset == b.l4_offset &&
+         a.l3_end == b.l3_end && a.ethertype == b.ethertype &&
+         a.vlan_depth == b.vlan_depth && a.vlan_tci[0] == b.vlan_tci[0] &&
+         a.vlan_tci[1] == b.vlan_tci[1] && a.l3 == b.l3 && a.l4_proto == b.l4_proto &&
+         a.ttl == b.ttl && a.ipv4_src == b.ipv4_src && a.ipv4_dst == b.ipv4_dst &&
+         a.frag == b.frag && a.frag_offset == b.frag_offset &&
+         a.more_fragments == b.more_fragments && a.frag_id == b.frag_id &&
+         a.ipv6_frag_hdr_offset == b.ipv6_frag_hdr_offset && a.has_ports == b.has_ports &&
+         a.src_port == b.src_port && a.dst_port == b.dst_port &&
+         a.tcp_flags == b.tcp_flags && a.icmp_type == b.icmp_type &&
+         a.icmp_code == b.icmp_code && a.icmp_echo_id == b.icmp_echo_id &&
+         a.is_icmp_echo == b.is_icmp_echo;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -44,6 +59,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ParsedPacket p;
   const DropReason r = parse(in, p);
   require(static_cast<std::size_t>(r) < kDropReasonCount);
+  // The common-case shortcut agrees with the full walk on every field.
+  ParsedPacket walked;
+  require(parse_full(in, walked) == r);
+  if (r == DropReason::kNone) require(same(walked, p));
 
   // A view of only the first n bytes (a chained mbuf) never reads further
   // and, when it succeeds, agrees with the whole-frame parse.
