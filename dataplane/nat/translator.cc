@@ -211,15 +211,8 @@ Verdict Translator::translate(std::span<std::uint8_t> frame, const ParsedPacket&
   const Dir dir = ref.dir();
   tracker_.on_packet(ref.index(), dir, p.tcp_flags, now_ms);
   const ConnKey& other = c.key[1 - static_cast<unsigned>(dir)];
-  packet::Ipv4Rewrite rw;
-  rw.fields = packet::kRewriteSrcAddr | packet::kRewriteDstAddr |
-              packet::kRewriteSrcPort | packet::kRewriteDstPort;
-  rw.src_addr = other.dst_addr;
-  rw.src_port = other.dst_port;
-  rw.dst_addr = other.src_addr;
-  rw.dst_port = other.src_port;
-  (void)packet::ipv4_decrement_ttl(frame, p);
-  packet::rewrite_ipv4(frame, p, rw);
+  packet::rewrite_ipv4_tuple(frame, p, other.dst_addr, other.dst_port, other.src_addr,
+                             other.src_port);
   ++counters_.forwarded;
   return Verdict::kForward;
 }

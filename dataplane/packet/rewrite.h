@@ -38,6 +38,14 @@ struct Ipv4Rewrite {
 void rewrite_ipv4(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
                   const Ipv4Rewrite& rw) noexcept;
 
+// The fast path's whole rewrite in one pass: new source and destination
+// address and port, and the TTL decremented, with each checksum folded once.
+// Same result as ipv4_decrement_ttl() then rewrite_ipv4() with all four
+// fields (tested); the caller has checked that TTL > 1.
+void rewrite_ipv4_tuple(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
+                        std::uint32_t src_addr, std::uint16_t src_port,
+                        std::uint32_t dst_addr, std::uint16_t dst_port) noexcept;
+
 // Decrements the IPv4 TTL with an incremental header-checksum update.
 // Returns false, changing nothing, when TTL <= 1 (the caller drops and counts).
 bool ipv4_decrement_ttl(std::span<std::uint8_t> frame,

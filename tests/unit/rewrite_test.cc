@@ -254,5 +254,49 @@ TEST(RewriteProperty, RandomPacketsAndRewrites) {
   }
 }
 
+// The fast path's one-pass rewrite equals TTL decrement plus the general
+// rewrite, byte for byte, on random packets (fragments and no-checksum UDP
+// included).
+TEST(RewriteProperty, TupleRewriteEqualsGeneralRewrite) {
+  std::mt19937_64 rng(77);
+  for (int iter = 0; iter < 3000; ++iter) {
+    const bool tcp = rng() % 2 == 0;
+    const int frag = static_cast<int>(rng() % 4);  // 0,1: none, 2: first, 3: later
+    PacketBuilder b;
+    b.Eth().IPv4(addr(static_cast<std::uint32_t>(rng())),
+                 addr(static_cast<std::uint32_t>(rng())),
+                 {.ttl = static_cast<std::uint8_t>(2 + rng() % 250),
+                  .mf = frag == 2,
+                  .frag_offset = static_cast<std::uint16_t>(frag == 3 ? 1480 : 0),
+                  .protocol = static_cast<std::uint8_t>(tcp ? 6 : 17)});
+    if (frag != 3) {
+      if (tcp) {
+        b.TCP(static_cast<std::uint16_t>(rng()), static_cast<std::uint16_t>(rng()));
+      } else {
+        b.UDP(static_cast<std::uint16_t>(rng()), static_cast<std::uint16_t>(rng()),
+              {.no_checksum = rng() % 4 == 0});
+      }
+    }
+    Bytes f = b.Payload(rng() % 200, static_cast<std::uint8_t>(rng())).Build();
+    ParsedPacket p;
+    ASSERT_EQ(parse(f, p), DropReason::kNone);
+    const auto sa = static_cast<std::uint32_t>(rng()),
+               da = static_cast<std::uint32_t>(rng());
+    const auto sp = static_cast<std::uint16_t>(rng()),
+               dp = static_cast<std::uint16_t>(rng());
+    Bytes general = f;
+    ASSERT_TRUE(ipv4_decrement_ttl(general, p));
+    rewrite_ipv4(
+        general, p,
+        {.fields = kRewriteSrcAddr | kRewriteDstAddr | kRewriteSrcPort | kRewriteDstPort,
+         .src_addr = sa,
+         .dst_addr = da,
+         .src_port = sp,
+         .dst_port = dp});
+    rewrite_ipv4_tuple(f, p, sa, sp, da, dp);
+    ASSERT_EQ(f, general) << "iteration " << iter;
+  }
+}
+
 }  // namespace
 }  // namespace nva::packet
