@@ -530,11 +530,15 @@ void Peer::accept(tcp::socket s) {
   std::string why;
   if (auto failure = set_socket_options(s, config_)) {
     why = *failure;
-  } else if (st == State::kConnect || st == State::kActive) {
+  } else if (st == State::kActive) {
     main_->adopt(std::move(s));
     return;
-  } else if ((st == State::kOpenSent || st == State::kOpenConfirm) && !incoming_) {
-    // A possible collision: run a second FSM until one OPEN decides.
+  } else if ((st == State::kConnect || st == State::kOpenSent ||
+              st == State::kOpenConfirm) &&
+             !incoming_) {
+    // A possible collision: run a second FSM until one OPEN decides (in
+    // Connect too: replacing our own attempt would let two speakers that
+    // connect at the same time drop each other's connections forever).
     incoming_ = make_session();
     incoming_->fsm().handle(Event(EventType::kAutomaticStartWithPassiveTcpEstablishment));
     incoming_->adopt(std::move(s));
@@ -560,6 +564,13 @@ bool Peer::open_received(Session& s, const OpenMessage& open) {
   if (other == nullptr) return true;
   const State os = other->fsm().state();
   if (os != State::kOpenSent && os != State::kOpenConfirm && os != State::kEstablished) {
+    // The other one is only an attempt (Idle, Connect, Active): this
+    // connection carries on alone, as the main one.
+    if (other == main_.get()) {
+      retire(std::exchange(main_, std::move(incoming_)));
+    } else {
+      retire(std::exchange(incoming_, nullptr));
+    }
     return true;
   }
   Session* loser = nullptr;
