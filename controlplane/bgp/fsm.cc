@@ -10,53 +10,84 @@ namespace nva::bgp {
 
 std::string_view state_name(State s) {
   switch (s) {
-    case State::kIdle: return "Idle";
-    case State::kConnect: return "Connect";
-    case State::kActive: return "Active";
-    case State::kOpenSent: return "OpenSent";
-    case State::kOpenConfirm: return "OpenConfirm";
-    case State::kEstablished: return "Established";
+    case State::kIdle:
+      return "Idle";
+    case State::kConnect:
+      return "Connect";
+    case State::kActive:
+      return "Active";
+    case State::kOpenSent:
+      return "OpenSent";
+    case State::kOpenConfirm:
+      return "OpenConfirm";
+    case State::kEstablished:
+      return "Established";
   }
   return "?";
 }
 
 std::string_view event_name(EventType e) {
   switch (e) {
-    case EventType::kManualStart: return "ManualStart";
-    case EventType::kManualStop: return "ManualStop";
-    case EventType::kAutomaticStart: return "AutomaticStart";
+    case EventType::kManualStart:
+      return "ManualStart";
+    case EventType::kManualStop:
+      return "ManualStop";
+    case EventType::kAutomaticStart:
+      return "AutomaticStart";
     case EventType::kManualStartWithPassiveTcpEstablishment:
       return "ManualStart_with_PassiveTcpEstablishment";
     case EventType::kAutomaticStartWithPassiveTcpEstablishment:
       return "AutomaticStart_with_PassiveTcpEstablishment";
-    case EventType::kAutomaticStop: return "AutomaticStop";
-    case EventType::kConnectRetryTimerExpires: return "ConnectRetryTimer_Expires";
-    case EventType::kHoldTimerExpires: return "HoldTimer_Expires";
-    case EventType::kKeepaliveTimerExpires: return "KeepaliveTimer_Expires";
-    case EventType::kIdleHoldTimerExpires: return "IdleHoldTimer_Expires";
-    case EventType::kTcpCrAcked: return "Tcp_CR_Acked";
-    case EventType::kTcpConnectionConfirmed: return "TcpConnectionConfirmed";
-    case EventType::kTcpConnectionFails: return "TcpConnectionFails";
-    case EventType::kBgpOpen: return "BGPOpen";
-    case EventType::kBgpHeaderErr: return "BGPHeaderErr";
-    case EventType::kBgpOpenMsgErr: return "BGPOpenMsgErr";
-    case EventType::kOpenCollisionDump: return "OpenCollisionDump";
-    case EventType::kNotifMsgVerErr: return "NotifMsgVerErr";
-    case EventType::kNotifMsg: return "NotifMsg";
-    case EventType::kKeepAliveMsg: return "KeepAliveMsg";
-    case EventType::kUpdateMsg: return "UpdateMsg";
-    case EventType::kUpdateMsgErr: return "UpdateMsgErr";
-    case EventType::kRouteRefreshMsg: return "RouteRefreshMsg";
+    case EventType::kAutomaticStop:
+      return "AutomaticStop";
+    case EventType::kConnectRetryTimerExpires:
+      return "ConnectRetryTimer_Expires";
+    case EventType::kHoldTimerExpires:
+      return "HoldTimer_Expires";
+    case EventType::kKeepaliveTimerExpires:
+      return "KeepaliveTimer_Expires";
+    case EventType::kIdleHoldTimerExpires:
+      return "IdleHoldTimer_Expires";
+    case EventType::kTcpCrAcked:
+      return "Tcp_CR_Acked";
+    case EventType::kTcpConnectionConfirmed:
+      return "TcpConnectionConfirmed";
+    case EventType::kTcpConnectionFails:
+      return "TcpConnectionFails";
+    case EventType::kBgpOpen:
+      return "BGPOpen";
+    case EventType::kBgpHeaderErr:
+      return "BGPHeaderErr";
+    case EventType::kBgpOpenMsgErr:
+      return "BGPOpenMsgErr";
+    case EventType::kOpenCollisionDump:
+      return "OpenCollisionDump";
+    case EventType::kNotifMsgVerErr:
+      return "NotifMsgVerErr";
+    case EventType::kNotifMsg:
+      return "NotifMsg";
+    case EventType::kKeepAliveMsg:
+      return "KeepAliveMsg";
+    case EventType::kUpdateMsg:
+      return "UpdateMsg";
+    case EventType::kUpdateMsgErr:
+      return "UpdateMsgErr";
+    case EventType::kRouteRefreshMsg:
+      return "RouteRefreshMsg";
   }
   return "?";
 }
 
 std::string_view timer_name(Timer t) {
   switch (t) {
-    case Timer::kConnectRetry: return "ConnectRetryTimer";
-    case Timer::kHold: return "HoldTimer";
-    case Timer::kKeepalive: return "KeepaliveTimer";
-    case Timer::kIdleHold: return "IdleHoldTimer";
+    case Timer::kConnectRetry:
+      return "ConnectRetryTimer";
+    case Timer::kHold:
+      return "HoldTimer";
+    case Timer::kKeepalive:
+      return "KeepaliveTimer";
+    case Timer::kIdleHold:
+      return "IdleHoldTimer";
   }
   return "?";
 }
@@ -190,7 +221,8 @@ Step idle(const Event& e, const FsmConfig& c) {
     case E::kManualStart:
       return stay(State::kConnect, kResetConnectRetryCounter | start | kInitiateTcp,
                   "start");
-    case E::kAutomaticStart: return stay(State::kConnect, start | kInitiateTcp, "start");
+    case E::kAutomaticStart:
+      return stay(State::kConnect, start | kInitiateTcp, "start");
     case E::kManualStartWithPassiveTcpEstablishment:
       return stay(State::kActive, kResetConnectRetryCounter | start, "passive start");
     case E::kAutomaticStartWithPassiveTcpEstablishment:
@@ -215,9 +247,9 @@ Step connect_or_active(State s, const Event& e, const FsmConfig& c) {
   if (is_start(e.type)) return stay(s);
   switch (e.type) {
     case E::kManualStop:
-      return to_idle(kDropTcp | kResetConnectRetryCounter | kStopConnectRetryTimer |
-                         kNoRestart,
-                     "stopped");
+      return to_idle(
+          kDropTcp | kResetConnectRetryCounter | kStopConnectRetryTimer | kNoRestart,
+          "stopped");
     case E::kAutomaticStop:
       return to_idle(kDropTcp | kStopConnectRetryTimer | kFailure, "stopped");
     case E::kConnectRetryTimerExpires:
@@ -228,10 +260,12 @@ Step connect_or_active(State s, const Event& e, const FsmConfig& c) {
                   "ConnectRetryTimer expired");
     case E::kTcpCrAcked:
     case E::kTcpConnectionConfirmed:
-      return stay(State::kOpenSent, kStopConnectRetryTimer | kSendOpen | kStartOpenHoldTimer,
+      return stay(State::kOpenSent,
+                  kStopConnectRetryTimer | kSendOpen | kStartOpenHoldTimer,
                   "TCP connection up");
     case E::kTcpConnectionFails:
-      return to_idle(kStopConnectRetryTimer | kDropTcp | kFailure, "TCP connection failed");
+      return to_idle(kStopConnectRetryTimer | kDropTcp | kFailure,
+                     "TCP connection failed");
     default:
       return to_idle(kStopConnectRetryTimer | kDropTcp | kFailure, "unexpected event");
   }
@@ -263,8 +297,10 @@ std::optional<Step> with_connection(State s, const Event& e) {
     case E::kNotifMsg:
       // RFC 4271 has OpenSent answer it with an FSM error; answering a
       // NOTIFICATION (after which the peer closes) with one is pointless.
-      return to_idle(kDropTcp | kFailure | kNotificationReceived, "NOTIFICATION received");
-    default: return std::nullopt;
+      return to_idle(kDropTcp | kFailure | kNotificationReceived,
+                     "NOTIFICATION received");
+    default:
+      return std::nullopt;
   }
 }
 
@@ -286,7 +322,8 @@ Step open_sent(const Event& e, const FsmConfig& c) {
                   kNegotiate | kSendKeepalive | kStartKeepaliveTimer | kRestartHoldTimer,
                   "OPEN accepted");
     }
-    default: return fsm_error(State::kOpenSent);
+    default:
+      return fsm_error(State::kOpenSent);
   }
 }
 
@@ -300,7 +337,8 @@ Step open_confirm(const Event& e) {
       return to_idle(kDropTcp | kFailure, "TCP connection failed");
     case E::kKeepAliveMsg:
       return stay(State::kEstablished, kRestartHoldTimer, "KEEPALIVE received");
-    default: return fsm_error(State::kOpenConfirm);
+    default:
+      return fsm_error(State::kOpenConfirm);
   }
 }
 
@@ -312,7 +350,8 @@ Step established(const Event& e) {
       return stay(State::kEstablished, kSendKeepalive | kStartKeepaliveTimer);
     case E::kTcpConnectionFails:
       return to_idle(kDropTcp | kFailure, "TCP connection failed");
-    case E::kKeepAliveMsg: return stay(State::kEstablished, kRestartHoldTimer);
+    case E::kKeepAliveMsg:
+      return stay(State::kEstablished, kRestartHoldTimer);
     case E::kUpdateMsg:
       if (!std::holds_alternative<UpdateMessage>(e.payload)) {
         return fsm_error(State::kEstablished);
@@ -323,8 +362,10 @@ Step established(const Event& e) {
         return fsm_error(State::kEstablished);
       }
       return stay(State::kEstablished, kRestartHoldTimer | kDeliverRouteRefresh);
-    case E::kUpdateMsgErr: return decode_error(e, State::kEstablished);
-    default: return fsm_error(State::kEstablished);
+    case E::kUpdateMsgErr:
+      return decode_error(e, State::kEstablished);
+    default:
+      return fsm_error(State::kEstablished);
   }
 }
 
@@ -332,12 +373,17 @@ Step established(const Event& e) {
 
 Step transition(State s, const Event& e, const FsmConfig& c) {
   switch (s) {
-    case State::kIdle: return idle(e, c);
+    case State::kIdle:
+      return idle(e, c);
     case State::kConnect:
-    case State::kActive: return connect_or_active(s, e, c);
-    case State::kOpenSent: return open_sent(e, c);
-    case State::kOpenConfirm: return open_confirm(e);
-    case State::kEstablished: return established(e);
+    case State::kActive:
+      return connect_or_active(s, e, c);
+    case State::kOpenSent:
+      return open_sent(e, c);
+    case State::kOpenConfirm:
+      return open_confirm(e);
+    case State::kEstablished:
+      return established(e);
   }
   return fsm_error(s);
 }
@@ -389,7 +435,8 @@ void Fsm::perform(const Step& s, const Event& e) {
   if (a & kDropTcp) transport_.close();
   if (a & kStopIdleHoldTimer) clock_.stop(Timer::kIdleHold);
   if (a & kStopConnectRetryTimer) clock_.stop(Timer::kConnectRetry);
-  if (a & kStartConnectRetryTimer) clock_.start(Timer::kConnectRetry, config_.connect_retry_time);
+  if (a & kStartConnectRetryTimer)
+    clock_.start(Timer::kConnectRetry, config_.connect_retry_time);
   if (a & kResetConnectRetryCounter) connect_retry_counter_ = 0;
   if (a & kFailure) ++connect_retry_counter_;
   if (a & kInitiateTcp) transport_.connect();

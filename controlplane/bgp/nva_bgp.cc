@@ -38,9 +38,9 @@ const char* const kCommands =
     "  routes NAME         the routes received from and sent to a peer\n";
 
 void print(json j) {
-  j["time"] = std::chrono::duration<double>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
+  j["time"] =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   std::cout << j.dump() << std::endl;
 }
 
@@ -77,8 +77,11 @@ json event_json(const SpeakerEvent& e) {
     case SpeakerEvent::Kind::kUpdateReceived:
     case SpeakerEvent::Kind::kEndOfRibSent:
     case SpeakerEvent::Kind::kRouteLimit:
-    case SpeakerEvent::Kind::kEndOfRibReceived: j["routes"] = e.count; break;
-    default: break;
+    case SpeakerEvent::Kind::kEndOfRibReceived:
+      j["routes"] = e.count;
+      break;
+    default:
+      break;
   }
   if (e.notification) j["notification"] = notification_json(*e.notification);
   if (!e.detail.empty()) j["detail"] = e.detail;
@@ -108,8 +111,8 @@ json attributes_json(const PathAttributes& a) {
 json status_json(const PeerStatus& s) {
   json sent = json::object();
   json received = json::object();
-  static const char* const kTypes[] = {"", "open", "update", "notification", "keepalive",
-                                       "route_refresh"};
+  static const char* const kTypes[] = {
+      "", "open", "update", "notification", "keepalive", "route_refresh"};
   for (std::size_t i = 1; i < s.counters.messages_sent.size(); ++i) {
     sent[kTypes[i]] = s.counters.messages_sent[i];
     received[kTypes[i]] = s.counters.messages_received[i];
@@ -166,7 +169,8 @@ class Commands {
     if (cmd.empty()) return;
     if (cmd == "announce" || cmd == "withdraw") {
       auto p = Ipv4Prefix::parse(arg);
-      if (!p) return print({{"event", "command-error"}, {"detail", "bad prefix: " + arg}});
+      if (!p)
+        return print({{"event", "command-error"}, {"detail", "bad prefix: " + arg}});
       if (cmd == "announce") {
         speaker_.announce(*p, attributes_);
       } else {
@@ -175,8 +179,8 @@ class Commands {
       return print({{"event", cmd}, {"prefix", p->to_string()}});
     }
     if (cmd == "stop-peer" || cmd == "start-peer") {
-      const bool ok = cmd == "stop-peer" ? speaker_.stop_peer(arg, rest)
-                                         : speaker_.start_peer(arg);
+      const bool ok =
+          cmd == "stop-peer" ? speaker_.stop_peer(arg, rest) : speaker_.start_peer(arg);
       if (!ok) print({{"event", "command-error"}, {"detail", "no peer " + arg}});
       return;
     }
@@ -231,41 +235,49 @@ int main(int argc, char** argv) {
   po::options_description desc(
       "Usage: nva-bgp --local-as AS --router-id ID --peer ADDR:AS [--peer ...]\n"
       "               --announce PREFIX [options]\nOptions");
-  desc.add_options()("help,h", "this text")                                    //
+  desc.add_options()("help,h", "this text")                                           //
       ("local-as", po::value<std::string>()->required(), "local AS (1..4294967295)")  //
-      ("router-id", po::value<std::string>()->required(), "BGP identifier (IPv4)")  //
+      ("router-id", po::value<std::string>()->required(), "BGP identifier (IPv4)")    //
       ("peer", po::value<std::vector<std::string>>()->required(),
-       "peer ADDR:AS (repeatable)")                                           //
-      ("announce", po::value<std::vector<std::string>>(), "prefix to announce (repeatable)")  //
-      ("prepend", po::value<unsigned>()->default_value(0), "extra copies of the local AS")  //
-      ("med", po::value<std::uint32_t>(), "MULTI_EXIT_DISC")                  //
+       "peer ADDR:AS (repeatable)")  //
+      ("announce", po::value<std::vector<std::string>>(),
+       "prefix to announce (repeatable)")  //
+      ("prepend", po::value<unsigned>()->default_value(0),
+       "extra copies of the local AS")                        //
+      ("med", po::value<std::uint32_t>(), "MULTI_EXIT_DISC")  //
       ("community", po::value<std::vector<std::string>>(),
        "community AS:VALUE, graceful-shutdown, no-advertise, no-export (repeatable)")  //
       ("large-community", po::value<std::vector<std::string>>(),
-       "large community A:B:C (repeatable)")                                  //
+       "large community A:B:C (repeatable)")                                       //
       ("next-hop", po::value<std::string>(), "next hop (default: next-hop self)")  //
       ("hold-time", po::value<unsigned>()->default_value(kDefaultHoldTime),
-       "hold time offered, seconds (0 or >= 3)")                              //
-      ("passive", "wait for peers to connect")                                //
-      ("port", po::value<unsigned>()->default_value(kPort), "BGP port (peers and listener)")  //
-      ("no-listen", "do not accept connections")                              //
-      ("listen-address", po::value<std::string>(), "address of the listener (default: any)")  //
+       "hold time offered, seconds (0 or >= 3)")  //
+      ("passive", "wait for peers to connect")    //
+      ("port", po::value<unsigned>()->default_value(kPort),
+       "BGP port (peers and listener)")           //
+      ("no-listen", "do not accept connections")  //
+      ("listen-address", po::value<std::string>(),
+       "address of the listener (default: any)")                                      //
       ("source", po::value<std::string>(), "local address for outgoing connections")  //
-      ("ttl", po::value<unsigned>()->default_value(kDefaultMultihopTtl), "TTL (multihop)")  //
+      ("ttl", po::value<unsigned>()->default_value(kDefaultMultihopTtl),
+       "TTL (multihop)")                                                              //
       ("gtsm", po::value<unsigned>(), "GTSM (RFC 5082): accept only TTL >= 256 - N")  //
       ("max-routes", po::value<std::size_t>()->default_value(kDefaultMaxRoutes),
-       "routes per peer before a warning (the excess is held back)")          //
-      ("no-four-octet-as", "do not offer the 4-octet AS capability (2-octet local AS)")  //
+       "routes per peer before a warning (the excess is held back)")  //
+      ("no-four-octet-as",
+       "do not offer the 4-octet AS capability (2-octet local AS)")  //
       ("advertisement-interval-ms",
        po::value<unsigned>()->default_value(
            static_cast<unsigned>(kDefaultAdvertisementInterval.count())),
-       "announcements leave at most this often per peer")                    //
+       "announcements leave at most this often per peer")  //
       ("idle-hold-time-ms",
-       po::value<unsigned>()->default_value(static_cast<unsigned>(kDefaultIdleHoldTime.count())),
+       po::value<unsigned>()->default_value(
+           static_cast<unsigned>(kDefaultIdleHoldTime.count())),
        "first wait before an automatic restart (doubles after each failure)")  //
       ("connect-retry-time",
        po::value<unsigned>()->default_value(static_cast<unsigned>(
-           std::chrono::duration_cast<std::chrono::seconds>(kDefaultConnectRetryTime).count())),
+           std::chrono::duration_cast<std::chrono::seconds>(kDefaultConnectRetryTime)
+               .count())),
        "ConnectRetryTime, seconds");
 
   SpeakerConfig config;
@@ -299,7 +311,8 @@ int main(int argc, char** argv) {
     base.hold_time = static_cast<std::uint16_t>(hold);
     base.passive = vm.count("passive") > 0;
     base.port = static_cast<std::uint16_t>(port);
-    if (vm.count("source")) base.source = address_option(vm["source"].as<std::string>(), "source");
+    if (vm.count("source"))
+      base.source = address_option(vm["source"].as<std::string>(), "source");
     const unsigned ttl = vm["ttl"].as<unsigned>();
     if (ttl == 0 || ttl > 255) throw po::error("bad TTL (1..255)");
     base.ttl = static_cast<std::uint8_t>(ttl);
@@ -309,11 +322,14 @@ int main(int argc, char** argv) {
       base.gtsm_hops = static_cast<std::uint8_t>(hops);
     }
     base.four_octet_as = vm.count("no-four-octet-as") == 0;
-    base.idle_hold_time = std::chrono::milliseconds(vm["idle-hold-time-ms"].as<unsigned>());
-    base.connect_retry_time = std::chrono::seconds(vm["connect-retry-time"].as<unsigned>());
+    base.idle_hold_time =
+        std::chrono::milliseconds(vm["idle-hold-time-ms"].as<unsigned>());
+    base.connect_retry_time =
+        std::chrono::seconds(vm["connect-retry-time"].as<unsigned>());
     base.export_policy.max_routes = vm["max-routes"].as<std::size_t>();
     if (vm.count("next-hop")) {
-      base.export_policy.next_hop = address_option(vm["next-hop"].as<std::string>(), "next hop");
+      base.export_policy.next_hop =
+          address_option(vm["next-hop"].as<std::string>(), "next hop");
     }
     for (const auto& spec : vm["peer"].as<std::vector<std::string>>()) {
       const auto colon = spec.rfind(':');

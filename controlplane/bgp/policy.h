@@ -31,8 +31,8 @@ struct RouteAttributes {
 
 // What one peer gets on top of every route (the per-peer policy).
 struct ExportPolicy {
-  unsigned prepend = 0;               // added to the route's own prepend
-  std::optional<std::uint32_t> med;   // replaces the route's MED
+  unsigned prepend = 0;                // added to the route's own prepend
+  std::optional<std::uint32_t> med;    // replaces the route's MED
   std::vector<Community> communities;  // added
   std::vector<LargeCommunity> large_communities;
   bool graceful_shutdown = false;  // every route to this peer (draining)

@@ -28,7 +28,8 @@ class AdjRibOut {
   // distinct attribute set, to be split by encode_split), marked as sent.
   // A prefix the peer does not have yet is held back (stays pending) when
   // the peer already has `limit` routes; `held_back` counts those.
-  std::vector<UpdateMessage> take_announcements(std::size_t limit, std::size_t& held_back);
+  std::vector<UpdateMessage> take_announcements(std::size_t limit,
+                                                std::size_t& held_back);
   // A ROUTE-REFRESH or a new session: everything wanted is pending again
   // (and, for a new session, nothing counts as sent).
   void resend_all();

@@ -29,10 +29,14 @@ Ipv4Address from_asio(const asio::ip::address_v4& a) { return a.to_bytes(); }
 
 EventType expiry_event(Timer t) {
   switch (t) {
-    case Timer::kConnectRetry: return EventType::kConnectRetryTimerExpires;
-    case Timer::kHold: return EventType::kHoldTimerExpires;
-    case Timer::kKeepalive: return EventType::kKeepaliveTimerExpires;
-    case Timer::kIdleHold: return EventType::kIdleHoldTimerExpires;
+    case Timer::kConnectRetry:
+      return EventType::kConnectRetryTimerExpires;
+    case Timer::kHold:
+      return EventType::kHoldTimerExpires;
+    case Timer::kKeepalive:
+      return EventType::kKeepaliveTimerExpires;
+    case Timer::kIdleHold:
+      return EventType::kIdleHoldTimerExpires;
   }
   return EventType::kHoldTimerExpires;
 }
@@ -124,7 +128,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto h = decode_header(buf_);
     if (!h) return report_error(h.error());
     buf_.resize(h->length);
-    asio::async_read(socket_, asio::buffer(buf_.data() + kHeaderLength, h->length - kHeaderLength),
+    asio::async_read(socket_,
+                     asio::buffer(buf_.data() + kHeaderLength, h->length - kHeaderLength),
                      [self = shared_from_this()](const boost::system::error_code& e,
                                                  std::size_t) { self->on_body(e); });
   }
@@ -249,11 +254,12 @@ class Session : public FsmClock,
     const auto i = static_cast<std::size_t>(t);
     const std::uint64_t gen = ++timer_gen_[i];
     timers_[i].expires_after(d);
-    timers_[i].async_wait([w = weak_from_this(), t, i, gen](const boost::system::error_code& ec) {
-      auto s = w.lock();
-      if (ec || !s || s->timer_gen_[i] != gen || s->peer_ == nullptr) return;
-      s->fsm_.handle(Event(expiry_event(t)));
-    });
+    timers_[i].async_wait(
+        [w = weak_from_this(), t, i, gen](const boost::system::error_code& ec) {
+          auto s = w.lock();
+          if (ec || !s || s->timer_gen_[i] != gen || s->peer_ == nullptr) return;
+          s->fsm_.handle(Event(expiry_event(t)));
+        });
   }
   void stop(Timer t) override {
     const auto i = static_cast<std::size_t>(t);
@@ -277,7 +283,8 @@ class Session : public FsmClock,
   }
 
   // FsmObserver and ConnectionOwner: to the peer (below, after Peer).
-  void state_changed(State from, State to, EventType cause, std::string_view reason) override;
+  void state_changed(State from, State to, EventType cause,
+                     std::string_view reason) override;
   void established(const Negotiated& n) override;
   void update_received(const UpdateMessage& u, const UpdateErrors& e) override;
   void route_refresh_received(const RouteRefreshMessage& r) override;
@@ -516,8 +523,9 @@ void Peer::emit(SpeakerEvent e) {
 }
 
 void Peer::start() {
-  main_->fsm().handle(Event(config_.passive ? EventType::kManualStartWithPassiveTcpEstablishment
-                                            : EventType::kManualStart));
+  main_->fsm().handle(Event(config_.passive
+                                ? EventType::kManualStartWithPassiveTcpEstablishment
+                                : EventType::kManualStart));
 }
 
 void Peer::stop(const std::string& communication) {
@@ -628,8 +636,8 @@ std::optional<PathAttributes> Peer::exported(const Ipv4Prefix& p) const {
   if (it == speaker_.routes.end()) return std::nullopt;
   ExportContext ctx;
   ctx.local_as = speaker_.config.local_as;
-  ctx.local_address = config_.source.value_or(
-      main_->local_address().value_or(speaker_.config.router_id));
+  ctx.local_address =
+      config_.source.value_or(main_->local_address().value_or(speaker_.config.router_id));
   return export_attributes(it->second, config_.export_policy, ctx);
 }
 
@@ -653,7 +661,8 @@ void Peer::established(Session& s, const Negotiated& n) {
   emit(std::move(eor));
 }
 
-void Peer::update_received(Session& s, const UpdateMessage& u, const UpdateErrors& errors) {
+void Peer::update_received(Session& s, const UpdateMessage& u,
+                           const UpdateErrors& errors) {
   if (&s != main_.get()) return;
   SpeakerEvent e;
   if (u.is_end_of_rib()) {
@@ -739,7 +748,8 @@ void Peer::flush() {
   if (!is_established()) return;
   last_flush_ = std::chrono::steady_clock::now();
   std::size_t held_back = 0;
-  for (const auto& u : out_.take_announcements(config_.export_policy.max_routes, held_back)) {
+  for (const auto& u :
+       out_.take_announcements(config_.export_policy.max_routes, held_back)) {
     send_update(u);
   }
   counters_.routes_held_back = held_back;
@@ -773,18 +783,30 @@ PeerStatus Peer::status() const {
 std::string_view event_kind_name(SpeakerEvent::Kind k) {
   using K = SpeakerEvent::Kind;
   switch (k) {
-    case K::kStateChange: return "state";
-    case K::kEstablished: return "established";
-    case K::kNotificationSent: return "notification-sent";
-    case K::kNotificationReceived: return "notification-received";
-    case K::kRouteRefreshReceived: return "route-refresh";
-    case K::kEndOfRibReceived: return "end-of-rib-received";
-    case K::kUpdateReceived: return "update-received";
-    case K::kEndOfRibSent: return "end-of-rib-sent";
-    case K::kRouteLimit: return "route-limit";
-    case K::kConnectionRejected: return "connection-rejected";
-    case K::kCollision: return "collision";
-    case K::kError: return "error";
+    case K::kStateChange:
+      return "state";
+    case K::kEstablished:
+      return "established";
+    case K::kNotificationSent:
+      return "notification-sent";
+    case K::kNotificationReceived:
+      return "notification-received";
+    case K::kRouteRefreshReceived:
+      return "route-refresh";
+    case K::kEndOfRibReceived:
+      return "end-of-rib-received";
+    case K::kUpdateReceived:
+      return "update-received";
+    case K::kEndOfRibSent:
+      return "end-of-rib-sent";
+    case K::kRouteLimit:
+      return "route-limit";
+    case K::kConnectionRejected:
+      return "connection-rejected";
+    case K::kCollision:
+      return "collision";
+    case K::kError:
+      return "error";
   }
   return "?";
 }
@@ -800,8 +822,10 @@ std::vector<std::string> validate(const SpeakerConfig& c) {
   std::set<std::string> names;
   for (const auto& p : c.peers) {
     const std::string who = "peer " + (p.name.empty() ? to_string(p.address) : p.name);
-    if (p.address == Ipv4Address{}) errors.push_back(who + ": address must not be 0.0.0.0");
-    if (!addresses.insert(p.address).second) errors.push_back(who + ": address given twice");
+    if (p.address == Ipv4Address{})
+      errors.push_back(who + ": address must not be 0.0.0.0");
+    if (!addresses.insert(p.address).second)
+      errors.push_back(who + ": address given twice");
     if (!names.insert(p.name.empty() ? to_string(p.address) : p.name).second) {
       errors.push_back(who + ": name given twice");
     }
@@ -811,11 +835,13 @@ std::vector<std::string> validate(const SpeakerConfig& c) {
     }
     if (p.port == 0) errors.push_back(who + ": port must not be 0");
     if (p.ttl == 0) errors.push_back(who + ": TTL must be at least 1");
-    if (p.gtsm_hops && *p.gtsm_hops == 0) errors.push_back(who + ": GTSM hops must be >= 1");
+    if (p.gtsm_hops && *p.gtsm_hops == 0)
+      errors.push_back(who + ": GTSM hops must be >= 1");
     if (p.export_policy.prepend > kMaxPrepend) {
       errors.push_back(who + ": prepend at most " + std::to_string(kMaxPrepend));
     }
-    if (p.export_policy.max_routes == 0) errors.push_back(who + ": route limit must be >= 1");
+    if (p.export_policy.max_routes == 0)
+      errors.push_back(who + ": route limit must be >= 1");
     if (p.idle_hold_time <= Duration::zero() || p.max_idle_hold_time < p.idle_hold_time) {
       errors.push_back(who + ": idle hold time must be > 0 and <= its maximum");
     }
@@ -844,13 +870,15 @@ void Speaker::on_event(EventHandler handler) { impl_->handler = std::move(handle
 std::optional<std::string> Speaker::start() {
   if (impl_->config.listen) {
     boost::system::error_code ec;
-    const tcp::endpoint ep(to_asio(impl_->config.listen_address), impl_->config.listen_port);
+    const tcp::endpoint ep(to_asio(impl_->config.listen_address),
+                           impl_->config.listen_port);
     impl_->acceptor.open(ep.protocol(), ec);
     if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) impl_->acceptor.bind(ep, ec);
     if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return "listen on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
-                   ": " + ec.message();
+    if (ec)
+      return "listen on " + ep.address().to_string() + ":" + std::to_string(ep.port()) +
+             ": " + ec.message();
     impl_->do_accept();
   }
   for (auto& p : impl_->peers) p->start();
@@ -875,7 +903,8 @@ void Speaker::Impl::do_accept() {
       } else {
         SpeakerEvent e;
         e.kind = SpeakerEvent::Kind::kConnectionRejected;
-        e.detail = "connection from " + (e2 ? std::string("?") : remote.address().to_string()) +
+        e.detail = "connection from " +
+                   (e2 ? std::string("?") : remote.address().to_string()) +
                    (stopping ? " while stopping" : ", not a configured peer");
         emit(e);
         s.close(e2);
@@ -926,7 +955,8 @@ std::vector<PeerStatus> Speaker::peers() const {
   return out;
 }
 
-std::map<Ipv4Prefix, PathAttributes> Speaker::received_routes(const std::string& name) const {
+std::map<Ipv4Prefix, PathAttributes> Speaker::received_routes(
+    const std::string& name) const {
   Peer* p = impl_->find(name);
   return p != nullptr ? p->rib_in().ipv4() : std::map<Ipv4Prefix, PathAttributes>{};
 }

@@ -97,9 +97,9 @@ struct SpeakerEvent {
     kNotificationReceived,  // notification
     kRouteRefreshReceived,  // count: routes re-sent
     kEndOfRibReceived,
-    kUpdateReceived,  // count: routes in Adj-RIB-In; detail: RFC 7606 action
-    kEndOfRibSent,    // count: routes in the initial table
-    kRouteLimit,      // count: routes held back; detail
+    kUpdateReceived,      // count: routes in Adj-RIB-In; detail: RFC 7606 action
+    kEndOfRibSent,        // count: routes in the initial table
+    kRouteLimit,          // count: routes held back; detail
     kConnectionRejected,  // detail
     kCollision,           // detail: which connection was kept
     kError,               // detail (listener, socket options)

@@ -65,8 +65,8 @@ std::vector<Row> rows() {
       {"Idle_ManualStartPassive", S::kIdle,
        Event(E::kManualStartWithPassiveTcpEstablishment), S::kActive,
        act::kResetConnectRetryCounter | act::kStartConnectRetryTimer, std::nullopt},
-      {"Idle_IdleHoldTimerExpires", S::kIdle, Event(E::kIdleHoldTimerExpires), S::kConnect,
-       act::kStartConnectRetryTimer | act::kInitiateTcp, std::nullopt},
+      {"Idle_IdleHoldTimerExpires", S::kIdle, Event(E::kIdleHoldTimerExpires),
+       S::kConnect, act::kStartConnectRetryTimer | act::kInitiateTcp, std::nullopt},
       {"Idle_ManualStop", S::kIdle, Event(E::kManualStop), S::kIdle,
        act::kStopIdleHoldTimer | act::kResetConnectRetryCounter, std::nullopt},
       {"Idle_KeepAliveMsgIgnored", S::kIdle, Event(E::kKeepAliveMsg), S::kIdle, 0,
@@ -74,10 +74,11 @@ std::vector<Row> rows() {
       {"Idle_TcpConnectionConfirmedIgnored", S::kIdle, Event(E::kTcpConnectionConfirmed),
        S::kIdle, 0, std::nullopt},
       {"Connect_TcpCrAcked", S::kConnect, Event(E::kTcpCrAcked), S::kOpenSent,
-       act::kStopConnectRetryTimer | act::kSendOpen | act::kStartOpenHoldTimer, std::nullopt},
-      {"Connect_ConnectRetryTimerExpires", S::kConnect, Event(E::kConnectRetryTimerExpires),
-       S::kConnect, act::kDropTcp | act::kStartConnectRetryTimer | act::kInitiateTcp,
+       act::kStopConnectRetryTimer | act::kSendOpen | act::kStartOpenHoldTimer,
        std::nullopt},
+      {"Connect_ConnectRetryTimerExpires", S::kConnect,
+       Event(E::kConnectRetryTimerExpires), S::kConnect,
+       act::kDropTcp | act::kStartConnectRetryTimer | act::kInitiateTcp, std::nullopt},
       {"Connect_TcpConnectionFails", S::kConnect, Event(E::kTcpConnectionFails), S::kIdle,
        act::kStopConnectRetryTimer | act::kDropTcp | act::kFailure, std::nullopt},
       {"Connect_ManualStop", S::kConnect, Event(E::kManualStop), S::kIdle,
@@ -87,7 +88,8 @@ std::vector<Row> rows() {
       {"Connect_KeepAliveMsg", S::kConnect, Event(E::kKeepAliveMsg), S::kIdle,
        act::kStopConnectRetryTimer | act::kDropTcp | act::kFailure, std::nullopt},
       {"Active_TcpConnectionConfirmed", S::kActive, Event(E::kTcpConnectionConfirmed),
-       S::kOpenSent, act::kStopConnectRetryTimer | act::kSendOpen | act::kStartOpenHoldTimer,
+       S::kOpenSent,
+       act::kStopConnectRetryTimer | act::kSendOpen | act::kStartOpenHoldTimer,
        std::nullopt},
       {"Active_ConnectRetryTimerExpires", S::kActive, Event(E::kConnectRetryTimerExpires),
        S::kConnect, act::kDropTcp | act::kStartConnectRetryTimer | act::kInitiateTcp,
@@ -109,8 +111,9 @@ std::vector<Row> rows() {
       {"OpenSent_NotifMsgVerErr", S::kOpenSent,
        Event(E::kNotifMsgVerErr, NotificationMessage{2, 1, {0, 4}}), S::kIdle,
        act::kDropTcp | act::kNotificationReceived, std::nullopt},
-      {"OpenSent_UpdateMsgIsFsmError", S::kOpenSent, Event(E::kUpdateMsg, UpdateMessage{}),
-       S::kIdle, fail_idle, P{ErrorCode::kFiniteStateMachineError, 1}},
+      {"OpenSent_UpdateMsgIsFsmError", S::kOpenSent,
+       Event(E::kUpdateMsg, UpdateMessage{}), S::kIdle, fail_idle,
+       P{ErrorCode::kFiniteStateMachineError, 1}},
       {"OpenSent_OpenCollisionDump", S::kOpenSent, Event(E::kOpenCollisionDump), S::kIdle,
        act::kSendNotification | act::kDropTcp | act::kNoRestart,
        P{ErrorCode::kCease, cease::kConnectionCollisionResolution}},
@@ -124,8 +127,8 @@ std::vector<Row> rows() {
       {"OpenConfirm_KeepaliveTimerExpires", S::kOpenConfirm,
        Event(E::kKeepaliveTimerExpires), S::kOpenConfirm,
        act::kSendKeepalive | act::kStartKeepaliveTimer, std::nullopt},
-      {"OpenConfirm_BGPOpenIsFsmError", S::kOpenConfirm, open_event(peer_open()), S::kIdle,
-       fail_idle, P{ErrorCode::kFiniteStateMachineError, 2}},
+      {"OpenConfirm_BGPOpenIsFsmError", S::kOpenConfirm, open_event(peer_open()),
+       S::kIdle, fail_idle, P{ErrorCode::kFiniteStateMachineError, 2}},
       {"OpenConfirm_OpenCollisionDump", S::kOpenConfirm, Event(E::kOpenCollisionDump),
        S::kIdle, act::kSendNotification | act::kDropTcp | act::kNoRestart,
        P{ErrorCode::kCease, cease::kConnectionCollisionResolution}},
@@ -143,8 +146,8 @@ std::vector<Row> rows() {
       {"Established_UpdateMsgErr", S::kEstablished, Event(E::kUpdateMsgErr, update),
        S::kIdle, fail_idle,
        P{ErrorCode::kUpdateMessageError, update_error::kMalformedAttributeList}},
-      {"Established_BGPOpenIsFsmError", S::kEstablished, open_event(peer_open()), S::kIdle,
-       fail_idle, P{ErrorCode::kFiniteStateMachineError, 3}},
+      {"Established_BGPOpenIsFsmError", S::kEstablished, open_event(peer_open()),
+       S::kIdle, fail_idle, P{ErrorCode::kFiniteStateMachineError, 3}},
       {"Established_ConnectRetryIsFsmError", S::kEstablished,
        Event(E::kConnectRetryTimerExpires), S::kIdle, fail_idle,
        P{ErrorCode::kFiniteStateMachineError, 3}},
@@ -166,11 +169,12 @@ TEST_P(FsmTable, Transition) {
   const Row& r = GetParam();
   const Step s = transition(r.from, r.event, config());
   EXPECT_EQ(state_name(s.next), state_name(r.to));
-  EXPECT_EQ(s.actions, r.actions) << std::hex << "got 0x" << s.actions << " want 0x"
-                                  << r.actions;
+  EXPECT_EQ(s.actions, r.actions)
+      << std::hex << "got 0x" << s.actions << " want 0x" << r.actions;
   if (r.notification) {
     ASSERT_TRUE(s.notification.has_value());
-    EXPECT_EQ(s.notification->error_code, static_cast<std::uint8_t>(r.notification->first));
+    EXPECT_EQ(s.notification->error_code,
+              static_cast<std::uint8_t>(r.notification->first));
     EXPECT_EQ(s.notification->error_subcode, r.notification->second);
   } else {
     EXPECT_FALSE(s.notification.has_value());
@@ -220,7 +224,8 @@ class FakeClock : public FsmClock {
     for (;;) {
       auto next = deadlines_.end();
       for (auto it = deadlines_.begin(); it != deadlines_.end(); ++it) {
-        if (it->second <= end && (next == deadlines_.end() || it->second < next->second)) {
+        if (it->second <= end &&
+            (next == deadlines_.end() || it->second < next->second)) {
           next = it;
         }
       }
@@ -236,10 +241,14 @@ class FakeClock : public FsmClock {
  private:
   static EventType expiry(Timer t) {
     switch (t) {
-      case Timer::kConnectRetry: return E::kConnectRetryTimerExpires;
-      case Timer::kHold: return E::kHoldTimerExpires;
-      case Timer::kKeepalive: return E::kKeepaliveTimerExpires;
-      case Timer::kIdleHold: return E::kIdleHoldTimerExpires;
+      case Timer::kConnectRetry:
+        return E::kConnectRetryTimerExpires;
+      case Timer::kHold:
+        return E::kHoldTimerExpires;
+      case Timer::kKeepalive:
+        return E::kKeepaliveTimerExpires;
+      case Timer::kIdleHold:
+        return E::kIdleHoldTimerExpires;
     }
     return E::kHoldTimerExpires;
   }
@@ -529,7 +538,8 @@ TEST(FsmOpen, FourOctetLocalAsUsesAsTransAndTheCapability) {
   EXPECT_EQ(o.four_octet_as(), 4200000001u);
   // Route Server (2-octet only): no 4-octet AS_PATH on the session.
   EXPECT_FALSE(negotiate(c, peer_open()).codec.four_octet_as);
-  OpenMessage with = make_open(65515, 180, a4("198.18.10.1"), {FourOctetAsCapability{65515}});
+  OpenMessage with =
+      make_open(65515, 180, a4("198.18.10.1"), {FourOctetAsCapability{65515}});
   EXPECT_TRUE(negotiate(c, with).codec.four_octet_as);
 }
 

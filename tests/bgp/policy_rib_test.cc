@@ -61,7 +61,8 @@ TEST(Policy, CommunitiesMergedSortedWithWellKnownOnes) {
 
 TEST(Policy, CommunityText) {
   EXPECT_EQ(parse_community("65001:100"), Community::of(65001, 100));
-  EXPECT_EQ(parse_community("graceful-shutdown"), well_known_community::kGracefulShutdown);
+  EXPECT_EQ(parse_community("graceful-shutdown"),
+            well_known_community::kGracefulShutdown);
   EXPECT_EQ(parse_community("no-advertise"), well_known_community::kNoAdvertise);
   EXPECT_FALSE(parse_community("65536:1").has_value());
   EXPECT_FALSE(parse_community("1:2:3").has_value());
