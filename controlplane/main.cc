@@ -4,12 +4,15 @@
 #include <rte_errno.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "controlplane/advertiser.h"
 #include "controlplane/config/config.h"
 #include "controlplane/replay.h"
 #include "dataplane/dataplane.h"
@@ -44,11 +47,25 @@ int run_daemon(const nva::config::Config& cfg) {
     nva::DataPlane dp(cfg.dataplane, cfg.timeouts, cfg.services, cfg.dataplane.ports);
     for (const auto& p : dp.ports()) std::cout << nva::port::describe(p) << "\n";
     dp.start();
+    std::unique_ptr<nva::Advertiser> bgp;
+    if (cfg.bgp.enabled) {
+      std::vector<std::uint32_t> vips;
+      for (const auto& s : cfg.services) vips.push_back(s.vip);
+      std::sort(vips.begin(), vips.end());
+      vips.erase(std::unique(vips.begin(), vips.end()), vips.end());
+      bgp = std::make_unique<nva::Advertiser>(cfg.bgp, vips);
+      std::cout << "anycast-nva: BGP AS " << cfg.bgp.local_as << ", announcing "
+                << vips.size() << " VIP(s) to " << cfg.bgp.peers.size() << " peer(s)"
+                << std::endl;
+    }
     std::cout << "anycast-nva: running " << dp.worker_count() << " worker(s); "
               << "SIGTERM or SIGINT stops" << std::endl;
     int sig = 0;
     sigwait(&sigs, &sig);
     std::cout << "anycast-nva: signal " << sig << ", stopping" << std::endl;
+    // Routes first (the peers stop sending traffic here), then the workers.
+    if (bgp) bgp->stop("anycast-nva stopping");
+    bgp.reset();
     dp.stop();
     const nva::DataPlaneStats s = dp.stats();
     std::cout << "anycast-nva: rx " << s.rx << ", tx " << s.tx << ", connections created "
@@ -109,6 +126,14 @@ int main(int argc, char** argv) {
   } catch (const nva::config::ConfigError& e) {
     std::cerr << "anycast-nva: " << e.what() << "\n";
     return 2;
+  }
+  if (cfg.bgp.enabled) {
+    try {
+      nva::check_bgp(cfg.bgp);
+    } catch (const nva::config::ConfigError& e) {
+      std::cerr << "anycast-nva: " << cfg.source << ": " << e.what() << "\n";
+      return 2;
+    }
   }
   if (vm.count("check-config")) {
     std::cout << "config OK: " << nva::config::summary(cfg) << "\n";

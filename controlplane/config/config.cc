@@ -143,6 +143,49 @@ lb::Backend to_backend(const Value& v) {
   return b;
 }
 
+// "A:B" (2 x 16 bits) or, with large, "A:B:C" (3 x 32 bits).
+std::vector<std::uint32_t> split_colon(const Value& v, const std::string& text,
+                                       unsigned parts, std::uint64_t max) {
+  std::vector<std::uint32_t> out;
+  std::istringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ':')) {
+    out.push_back(
+        static_cast<std::uint32_t>(to_uint({v.key, trim(item), v.where}, 0, max)));
+  }
+  if (out.size() != parts) {
+    fail(v, "'" + text + "' is not " + (parts == 2 ? "AS:VALUE" : "GLOBAL:DATA1:DATA2"));
+  }
+  return out;
+}
+
+// "ADDR:AS [name=N] [port=P] [passive]"
+BgpPeerConfig to_peer(const Value& v) {
+  std::istringstream in(v.text);
+  std::string endpoint, extra;
+  in >> endpoint;
+  const auto colon = endpoint.find(':');
+  if (colon == std::string::npos) fail(v, "expected ADDR:AS, got '" + endpoint + "'");
+  BgpPeerConfig p;
+  p.addr = to_ipv4(v, endpoint.substr(0, colon));
+  p.as = static_cast<std::uint32_t>(
+      to_uint({v.key, endpoint.substr(colon + 1), v.where}, 1, 0xFFFFFFFFull));
+  p.name = endpoint.substr(0, colon);
+  while (in >> extra) {
+    if (extra == "passive") {
+      p.passive = true;
+    } else if (extra.rfind("name=", 0) == 0 && extra.size() > 5) {
+      p.name = extra.substr(5);
+    } else if (extra.rfind("port=", 0) == 0) {
+      p.port = static_cast<std::uint16_t>(
+          to_uint({v.key, extra.substr(5), v.where}, 1, 65535));
+    } else {
+      fail(v, "unknown peer attribute '" + extra + "'");
+    }
+  }
+  return p;
+}
+
 }  // namespace
 
 Config parse(const std::string& text, const std::string& name,
@@ -192,8 +235,9 @@ Config parse(const std::string& text, const std::string& name,
     const auto dot = v.key.find('.');
     const std::string section = dot == std::string::npos ? "" : v.key.substr(0, dot);
     const std::string rest = dot == std::string::npos ? v.key : v.key.substr(dot + 1);
-    const bool repeatable = section == "service" && rest.size() > 8 &&
-                            rest.compare(rest.size() - 8, 8, ".backend") == 0;
+    const bool repeatable = (section == "service" && rest.size() > 8 &&
+                             rest.compare(rest.size() - 8, 8, ".backend") == 0) ||
+                            v.key == "bgp.peer";
     if (!repeatable && !scalars_seen.insert(v.key).second)
       fail(v, "given more than once");
 
@@ -238,6 +282,46 @@ Config parse(const std::string& text, const std::string& name,
         d.idle_sleep_us = static_cast<std::uint32_t>(to_uint(v, 1, 1'000'000));
       } else if (rest == "idle_polls") {
         d.idle_polls = static_cast<std::uint32_t>(to_uint(v, 1, 1u << 24));
+      } else {
+        fail(v, "unknown option");
+      }
+    } else if (section == "bgp") {
+      BgpConfig& b = c.bgp;
+      b.enabled = true;
+      if (rest == "local_as") {
+        b.local_as = static_cast<std::uint32_t>(to_uint(v, 1, 0xFFFFFFFFull));
+      } else if (rest == "router_id") {
+        b.router_id = to_ipv4(v, v.text);
+      } else if (rest == "source") {
+        b.source = to_ipv4(v, v.text);
+      } else if (rest == "hold_time") {
+        b.hold_time = static_cast<std::uint16_t>(to_uint(v, 0, 65535));
+        if (b.hold_time == 1 || b.hold_time == 2)
+          fail(v, "must be 0 or at least 3 (RFC 4271)");
+      } else if (rest == "ttl") {
+        b.ttl = static_cast<std::uint8_t>(to_uint(v, 1, 255));
+      } else if (rest == "gtsm_hops") {
+        b.gtsm_hops = static_cast<std::uint8_t>(to_uint(v, 1, 255));
+      } else if (rest == "peer") {
+        b.peers.push_back(to_peer(v));
+      } else if (rest == "listen") {
+        b.listen = to_bool(v);
+      } else if (rest == "listen_port") {
+        b.listen_port = static_cast<std::uint16_t>(to_uint(v, 1, 65535));
+      } else if (rest == "prepend") {
+        b.prepend = static_cast<unsigned>(to_uint(v, 0, 16));
+      } else if (rest == "med") {
+        b.med = static_cast<std::uint32_t>(to_uint(v, 0, 0xFFFFFFFFull));
+      } else if (rest == "community") {
+        for (const std::string& item : split_list(v.text)) {
+          const auto parts = split_colon(v, item, 2, 65535);
+          b.communities.push_back((parts[0] << 16) | parts[1]);
+        }
+      } else if (rest == "large_community") {
+        for (const std::string& item : split_list(v.text)) {
+          const auto parts = split_colon(v, item, 3, 0xFFFFFFFFull);
+          b.large_communities.push_back({parts[0], parts[1], parts[2]});
+        }
       } else {
         fail(v, "unknown option");
       }
@@ -295,6 +379,18 @@ Config parse(const std::string& text, const std::string& name,
   }
 
   // Cross-field checks.
+  if (c.bgp.enabled) {
+    const std::string where = name + ": bgp: ";
+    if (c.bgp.local_as == 0) throw ConfigError(where + "local_as is required");
+    if (c.bgp.router_id == 0) throw ConfigError(where + "router_id is required");
+    if (c.bgp.peers.empty()) throw ConfigError(where + "no peer");
+    std::set<std::uint32_t> addrs;
+    for (const auto& p : c.bgp.peers) {
+      if (!addrs.insert(p.addr).second) {
+        throw ConfigError(where + "peer " + p.name + " is given twice");
+      }
+    }
+  }
   std::set<std::uint64_t> keys;
   for (auto& [sname, s] : services) {
     const std::string where = service_where[sname] + ": service." + sname + ": ";
@@ -335,11 +431,15 @@ std::string summary(const Config& c) {
   for (const auto& s : c.services) backends += s.backends.size();
   std::string ports;
   for (const auto& p : c.dataplane.ports) ports += (ports.empty() ? "" : ",") + p;
+  const std::string bgp = c.bgp.enabled
+                              ? ", BGP AS " + std::to_string(c.bgp.local_as) + " with " +
+                                    std::to_string(c.bgp.peers.size()) + " peer(s)"
+                              : ", no BGP";
   return c.source + ": " + std::to_string(c.services.size()) + " service(s), " +
          std::to_string(backends) + " backend(s), " +
          std::to_string(c.dataplane.workers) + " worker(s), ports " +
          (ports.empty() ? "(none)" : ports) + ", " +
-         std::to_string(c.dataplane.connections) + " connections per worker";
+         std::to_string(c.dataplane.connections) + " connections per worker" + bgp;
 }
 
 }  // namespace nva::config

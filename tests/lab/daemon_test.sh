@@ -1,8 +1,11 @@
 #!/bin/bash
 # The daemon end to end in network namespaces: anycast-nva runs in its own
 # namespace with an AF_PACKET port (net_af_packet) on a veth; a peer
-# namespace plays client and backend with scapy (daemon_traffic.py). Then
-# SIGTERM must stop it cleanly. Everything made here is removed on exit.
+# namespace plays client and backend with scapy (daemon_traffic.py) and
+# Route Server with BIRD 2 (AS 65515): the VIP must be announced to it while
+# the daemon runs, and SIGTERM must send Cease (BIRD logs the shutdown
+# communication) and stop the daemon cleanly. Everything made here is
+# removed on exit.
 # Usage: daemon_test.sh ANYCAST_NVA SOURCE_ROOT
 set -uo pipefail
 nva="$1"
@@ -18,8 +21,10 @@ if_nva="nv${run}dn"
 if_net="nv${run}dp"
 work=$(mktemp -d /tmp/nva-daemon.XXXXXX)
 pid=""
+bird_pid=""
 cleanup() {
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+  [ -n "$bird_pid" ] && kill -KILL "$bird_pid" 2>/dev/null
   ip netns del "$ns_nva" 2>/dev/null
   ip netns del "$ns_net" 2>/dev/null
   rm -rf "$work" "/var/run/dpdk/nvat${run}_daemon"
@@ -32,7 +37,10 @@ ip link set "$if_nva" netns "$ns_nva" && ip link set "$if_net" netns "$ns_net" |
 for ns in "$ns_nva" "$ns_net"; do ip -n "$ns" link set lo up; done
 ip -n "$ns_nva" link set "$if_nva" up
 ip -n "$ns_net" link set "$if_net" up
-# No addresses: the NVA's kernel stays out of the way; the peer sends raw frames.
+# The kernels keep their addresses for BGP (AF_PACKET leaves the kernel its
+# traffic); data-plane traffic is raw frames from scapy.
+ip -n "$ns_nva" addr add 198.18.0.2/24 dev "$if_nva"
+ip -n "$ns_net" addr add 198.18.0.4/24 dev "$if_net"
 nva_mac=$(ip -n "$ns_nva" -o link show "$if_nva" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 net_mac=$(ip -n "$ns_net" -o link show "$if_net" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 
@@ -45,6 +53,13 @@ ports = net_af_packet0
 gateway_mac = ${net_mac}
 connections = 4096
 maglev_table_size = 307
+[bgp]
+local_as = 65001
+router_id = 198.18.0.2
+source = 198.18.0.2
+peer = 198.18.0.4:65515 name=rs1
+med = 50
+community = 65001:100
 [service.web]
 vip = 198.19.0.10
 port = 80
@@ -54,6 +69,31 @@ backend = 198.18.2.1:8080
 INI
 
 "$nva" --config "$work/nva.ini" --check-config || exit 1
+
+# BIRD as Route Server: AS 65515, 2-octet ASN only, strict import of the VIP.
+if command -v bird >/dev/null; then
+  cat >"$work/bird.conf" <<BIRD
+router id 198.18.0.4;
+log "$work/bird.log" all;
+protocol device { scan time 1; }
+filter from_nva {
+  if net = 198.19.0.10/32 && bgp_path.first = 65001 && !(65515 ~ bgp_path) then accept;
+  reject;
+}
+protocol bgp nva {
+  local 198.18.0.4 as 65515;
+  neighbor 198.18.0.2 as 65001;
+  multihop;
+  enable as4 off;
+  connect delay time 1;
+  connect retry time 2;
+  ipv4 { import filter from_nva; export none; };
+}
+BIRD
+  ip netns exec "$ns_net" bird -f -c "$work/bird.conf" -s "$work/bird.ctl" >"$work/bird.out" 2>&1 &
+  bird_pid=$!
+fi
+birdc_() { birdc -s "$work/bird.ctl" "$@"; }
 ip netns exec "$ns_nva" "$nva" --config "$work/nva.ini" >"$work/nva.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
@@ -67,6 +107,27 @@ fi
 grep "^port" "$work/nva.log"
 
 status=0
+if [ -n "$bird_pid" ]; then
+  announced=0
+  for _ in $(seq 1 100); do
+    if birdc_ show route 198.19.0.10/32 all 2>/dev/null | grep -q "BGP.as_path: 65001"; then
+      announced=1; break
+    fi
+    sleep 0.1
+  done
+  if [ "$announced" -eq 1 ]; then
+    echo "ok: the VIP is announced to the Route Server"
+    birdc_ show route 198.19.0.10/32 all | grep -E "BGP.(as_path|med|community)"
+    birdc_ show route 198.19.0.10/32 all | grep -q "BGP.med: 50" ||
+      { echo "FAIL: MED 50 missing"; status=1; }
+    birdc_ show route 198.19.0.10/32 all | grep -q "(65001,100)" ||
+      { echo "FAIL: community 65001:100 missing"; status=1; }
+  else
+    echo "FAIL: the VIP never reached BIRD"; birdc_ show protocols all nva; status=1
+  fi
+else
+  echo "note: bird not installed, BGP part skipped"
+fi
 ip netns exec "$ns_net" timeout 60 /usr/bin/python3 "$src/daemon_traffic.py" "$if_net" "$nva_mac" ||
   status=1
 
@@ -79,5 +140,17 @@ else
   [ "$rc" -eq 0 ] || { echo "FAIL: anycast-nva exited $rc after SIGTERM"; status=1; }
 fi
 pid=""
+if [ -n "$bird_pid" ]; then
+  if grep -q 'anycast-nva stopping' "$work/bird.log"; then
+    echo "ok: Route Server got Cease with the shutdown communication"
+  else
+    echo "FAIL: no shutdown communication in BIRD's log"; tail -5 "$work/bird.log"; status=1
+  fi
+  if birdc_ show route 198.19.0.10/32 2>/dev/null | grep -q "198.19.0.10/32"; then
+    echo "FAIL: the VIP is still in BIRD after the daemon stopped"; status=1
+  else
+    echo "ok: the VIP is withdrawn from the Route Server"
+  fi
+fi
 cat "$work/nva.log"
 exit $status

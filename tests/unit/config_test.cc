@@ -150,6 +150,59 @@ INSTANTIATE_TEST_SUITE_P(
             "100 x 4 backends"}),
     [](const auto& tp) { return "case" + std::to_string(tp.index); });
 
+TEST(Config, BgpSection) {
+  const std::string text = std::string(kGood) + R"(
+[bgp]
+local_as = 65001
+router_id = 198.18.0.2
+source = 198.18.0.2
+hold_time = 90
+peer = 198.18.0.4:65515 name=rs1
+peer = 198.18.0.5:65515 name=rs2 passive port=1179
+prepend = 2
+med = 50
+community = 65001:100, 65535:65281
+large_community = 65001:1:2
+)";
+  const Config c = parse(text, "nva.ini");
+  ASSERT_TRUE(c.bgp.enabled);
+  EXPECT_EQ(c.bgp.local_as, 65001u);
+  EXPECT_EQ(c.bgp.router_id, 0xC6120002u);
+  EXPECT_EQ(c.bgp.source.value_or(0), 0xC6120002u);
+  EXPECT_EQ(c.bgp.hold_time, 90);
+  ASSERT_EQ(c.bgp.peers.size(), 2u);
+  EXPECT_EQ(c.bgp.peers[0].name, "rs1");
+  EXPECT_EQ(c.bgp.peers[0].as, 65515u);
+  EXPECT_FALSE(c.bgp.peers[0].passive);
+  EXPECT_TRUE(c.bgp.peers[1].passive);
+  EXPECT_EQ(c.bgp.peers[1].port, 1179);
+  EXPECT_EQ(c.bgp.prepend, 2u);
+  EXPECT_EQ(c.bgp.med.value_or(0), 50u);
+  EXPECT_EQ(c.bgp.communities, (std::vector<std::uint32_t>{0xFDE90064u, 0xFFFFFF01u}));
+  ASSERT_EQ(c.bgp.large_communities.size(), 1u);
+  EXPECT_EQ(c.bgp.large_communities[0][2], 2u);
+  EXPECT_NE(summary(c).find("BGP AS 65001 with 2 peer(s)"), std::string::npos);
+  EXPECT_FALSE(parse(kGood, "nva.ini").bgp.enabled);
+}
+
+TEST(Config, BgpErrors) {
+  EXPECT_EQ(error_of("[bgp]\nlocal_as = 65001\npeer = 198.18.0.4\n"),
+            "nva.ini:3: bgp.peer: expected ADDR:AS, got '198.18.0.4'");
+  EXPECT_EQ(error_of("[bgp]\nhold_time = 2\n"),
+            "nva.ini:2: bgp.hold_time: must be 0 or at least 3 (RFC 4271)");
+  EXPECT_EQ(error_of("[bgp]\ncommunity = 65001\n"),
+            "nva.ini:2: bgp.community: '65001' is not AS:VALUE");
+  EXPECT_EQ(error_of("[bgp]\nlocal_as = 65001\nrouter_id = 198.18.0.2\n"),
+            "nva.ini: bgp: no peer");
+  EXPECT_EQ(error_of("[bgp]\nrouter_id = 198.18.0.2\npeer = 198.18.0.4:65515\n"),
+            "nva.ini: bgp: local_as is required");
+  EXPECT_EQ(error_of("[bgp]\nlocal_as = 1\nrouter_id = 1.1.1.1\npeer = 198.18.0.4:65515\n"
+                     "peer = 198.18.0.4:65516\n"),
+            "nva.ini: bgp: peer 198.18.0.4 is given twice");
+  EXPECT_EQ(error_of("[bgp]\npeer = 198.18.0.4:65515 shy\n"),
+            "nva.ini:2: bgp.peer: unknown peer attribute 'shy'");
+}
+
 TEST(Config, CommandLineOverridesTheFile) {
   const Config c =
       parse(kGood, "nva.ini", {"dataplane.workers=4", "service.web.port = 8080"});
