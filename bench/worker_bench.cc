@@ -46,7 +46,11 @@ std::unique_ptr<lb::ServiceTable> services(lb::NatMode mode) {
   s.mode = mode;
   for (std::uint32_t i = 0; i < 8; ++i)
     s.backends.push_back({0xC6120200 + i, 8443, 1, true});
-  if (mode == lb::NatMode::kDnatSnat) s.snat_addrs = {0xC6120101, 0xC6120102};
+  // 64 SNAT addresses x 8 backends x ~64k ports: room for 33M connections,
+  // so 10M flows fill it to 30 % and the port search stays short.
+  if (mode == lb::NatMode::kDnatSnat) {
+    for (std::uint32_t i = 0; i < 64; ++i) s.snat_addrs.push_back(0xC6120100 + i);
+  }
   return std::make_unique<lb::ServiceTable>(std::vector<lb::Service>{s}, 65537);
 }
 
@@ -197,7 +201,17 @@ void BM_Worker_Established(benchmark::State& state) {
     p.run(ids.data(), 0x02);
   }
   if (p.worker().translator().tracker().table().size() != n) {
-    state.SkipWithError("could not open every flow");
+    std::string why = "could not open every flow (" +
+                      std::to_string(p.worker().translator().tracker().table().size()) + " of " +
+                      std::to_string(n) + "):";
+    const auto& drops = p.worker().translator().counters().drops;
+    for (std::size_t i = 0; i < drops.size(); ++i) {
+      if (drops[i] != 0) {
+        why += " " + std::string(nat::nat_drop_name(static_cast<nat::NatDrop>(i))) + "=" +
+               std::to_string(drops[i]);
+      }
+    }
+    state.SkipWithError(why.c_str());
     return;
   }
   const auto flows = random_flows(n, 1 << 20);
