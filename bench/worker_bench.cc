@@ -202,8 +202,8 @@ void BM_Worker_Established(benchmark::State& state) {
   }
   if (p.worker().translator().tracker().table().size() != n) {
     std::string why = "could not open every flow (" +
-                      std::to_string(p.worker().translator().tracker().table().size()) + " of " +
-                      std::to_string(n) + "):";
+                      std::to_string(p.worker().translator().tracker().table().size()) +
+                      " of " + std::to_string(n) + "):";
     const auto& drops = p.worker().translator().counters().drops;
     for (std::size_t i = 0; i < drops.size(); ++i) {
       if (drops[i] != 0) {
