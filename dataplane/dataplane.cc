@@ -62,13 +62,21 @@ void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& time
   if (d.gateway_mac && !port::mac_from_string(*d.gateway_mac, gw)) {
     throw std::runtime_error("dataplane.gateway_mac: not a MAC address");
   }
+  for (std::size_t i = 0; i < ports_.size(); ++i) {
+    learned_macs_.push_back(std::make_unique<std::atomic<std::uint64_t>>(0));
+  }
   for (std::uint32_t w = 0; w < d.workers; ++w) {
     WorkerConfig wc;
+    wc.pool = pool_;
     wc.id = w;
     wc.workers = d.workers;
     wc.owner_seed = d.seed;
-    for (const port::PortInfo& pi : ports_) {
+    for (std::size_t i = 0; i < ports_.size(); ++i) {
+      const port::PortInfo& pi = ports_[i];
       PortBinding pb;
+      pb.gateway_ip = d.gateway_ip.value_or(0);
+      pb.local_ip = d.local_ip.value_or(0);
+      pb.learned_mac = learned_macs_[i].get();
       pb.port_id = pi.port_id;
       pb.queue = static_cast<std::uint16_t>(w);
       pb.mac = pi.mac;

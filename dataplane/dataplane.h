@@ -76,6 +76,8 @@ class DataPlane {
   DataplaneOptions opts_;
   rte_mempool* pool_ = nullptr;
   std::vector<port::PortInfo> ports_;
+  // Per port: the gateway MAC learned by ARP, shared by the workers.
+  std::vector<std::unique_ptr<std::atomic<std::uint64_t>>> learned_macs_;
   std::unique_ptr<RcuDomain> rcu_;
   std::unique_ptr<RcuPublished<lb::ServiceTable>> services_;
   std::unique_ptr<steer::HandoffRings> handoff_;

@@ -22,8 +22,10 @@ struct DataplaneOptions {
   static constexpr std::uint32_t kDefaultIdlePolls = 256;
 
   std::uint32_t workers = kDefaultWorkers;
-  std::vector<std::string> ports;          // ethdev names, e.g. net_af_packet0
-  std::optional<std::string> gateway_mac;  // unset: learned from traffic
+  std::vector<std::string> ports;           // ethdev names, e.g. net_af_packet0
+  std::optional<std::string> gateway_mac;   // unset: learned (ARP or traffic)
+  std::optional<std::uint32_t> gateway_ip;  // set: the gateway's MAC by ARP
+  std::optional<std::uint32_t> local_ip;    // source of those ARP requests
   std::uint32_t connections = kDefaultConnections;
   std::uint64_t seed = 0;
   std::uint32_t maglev_table_size = lb::kDefaultMaglevTableSize;

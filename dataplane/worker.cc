@@ -5,9 +5,12 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf_dyn.h>
 
+#include <cstring>
 #include <stdexcept>
 
+#include "dataplane/packet/bytes.h"
 #include "dataplane/packet/mbuf.h"
+#include "dataplane/packet/protocols.h"
 #include "dataplane/packet/rewrite.h"
 
 namespace nva {
@@ -210,14 +213,17 @@ void Worker::handle(rte_mbuf* m, const packet::ParsedPacket& p, packet::DropReas
     rte_pktmbuf_free(m);
     return;
   }
-  // Learn the gateway from the first packet when it is not configured.
+  // Without a gateway address, learn the next hop from the first packet
+  // (in an Azure VNet everything arrives from the gateway).
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-  if (rte_is_zero_ether_addr(&pb.gateway_mac) && m->data_len >= sizeof(rte_ether_hdr)) {
+  if (pb.gateway_ip == 0 && rte_is_zero_ether_addr(&pb.gateway_mac) &&
+      m->data_len >= sizeof(rte_ether_hdr)) {
     rte_ether_addr_copy(&eth->src_addr, &pb.gateway_mac);
     ++counters_.gateway_learned;
   }
   if (r == packet::DropReason::kNotIp) {
-    ++counters_.exception_dropped;  // ARP & co.: no exception path yet
+    if (pb.gateway_ip != 0) learn_from_arp(m, p, pb);
+    ++counters_.exception_dropped;  // ARP & co.: the kernel's (no exception path yet)
     rte_pktmbuf_free(m);
     return;
   }
@@ -267,6 +273,11 @@ void Worker::finish(nat::Verdict v, rte_mbuf* m, std::size_t pi) noexcept {
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
   switch (v) {
     case nat::Verdict::kForward:
+      if (rte_is_zero_ether_addr(&pb.gateway_mac)) {  // ARP has not answered yet
+        ++counters_.no_next_hop;
+        rte_pktmbuf_free(m);
+        return;
+      }
       rte_ether_addr_copy(&pb.gateway_mac, &eth->dst_addr);
       rte_ether_addr_copy(&pb.mac, &eth->src_addr);
       send(pi, m);
@@ -317,9 +328,75 @@ void Worker::fragment_to_owner(rte_mbuf* m, const packet::ParsedPacket& p,
       m, pi);
 }
 
+void Worker::learn_from_arp(const rte_mbuf* m, const packet::ParsedPacket& p,
+                            PortBinding& pb) noexcept {
+  // RFC 826 over Ethernet/IPv4: htype 1, ptype 0x0800, hlen 6, plen 4.
+  if (p.ethertype != packet::ethertype::kArp || m->data_len < p.l3_offset + 28) return;
+  const auto* a = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, p.l3_offset);
+  if (packet::load_be16(a) != 1 || packet::load_be16(a + 2) != 0x0800 || a[4] != 6 ||
+      a[5] != 4) {
+    return;
+  }
+  if (packet::load_be32(a + 14) != pb.gateway_ip) return;  // sender is not the gateway
+  rte_ether_addr mac;
+  std::memcpy(mac.addr_bytes, a + 8, 6);
+  if (!rte_is_valid_assigned_ether_addr(&mac)) return;
+  std::uint64_t v = 0;
+  std::memcpy(&v, mac.addr_bytes, 6);
+  v |= 1ull << 63;  // known, even if the MAC were all zero bits in the low part
+  if (pb.learned_mac != nullptr) pb.learned_mac->store(v, std::memory_order_relaxed);
+  if (!rte_is_same_ether_addr(&mac, &pb.gateway_mac)) {
+    rte_ether_addr_copy(&mac, &pb.gateway_mac);
+    ++counters_.gateway_learned;
+  }
+}
+
+// Picks up what any worker learned by ARP; worker 0 asks once a second for
+// a gateway whose MAC is still unknown.
+void Worker::resolve_gateways(std::uint32_t now) noexcept {
+  for (std::size_t pi = 0; pi < cfg_.ports.size(); ++pi) {
+    PortBinding& pb = cfg_.ports[pi];
+    if (pb.gateway_ip == 0) continue;
+    if (pb.learned_mac != nullptr) {
+      const std::uint64_t v = pb.learned_mac->load(std::memory_order_relaxed);
+      if (v != 0) std::memcpy(pb.gateway_mac.addr_bytes, &v, 6);
+    }
+    if (!rte_is_zero_ether_addr(&pb.gateway_mac) || cfg_.id != 0 ||
+        cfg_.pool == nullptr) {
+      continue;
+    }
+    if (arp_sent_ && static_cast<std::int32_t>(now - last_arp_ms_) < 1000) continue;
+    rte_mbuf* m = rte_pktmbuf_alloc(cfg_.pool);
+    if (m == nullptr) continue;
+    auto* d = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, 60));
+    if (d == nullptr) {
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    std::memset(d, 0, 60);
+    std::memset(d, 0xFF, 6);                   // broadcast
+    std::memcpy(d + 6, pb.mac.addr_bytes, 6);  // from the port
+    packet::store_be16(d + 12, packet::ethertype::kArp);
+    std::uint8_t* a = d + 14;
+    packet::store_be16(a, 1);
+    packet::store_be16(a + 2, 0x0800);
+    a[4] = 6;
+    a[5] = 4;
+    packet::store_be16(a + 6, 1);  // request
+    std::memcpy(a + 8, pb.mac.addr_bytes, 6);
+    packet::store_be32(a + 14, pb.local_ip);
+    packet::store_be32(a + 24, pb.gateway_ip);
+    send(pi, m);
+    ++counters_.arp_requests;
+    arp_sent_ = true;
+    last_arp_ms_ = now;
+  }
+}
+
 unsigned Worker::poll_once() noexcept {
   const lb::ServiceTable* svc = services_.read();
   const std::uint32_t now = clock_.now_ms();
+  resolve_gateways(now);
   unsigned handled = 0;
   rte_mbuf* burst[kBurst];
   if (svc != nullptr) {

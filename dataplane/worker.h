@@ -43,6 +43,14 @@ struct PortBinding {
   // destination is reached through the gateway). All zero: learn it from
   // the source MAC of the first packet received on the port.
   rte_ether_addr gateway_mac{};
+  // With a gateway address the MAC is learned from ARP instead (the
+  // gateway's replies, which every worker then uses) and requested once a
+  // second while unknown, from `local_ip` (0: an ARP probe from 0.0.0.0).
+  std::uint32_t gateway_ip = 0;  // host order; 0: none
+  std::uint32_t local_ip = 0;
+  // Where workers share what ARP taught them: 0 = unknown, else the MAC in
+  // the low 48 bits. Owned by the DataPlane (or a test); null without ARP.
+  std::atomic<std::uint64_t>* learned_mac = nullptr;
 };
 
 struct IdleConfig {
@@ -60,6 +68,7 @@ struct WorkerConfig {
   nat::FragmentConfig fragments;
   IdleConfig idle;
   unsigned expire_budget = 64;  // list heads examined per poll
+  rte_mempool* pool = nullptr;  // for the ARP requests this worker sends (worker 0)
   // Benchmark mode (BM_Worker_Forward): parse, TTL decrement, MAC rewrite
   // and transmit, without connection lookup or NAT: the I/O path's ceiling.
   bool forward_only = false;
@@ -75,7 +84,9 @@ struct alignas(64) WorkerCounters {
   std::uint64_t handoff_dropped = 0;    // the owner's ring was full
   std::uint64_t exception_dropped = 0;  // no exception path on this port
   std::uint64_t idle_sleeps = 0;
-  std::uint64_t gateway_learned = 0;
+  std::uint64_t gateway_learned = 0;  // from traffic or ARP
+  std::uint64_t arp_requests = 0;     // sent for the gateway
+  std::uint64_t no_next_hop = 0;      // dropped: gateway MAC not known yet
   std::array<std::uint64_t, packet::kDropReasonCount> parse_drops{};
 };
 
@@ -125,6 +136,9 @@ class Worker {
   void send(std::size_t port_index, rte_mbuf* m) noexcept;
   void flush(std::size_t port_index) noexcept;
   void flush_handoff() noexcept;
+  void learn_from_arp(const rte_mbuf* m, const packet::ParsedPacket& p,
+                      PortBinding& pb) noexcept;
+  void resolve_gateways(std::uint32_t now) noexcept;
   void to_worker(std::uint32_t w, rte_mbuf* m) noexcept;
   void finish(nat::Verdict v, rte_mbuf* m, std::size_t port_index) noexcept;
   // Fragments: the datagram tracker's side, and the connection owner's.
@@ -152,6 +166,8 @@ class Worker {
   std::atomic<std::uint64_t> heartbeat_{0};
   std::uint32_t empty_polls_ = 0;
   bool online_ = false;  // RCU reader online (inside run())
+  std::uint32_t last_arp_ms_ = 0;
+  bool arp_sent_ = false;
 };
 
 }  // namespace nva

@@ -256,6 +256,10 @@ Config parse(const std::string& text, const std::string& name,
         if (!valid_mac(v.text))
           fail(v, "not a MAC address (aa:bb:cc:dd:ee:ff): '" + v.text + "'");
         d.gateway_mac = v.text;
+      } else if (rest == "gateway") {
+        d.gateway_ip = to_ipv4(v, v.text);
+      } else if (rest == "address") {
+        d.local_ip = to_ipv4(v, v.text);
       } else if (rest == "connections") {
         d.connections = static_cast<std::uint32_t>(to_uint(v, 16, 1u << 30));
       } else if (rest == "seed") {

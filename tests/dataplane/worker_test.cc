@@ -72,7 +72,8 @@ const rte_ether_addr kGateway{{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}};
 // A ring-backed port with `queues` RX/TX queues and that many workers.
 class Rig {
  public:
-  explicit Rig(std::uint32_t workers, bool learn_gateway = false)
+  explicit Rig(std::uint32_t workers, bool learn_gateway = false,
+               std::uint32_t gateway_ip = 0)
       : pool_(test::make_pktmbuf_pool(4095)),
         rcu_(workers),
         services_(rcu_, make_services()),
@@ -102,7 +103,11 @@ class Rig {
       pb.port_id = port_;
       pb.queue = static_cast<std::uint16_t>(w);
       pb.mac = info_.mac;
-      if (!learn_gateway) pb.gateway_mac = kGateway;
+      if (!learn_gateway && gateway_ip == 0) pb.gateway_mac = kGateway;
+      pb.gateway_ip = gateway_ip;
+      pb.local_ip = gateway_ip != 0 ? ipv4_from_string("198.18.0.2") : 0;
+      pb.learned_mac = &learned_mac_;
+      wc.pool = pool_.get();
       wc.ports.push_back(pb);
       wc.nat.capacity = 10000;
       workers_.push_back(std::make_unique<Worker>(wc, rcu_, services_, handoff_, clock_));
@@ -172,6 +177,7 @@ class Rig {
   RcuPublished<lb::ServiceTable> services_;
   steer::HandoffRings handoff_;
   ManualClock clock_;
+  std::atomic<std::uint64_t> learned_mac_{0};
   std::vector<rte_ring*> rx_, tx_;
   std::uint16_t port_ = 0;
   port::PortInfo info_;
@@ -457,6 +463,71 @@ TEST(Worker, LoneLaterFragmentsTimeOutAndAreCounted) {
   }
   EXPECT_EQ(timeouts, 1u);
   EXPECT_EQ(rte_mempool_in_use_count(rig.pool()), in_use);  // freed
+}
+
+// With a gateway address the next hop comes from ARP: requests once a
+// second while unknown (from worker 0), the gateway's reply (seen by any
+// worker) teaches every worker, other senders teach nothing.
+TEST(Worker, GatewayMacByArp) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  const std::uint32_t gw = ipv4_from_string("198.18.0.1");
+  Rig rig(2, false, gw);
+  auto arp = [](std::uint16_t op, const packet::Mac& mac, const char* sender_ip) {
+    Bytes b = PacketBuilder()
+                  .Eth({.src = mac,
+                        .dst = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+                        .ethertype = 0x0806})
+                  .Payload(28, 0)
+                  .Build();
+    std::uint8_t* a = b.data() + 14;
+    packet::store_be16(a, 1);
+    packet::store_be16(a + 2, 0x0800);
+    a[4] = 6;
+    a[5] = 4;
+    packet::store_be16(a + 6, op);
+    std::memcpy(a + 8, mac.data(), 6);
+    packet::store_be32(a + 14, ipv4_from_string(sender_ip));
+    return b;
+  };
+  // Unknown next hop: the packet is translated but cannot leave (counted);
+  // worker 0 asks for the gateway.
+  rig.inject(0, tcp("203.0.113.5", 40000, "198.19.0.10", 80, kSyn));
+  rig.poll();
+  auto out = rig.sent();
+  ASSERT_EQ(out.size(), 1u);  // just the ARP request
+  const Bytes& req = out[0].second;
+  EXPECT_EQ(packet::load_be16(req.data() + 12), 0x0806);
+  EXPECT_EQ(req[0], 0xff);
+  EXPECT_EQ(packet::load_be16(req.data() + 20), 1);  // request
+  EXPECT_EQ(packet::load_be32(req.data() + 28), ipv4_from_string("198.18.0.2"));
+  EXPECT_EQ(packet::load_be32(req.data() + 38), gw);
+  EXPECT_EQ(rig.worker(0).counters().no_next_hop + rig.worker(1).counters().no_next_hop,
+            1u);
+  // No second request within the second; one after it.
+  rig.poll();
+  EXPECT_TRUE(rig.sent().empty());
+  rig.clock().advance(1000);
+  rig.poll();
+  EXPECT_EQ(rig.sent().size(), 1u);
+  // Someone else's ARP teaches nothing; the gateway's reply (on worker 1's
+  // queue) teaches both workers.
+  const packet::Mac other{0x02, 0x11, 0x11, 0x11, 0x11, 0x11};
+  const packet::Mac gw_mac{0x02, 0x22, 0x22, 0x22, 0x22, 0x22};
+  rig.inject(1, arp(1, other, "198.18.0.77"));
+  rig.inject(1, arp(2, gw_mac, "198.18.0.1"));
+  rig.poll();
+  (void)rig.sent();
+  for (int i = 0; i < 4; ++i) {
+    rig.inject(static_cast<std::uint32_t>(i % 2),
+               tcp("203.0.113.5", static_cast<std::uint16_t>(41000 + i), "198.19.0.10",
+                   80, kSyn));
+  }
+  rig.poll();
+  out = rig.sent();
+  ASSERT_EQ(out.size(), 4u);
+  for (const auto& [q, b] : out) {
+    EXPECT_EQ(0, std::memcmp(b.data(), gw_mac.data(), 6)) << "worker " << q;
+  }
 }
 
 TEST(Worker, LearnsTheGatewayAndAnswersPing) {

@@ -42,7 +42,6 @@ ip -n "$ns_net" link set "$if_net" up
 ip -n "$ns_nva" addr add 198.18.0.2/24 dev "$if_nva"
 ip -n "$ns_net" addr add 198.18.0.4/24 dev "$if_net"
 nva_mac=$(ip -n "$ns_nva" -o link show "$if_nva" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-net_mac=$(ip -n "$ns_net" -o link show "$if_net" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 
 cat >"$work/nva.ini" <<INI
 [eal]
@@ -50,7 +49,9 @@ args = -l 0-1 --no-huge --no-pci -m 256 --no-telemetry --log-level=*:warning --f
 [dataplane]
 workers = 1
 ports = net_af_packet0
-gateway_mac = ${net_mac}
+# The next hop by ARP: the peer namespace's kernel answers for 198.18.0.4.
+gateway = 198.18.0.4
+address = 198.18.0.2
 connections = 4096
 maglev_table_size = 307
 [bgp]

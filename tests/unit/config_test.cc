@@ -17,6 +17,8 @@ args = -l 0-1 --no-huge   --vdev=net_ring0
 workers = 2
 ports = net_ring0, net_ring1
 gateway_mac = 12:34:56:78:9a:bc
+gateway = 198.18.0.1
+address = 198.18.0.2
 connections = 4096
 seed = 42
 maglev_table_size = 307
@@ -49,6 +51,8 @@ TEST(Config, ParsesEverySection) {
   EXPECT_EQ(c.dataplane.workers, 2u);
   EXPECT_EQ(c.dataplane.ports, (std::vector<std::string>{"net_ring0", "net_ring1"}));
   EXPECT_EQ(c.dataplane.gateway_mac.value_or(""), "12:34:56:78:9a:bc");
+  EXPECT_EQ(c.dataplane.gateway_ip.value_or(0), 0xC6120001u);
+  EXPECT_EQ(c.dataplane.local_ip.value_or(0), 0xC6120002u);
   EXPECT_EQ(c.dataplane.connections, 4096u);
   EXPECT_EQ(c.dataplane.seed, 42u);
   EXPECT_FALSE(c.dataplane.tcp_pickup);
