@@ -70,7 +70,7 @@ void check_bgp(const config::BgpConfig& b) { (void)speaker_config(b); }
 
 Advertiser::Advertiser(const config::BgpConfig& cfg,
                        const std::vector<std::uint32_t>& vips)
-    : io_(std::make_unique<boost::asio::io_context>()) {
+    : io_(std::make_unique<boost::asio::io_context>()), vips_(vips) {
   speaker_ = std::make_unique<bgp::Speaker>(*io_, speaker_config(cfg));
   speaker_->on_event(log_event);
   if (auto err = speaker_->start()) throw std::runtime_error("bgp: " + *err);
@@ -80,6 +80,20 @@ Advertiser::Advertiser(const config::BgpConfig& cfg,
     }
   }
   thread_ = std::thread([this] { io_->run(); });
+}
+
+void Advertiser::set_announced(bool announced) {
+  boost::asio::post(*io_, [this, announced] {
+    for (std::uint32_t vip : vips_) {
+      const auto prefix = bgp::Ipv4Prefix::make(to_bgp(vip), 32);
+      if (!prefix) continue;
+      if (announced) {
+        speaker_->announce(*prefix, bgp::RouteAttributes{});
+      } else {
+        speaker_->withdraw(*prefix);
+      }
+    }
+  });
 }
 
 void Advertiser::stop(const std::string& communication, unsigned wait_ms) {

@@ -41,6 +41,10 @@ class Advertiser {
   Advertiser(const Advertiser&) = delete;
   Advertiser& operator=(const Advertiser&) = delete;
 
+  // Withdraws (false) or re-announces (true) every VIP; thread-safe (posts
+  // to the speaker's thread). Used by the data-plane watchdog.
+  void set_announced(bool announced);
+
   // Administrative stop of every session with `communication` (RFC 9003);
   // returns once the NOTIFICATIONs are out or after `wait_ms`.
   void stop(const std::string& communication, unsigned wait_ms = 2000);
@@ -49,6 +53,7 @@ class Advertiser {
   std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<bgp::Speaker> speaker_;
   std::thread thread_;
+  std::vector<std::uint32_t> vips_;
   bool stopped_ = false;
 };
 

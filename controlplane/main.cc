@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -30,6 +31,7 @@ int run_daemon(const nva::config::Config& cfg) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGUSR1);  // test hook (dataplane.test_hooks)
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   std::vector<std::string> args = {"anycast-nva"};
@@ -60,8 +62,48 @@ int run_daemon(const nva::config::Config& cfg) {
     }
     std::cout << "anycast-nva: running " << dp.worker_count() << " worker(s); "
               << "SIGTERM or SIGINT stops" << std::endl;
+    // The control loop: signals, and the workers' heartbeats. A worker whose
+    // heartbeat stands still for dataplane.watchdog_ms is stuck: the VIPs
+    // are withdrawn until every worker beats again.
+    const auto period = std::chrono::milliseconds(10);
+    std::vector<std::uint64_t> beats(dp.worker_count(), 0);
+    std::vector<std::chrono::steady_clock::time_point> moved(
+        dp.worker_count(), std::chrono::steady_clock::now());
+    bool healthy = true;
     int sig = 0;
-    sigwait(&sigs, &sig);
+    for (;;) {
+      timespec ts{0,
+                  std::chrono::duration_cast<std::chrono::nanoseconds>(period).count()};
+      sig = sigtimedwait(&sigs, nullptr, &ts);
+      if (sig == SIGUSR1 && cfg.dataplane.test_hooks) {
+        // Test hook: stall worker 0 (or let it go again).
+        auto& w = dp.worker(0);
+        w.test_stall = !w.test_stall.load();
+        std::cout << "anycast-nva: test hook: worker 0 "
+                  << (w.test_stall.load() ? "stalled" : "released") << std::endl;
+        continue;
+      }
+      if (sig == SIGINT || sig == SIGTERM) break;
+      const auto now = std::chrono::steady_clock::now();
+      bool all_beating = true;
+      for (std::size_t i = 0; i < beats.size(); ++i) {
+        const std::uint64_t hb = dp.worker(i).heartbeat();
+        if (hb != beats[i]) {
+          beats[i] = hb;
+          moved[i] = now;
+        } else if (now - moved[i] >
+                   std::chrono::milliseconds(cfg.dataplane.watchdog_ms)) {
+          all_beating = false;
+        }
+      }
+      if (all_beating != healthy) {
+        healthy = all_beating;
+        std::cout << "anycast-nva: data plane "
+                  << (healthy ? "healthy again" : "unhealthy") << ": "
+                  << (healthy ? "announcing" : "withdrawing") << " the VIPs" << std::endl;
+        if (bgp) bgp->set_announced(healthy);
+      }
+    }
     std::cout << "anycast-nva: signal " << sig << ", stopping" << std::endl;
     // Routes first (the peers stop sending traffic here), then the workers.
     if (bgp) bgp->stop("anycast-nva stopping");

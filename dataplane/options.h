@@ -37,6 +37,11 @@ struct DataplaneOptions {
   bool idle_sleep = true;
   std::uint32_t idle_sleep_us = kDefaultIdleSleepUs;
   std::uint32_t idle_polls = kDefaultIdlePolls;
+  // A worker whose heartbeat stands still this long is stuck (VIPs withdrawn).
+  static constexpr std::uint32_t kDefaultWatchdogMs = 100;
+  std::uint32_t watchdog_ms = kDefaultWatchdogMs;
+  // SIGUSR1 stalls / releases worker 0 (watchdog tests only).
+  bool test_hooks = false;
 };
 
 }  // namespace nva

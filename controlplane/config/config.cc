@@ -284,6 +284,10 @@ Config parse(const std::string& text, const std::string& name,
         d.idle_sleep = to_bool(v);
       } else if (rest == "idle_sleep_us") {
         d.idle_sleep_us = static_cast<std::uint32_t>(to_uint(v, 1, 1'000'000));
+      } else if (rest == "watchdog_ms") {
+        d.watchdog_ms = static_cast<std::uint32_t>(to_uint(v, 10, 60'000));
+      } else if (rest == "test_hooks") {
+        d.test_hooks = to_bool(v);
       } else if (rest == "idle_polls") {
         d.idle_polls = static_cast<std::uint32_t>(to_uint(v, 1, 1u << 24));
       } else {

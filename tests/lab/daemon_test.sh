@@ -3,8 +3,9 @@
 # namespace with an AF_PACKET port (net_af_packet) on a veth; a peer
 # namespace plays client and backend with scapy (daemon_traffic.py) and
 # Route Server with BIRD 2 (AS 65515): the VIP must be announced to it while
-# the daemon runs, and SIGTERM must send Cease (BIRD logs the shutdown
-# communication) and stop the daemon cleanly. Everything made here is
+# the daemon runs, withdrawn within 1 s when a worker stalls (test hook,
+# SIGUSR1) and announced again when it recovers; SIGTERM must send Cease
+# (BIRD logs the shutdown communication) and stop the daemon cleanly. Everything made here is
 # removed on exit.
 # Usage: daemon_test.sh ANYCAST_NVA SOURCE_ROOT
 set -uo pipefail
@@ -54,6 +55,7 @@ gateway = 198.18.0.4
 address = 198.18.0.2
 connections = 4096
 maglev_table_size = 307
+test_hooks = true
 [bgp]
 local_as = 65001
 router_id = 198.18.0.2
@@ -131,6 +133,27 @@ else
 fi
 ip netns exec "$ns_net" timeout 60 /usr/bin/python3 "$src/daemon_traffic.py" "$if_net" "$nva_mac" ||
   status=1
+
+# Watchdog: a stalled worker (test hook) must withdraw the VIP within 1 s;
+# released, the VIP comes back.
+if [ -n "$bird_pid" ]; then
+  in_bird() { birdc_ show route 198.19.0.10/32 2>/dev/null | grep -q "198.19.0.10/32"; }
+  t0=$(date +%s%N)
+  kill -USR1 "$pid"
+  gone=0
+  for _ in $(seq 1 30); do in_bird || { gone=1; break; }; sleep 0.05; done
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  if [ "$gone" -eq 1 ] && [ "$ms" -le 1000 ]; then
+    echo "ok: stalled worker -> VIP withdrawn from the Route Server in ${ms} ms"
+  else
+    echo "FAIL: VIP still announced ${ms} ms after a worker stalled"; status=1
+  fi
+  kill -USR1 "$pid"
+  back=0
+  for _ in $(seq 1 60); do in_bird && { back=1; break; }; sleep 0.05; done
+  [ "$back" -eq 1 ] && echo "ok: worker released -> VIP announced again" ||
+    { echo "FAIL: VIP not re-announced after the worker recovered"; status=1; }
+fi
 
 kill -TERM "$pid"
 for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

@@ -24,6 +24,8 @@ seed = 42
 maglev_table_size = 307
 tcp_pickup = no
 idle_sleep = off
+watchdog_ms = 250
+test_hooks = yes
 
 [timeouts]
 tcp_established_ms = 600000   # 10 min
@@ -57,6 +59,8 @@ TEST(Config, ParsesEverySection) {
   EXPECT_EQ(c.dataplane.seed, 42u);
   EXPECT_FALSE(c.dataplane.tcp_pickup);
   EXPECT_FALSE(c.dataplane.idle_sleep);
+  EXPECT_EQ(c.dataplane.watchdog_ms, 250u);
+  EXPECT_TRUE(c.dataplane.test_hooks);
   EXPECT_TRUE(c.dataplane.answer_vip_ping);  // default
   EXPECT_EQ(c.timeouts.of(conntrack::TimeoutClass::kTcpEstablished), 600000u);
   EXPECT_EQ(c.timeouts.of(conntrack::TimeoutClass::kUdp),
