@@ -149,7 +149,8 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   auto parsed = [&](unsigned i) -> packet::ParsedPacket& { return parsed_s[i].v; };
   packet::DropReason reason[kBurst];
   const conntrack::ConnKey* key_ptrs[kBurst];
-  std::int8_t fast[kBurst];  // index into keys/refs, or -1: handle() it
+  std::int8_t fast[kBurst];     // index into keys/refs, or -1: handle() it
+  std::size_t port_of[kBurst];  // port index of each packet (handoff: its own)
   unsigned nfast = 0;
   // Stage 1: parse; hand packets owned elsewhere over; gather the keys of
   // the plain TCP/UDP packets this worker owns.
@@ -159,7 +160,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
     packet::ParsedPacket& p = parsed(i);
     reason[i] = packet::parse_mbuf(m, p);
     fast[i] = -1;
-    const std::size_t mpi = from_handoff ? port_index_of(m) : pi;
+    const std::size_t mpi = port_of[i] = from_handoff ? port_index_of(m) : pi;
     const bool plain = reason[i] == packet::DropReason::kNone && !cfg_.forward_only &&
                        p.l3 == packet::L3Kind::kIpv4 && p.has_ports &&
                        p.frag == packet::FragState::kNone &&
@@ -187,7 +188,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   for (unsigned i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
     if (m == nullptr) continue;
-    const std::size_t mpi = from_handoff ? port_index_of(m) : pi;
+    const std::size_t mpi = port_of[i];
     if (fast[i] < 0) {
       handle(m, parsed(i), reason[i], mpi, from_handoff, svc, now);
       continue;

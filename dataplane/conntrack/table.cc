@@ -23,6 +23,9 @@ namespace nva::conntrack {
 namespace {
 
 constexpr std::uint32_t kMaxCapacity = 1u << 30;
+// A stage-2 marker in lookup_bulk: never a reference, since indexes stay
+// below kMaxCapacity.
+constexpr std::uint32_t kRecheck = 0xFFFFFFFEu;
 constexpr double kMaxLoad = 0.9;  // index entries / slots at full capacity
 
 constexpr std::size_t kHugePage = 2u << 20;
@@ -245,26 +248,25 @@ void ConnTable::lookup_bulk(const ConnKey* const* keys, unsigned n,
       bk = &buckets_[b2[i]];
       m = match(*bk, sig);
     }
-    cand[i] = ConnRef::kNone;
-    if (m != 0) {
-      cand[i] = bk->ref[static_cast<unsigned>(__builtin_ctz(m)) >> 1];
-      if (cand[i] != ConnRef::kNone) __builtin_prefetch(&conns_[cand[i] >> 1]);
-    }
+    // No signature in either bucket: a miss. Otherwise the first match, or
+    // kRecheck when that slot is empty (a stale signature).
+    cand[i] =
+        m == 0 ? ConnRef::kNone : bk->ref[static_cast<unsigned>(__builtin_ctz(m)) >> 1];
+    if (m != 0 && cand[i] == ConnRef::kNone) cand[i] = kRecheck;
+    if (cand[i] < kRecheck) __builtin_prefetch(&conns_[cand[i] >> 1]);
   }
-  // Stage 3: confirm the key. No candidate means a miss; a candidate with
-  // another key (a 16-bit signature collision, or an emptied slot) falls
-  // back to a full scan of both buckets.
+  // Stage 3: confirm the key; a candidate with another key (a 16-bit
+  // signature collision) or a stale slot falls back to a full scan of both
+  // buckets.
   for (unsigned i = 0; i < n; ++i) {
     if (cand[i] == ConnRef::kNone) {
-      out[i] = cand[i] == ConnRef::kNone &&
-                       match(buckets_[b1[i]], signature(h[i])) == 0 &&
-                       match(buckets_[b2[i]], signature(h[i])) == 0
-                   ? ConnRef{}
-                   : lookup(*keys[i], h[i]);
-      continue;
+      out[i] = {};
+    } else if (cand[i] == kRecheck) {
+      out[i] = lookup(*keys[i], h[i]);
+    } else {
+      const ConnRef r{cand[i]};
+      out[i] = conns_[r.index()].key[r.raw & 1] == *keys[i] ? r : lookup(*keys[i], h[i]);
     }
-    const ConnRef r{cand[i]};
-    out[i] = conns_[r.index()].key[r.raw & 1] == *keys[i] ? r : lookup(*keys[i], h[i]);
   }
 }
 

@@ -50,13 +50,7 @@ FragmentTracker::Entry* FragmentTracker::find(const packet::ParsedPacket& p, boo
   Entry* free_slot = nullptr;
   for (unsigned i = 0; i < kProbe; ++i) {
     Entry& e = table_[(h + i) & mask_];
-    if (e.used && not_after(e.expires, now_ms)) {
-      // Stale: expire it in passing.
-      for (unsigned k = 0; k < e.nheld; ++k) rte_pktmbuf_free(e.held[k]);
-      counters_.dropped_timeout += e.nheld;
-      e = Entry{};
-      --live_;
-    }
+    if (e.used && not_after(e.expires, now_ms)) drop_expired(e);  // in passing
     if (!e.used) {
       if (free_slot == nullptr) free_slot = &e;
       continue;
@@ -142,13 +136,15 @@ void FragmentTracker::expire(std::uint32_t now_ms, unsigned budget) noexcept {
   for (unsigned i = 0; i < budget && live_ > 0; ++i) {
     Entry& e = table_[sweep_];
     sweep_ = (sweep_ + 1) & mask_;
-    if (e.used && not_after(e.expires, now_ms)) {
-      for (unsigned k = 0; k < e.nheld; ++k) rte_pktmbuf_free(e.held[k]);
-      counters_.dropped_timeout += e.nheld;
-      e = Entry{};
-      --live_;
-    }
+    if (e.used && not_after(e.expires, now_ms)) drop_expired(e);
   }
+}
+
+void FragmentTracker::drop_expired(Entry& e) noexcept {
+  for (unsigned k = 0; k < e.nheld; ++k) rte_pktmbuf_free(e.held[k]);
+  counters_.dropped_timeout += e.nheld;
+  e = Entry{};
+  --live_;
 }
 
 }  // namespace nva::nat

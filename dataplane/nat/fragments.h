@@ -87,6 +87,7 @@ class FragmentTracker {
   };
   Entry* find(const packet::ParsedPacket& p, bool create, std::uint32_t now_ms) noexcept;
   void account(Entry& e, const packet::ParsedPacket& p) noexcept;
+  void drop_expired(Entry& e) noexcept;
 
   FragmentConfig cfg_;
   std::vector<Entry> table_;

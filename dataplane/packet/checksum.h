@@ -24,27 +24,39 @@ constexpr std::uint16_t csum_fold(std::uint64_t acc) noexcept {
   return static_cast<std::uint16_t>(acc);
 }
 
-// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one 16-bit field changing
-// from `old_v` to `new_v`. Equals a full recomputation for any data that does
-// not sum to zero (every IPv4 header and TCP/UDP pseudo-header qualifies:
-// the version nibble and protocol number are never zero); starting from a
+// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'). A change of one 16-bit word
+// from m to m' contributes ~m + m' (csum_delta16) to an unfolded
+// accumulator; any number of such deltas is applied with one fold
+// (csum_apply). Equals a full recomputation for any data that does not sum
+// to zero (every IPv4 header and TCP/UDP pseudo-header qualifies: the
+// version nibble and protocol number are never zero); starting from a
 // correct checksum (other than UDP's 0xFFFF form of a zero sum) it never
 // yields 0xFFFF.
-constexpr std::uint16_t csum_replace16(std::uint16_t check, std::uint16_t old_v,
-                                       std::uint16_t new_v) noexcept {
-  const std::uint64_t acc = std::uint64_t{static_cast<std::uint16_t>(~check)} +
-                            static_cast<std::uint16_t>(~old_v) + new_v;
-  return static_cast<std::uint16_t>(~csum_fold(acc));
+constexpr std::uint64_t csum_delta16(std::uint16_t old_v, std::uint16_t new_v) noexcept {
+  return std::uint64_t{static_cast<std::uint16_t>(~old_v)} + new_v;
 }
 
-// The same for a 32-bit field (an IPv4 address): two 16-bit words at once.
+// The delta of a 32-bit field (an IPv4 address, or two ports): two words.
+constexpr std::uint64_t csum_delta32(std::uint32_t old_v, std::uint32_t new_v) noexcept {
+  return csum_delta16(static_cast<std::uint16_t>(old_v >> 16),
+                      static_cast<std::uint16_t>(new_v >> 16)) +
+         csum_delta16(static_cast<std::uint16_t>(old_v),
+                      static_cast<std::uint16_t>(new_v));
+}
+
+constexpr std::uint16_t csum_apply(std::uint16_t check, std::uint64_t delta) noexcept {
+  return static_cast<std::uint16_t>(
+      ~csum_fold(std::uint64_t{static_cast<std::uint16_t>(~check)} + delta));
+}
+
+constexpr std::uint16_t csum_replace16(std::uint16_t check, std::uint16_t old_v,
+                                       std::uint16_t new_v) noexcept {
+  return csum_apply(check, csum_delta16(old_v, new_v));
+}
+
 constexpr std::uint16_t csum_replace32(std::uint16_t check, std::uint32_t old_v,
                                        std::uint32_t new_v) noexcept {
-  const std::uint64_t acc = std::uint64_t{static_cast<std::uint16_t>(~check)} +
-                            static_cast<std::uint16_t>(~(old_v >> 16)) +
-                            static_cast<std::uint16_t>(~old_v) + (new_v >> 16) +
-                            (new_v & 0xFFFF);
-  return static_cast<std::uint16_t>(~csum_fold(acc));
+  return csum_apply(check, csum_delta32(old_v, new_v));
 }
 
 // Checksum of an IPv4 header of `len` bytes, computed as if its checksum

@@ -6,28 +6,6 @@
 
 namespace nva::packet {
 
-namespace {
-
-// RFC 1624 eqn. 3 terms for one 16-bit word changing from `o` to `n`:
-// ~m + m', added to an unfolded accumulator.
-constexpr std::uint64_t delta16(std::uint16_t o, std::uint16_t n) noexcept {
-  return std::uint64_t{static_cast<std::uint16_t>(~o)} + n;
-}
-
-constexpr std::uint64_t delta32(std::uint32_t o, std::uint32_t n) noexcept {
-  return delta16(static_cast<std::uint16_t>(o >> 16),
-                 static_cast<std::uint16_t>(n >> 16)) +
-         delta16(static_cast<std::uint16_t>(o), static_cast<std::uint16_t>(n));
-}
-
-// HC' = ~(~HC + sum of deltas), folded once.
-constexpr std::uint16_t apply_delta(std::uint16_t check, std::uint64_t delta) noexcept {
-  return static_cast<std::uint16_t>(
-      ~csum_fold(std::uint64_t{static_cast<std::uint16_t>(~check)} + delta));
-}
-
-}  // namespace
-
 void rewrite_ipv4(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
                   const Ipv4Rewrite& rw) noexcept {
   std::uint8_t* const ip = frame.data() + parsed.l3_offset;
@@ -40,8 +18,9 @@ void rewrite_ipv4(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
 
   // The address delta is shared by the IPv4 header and the L4 pseudo-header;
   // every checksum is folded once.
-  const std::uint64_t addr_delta = delta32(old_src, new_src) + delta32(old_dst, new_dst);
-  store_be16(ip + 10, apply_delta(load_be16(ip + 10), addr_delta));
+  const std::uint64_t addr_delta =
+      csum_delta32(old_src, new_src) + csum_delta32(old_dst, new_dst);
+  store_be16(ip + 10, csum_apply(load_be16(ip + 10), addr_delta));
   store_be32(ip + 12, new_src);
   store_be32(ip + 16, new_dst);
 
@@ -62,8 +41,8 @@ void rewrite_ipv4(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
 
   const std::uint16_t l4_csum = load_be16(l4 + csum_at);
   if (!tcp && l4_csum == 0) return;  // UDP without checksum (RFC 768)
-  std::uint16_t c = apply_delta(l4_csum, addr_delta + delta16(old_sport, new_sport) +
-                                             delta16(old_dport, new_dport));
+  std::uint16_t c = csum_apply(l4_csum, addr_delta + csum_delta16(old_sport, new_sport) +
+                                            csum_delta16(old_dport, new_dport));
   if (!tcp && c == 0) c = 0xFFFF;
   store_be16(l4 + csum_at, c);
 }
@@ -72,13 +51,13 @@ void rewrite_ipv4_tuple(std::span<std::uint8_t> frame, const ParsedPacket& parse
                         std::uint32_t src_addr, std::uint16_t src_port,
                         std::uint32_t dst_addr, std::uint16_t dst_port) noexcept {
   std::uint8_t* const ip = frame.data() + parsed.l3_offset;
-  const std::uint64_t addr_delta =
-      delta32(load_be32(ip + 12), src_addr) + delta32(load_be32(ip + 16), dst_addr);
+  const std::uint64_t addr_delta = csum_delta32(load_be32(ip + 12), src_addr) +
+                                   csum_delta32(load_be32(ip + 16), dst_addr);
   // TTL shares its 16-bit word with the protocol: one more delta term.
   const std::uint16_t ttl_word = load_be16(ip + 8);
   const auto new_ttl_word = static_cast<std::uint16_t>(ttl_word - 0x0100);
-  store_be16(ip + 10, apply_delta(load_be16(ip + 10),
-                                  addr_delta + delta16(ttl_word, new_ttl_word)));
+  store_be16(ip + 10, csum_apply(load_be16(ip + 10),
+                                 addr_delta + csum_delta16(ttl_word, new_ttl_word)));
   store_be16(ip + 8, new_ttl_word);
   store_be32(ip + 12, src_addr);
   store_be32(ip + 16, dst_addr);
@@ -93,7 +72,7 @@ void rewrite_ipv4_tuple(std::span<std::uint8_t> frame, const ParsedPacket& parse
   std::uint8_t* const ck = l4 + (tcp ? 16 : 6);
   const std::uint16_t old_ck = load_be16(ck);
   if (!tcp && old_ck == 0) return;  // UDP without checksum (RFC 768)
-  std::uint16_t c = apply_delta(old_ck, addr_delta + delta32(old_ports, new_ports));
+  std::uint16_t c = csum_apply(old_ck, addr_delta + csum_delta32(old_ports, new_ports));
   if (!tcp && c == 0) c = 0xFFFF;
   store_be16(ck, c);
 }
