@@ -1,12 +1,9 @@
-// Advertiser: the Speaker on its own io_context thread (see advertiser.h).
+// Advertiser: the Speaker on the control-plane io_context (see advertiser.h).
 #include <utility>  // before Asio: Debian's Boost uses std::exchange without it
 
 #include "controlplane/advertiser.h"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <chrono>
-#include <future>
 #include <iostream>
 
 #include "controlplane/bgp/speaker.h"
@@ -50,12 +47,6 @@ bgp::SpeakerConfig speaker_config(const config::BgpConfig& b) {
     pc.hold_time = b.hold_time;
     pc.ttl = b.ttl;
     pc.gtsm_hops = b.gtsm_hops;
-    pc.export_policy.prepend = b.prepend;
-    pc.export_policy.med = b.med;
-    for (std::uint32_t c : b.communities) pc.export_policy.communities.push_back({c});
-    for (const auto& l : b.large_communities) {
-      pc.export_policy.large_communities.push_back({l[0], l[1], l[2]});
-    }
     s.peers.push_back(pc);
   }
   if (const auto problems = bgp::validate(s); !problems.empty()) {
@@ -68,49 +59,49 @@ bgp::SpeakerConfig speaker_config(const config::BgpConfig& b) {
 
 void check_bgp(const config::BgpConfig& b) { (void)speaker_config(b); }
 
-Advertiser::Advertiser(const config::BgpConfig& cfg,
-                       const std::vector<std::uint32_t>& vips)
-    : io_(std::make_unique<boost::asio::io_context>()), vips_(vips) {
-  speaker_ = std::make_unique<bgp::Speaker>(*io_, speaker_config(cfg));
+bgp::RouteAttributes route_attributes(const config::BgpConfig& b) {
+  bgp::RouteAttributes a;
+  a.prepend = b.prepend;
+  a.med = b.med;
+  for (std::uint32_t c : b.communities) a.communities.push_back({c});
+  for (const auto& l : b.large_communities) a.large_communities.push_back({l[0], l[1], l[2]});
+  return a;
+}
+
+Advertiser::Advertiser(boost::asio::io_context& io, const config::BgpConfig& cfg) {
+  speaker_ = std::make_unique<bgp::Speaker>(io, speaker_config(cfg));
   speaker_->on_event(log_event);
   if (auto err = speaker_->start()) throw std::runtime_error("bgp: " + *err);
-  for (std::uint32_t vip : vips) {
-    if (auto prefix = bgp::Ipv4Prefix::make(to_bgp(vip), 32)) {
-      speaker_->announce(*prefix, bgp::RouteAttributes{});
-    }
-  }
-  thread_ = std::thread([this] { io_->run(); });
-}
-
-void Advertiser::set_announced(bool announced) {
-  boost::asio::post(*io_, [this, announced] {
-    for (std::uint32_t vip : vips_) {
-      const auto prefix = bgp::Ipv4Prefix::make(to_bgp(vip), 32);
-      if (!prefix) continue;
-      if (announced) {
-        speaker_->announce(*prefix, bgp::RouteAttributes{});
-      } else {
-        speaker_->withdraw(*prefix);
-      }
-    }
-  });
-}
-
-void Advertiser::stop(const std::string& communication, unsigned wait_ms) {
-  if (stopped_) return;
-  stopped_ = true;
-  std::promise<void> done;
-  boost::asio::post(*io_, [&] {
-    speaker_->stop(communication);
-    done.set_value();
-  });
-  done.get_future().wait_for(std::chrono::milliseconds(wait_ms));
-  // Give the NOTIFICATIONs a moment on the wire before the loop ends.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  io_->stop();
-  if (thread_.joinable()) thread_.join();
 }
 
 Advertiser::~Advertiser() { stop("anycast-nva stopping"); }
+
+void Advertiser::set(std::uint32_t vip, const std::optional<bgp::RouteAttributes>& attrs) {
+  if (stopped_) return;
+  const auto prefix = bgp::Ipv4Prefix::make(to_bgp(vip), 32);
+  if (!prefix) return;
+  const auto it = routes_.find(vip);
+  if (attrs) {
+    if (it != routes_.end() && it->second == *attrs) return;
+    routes_[vip] = *attrs;
+    speaker_->announce(*prefix, *attrs);
+  } else {
+    if (it == routes_.end()) return;
+    routes_.erase(it);
+    speaker_->withdraw(*prefix);
+  }
+}
+
+std::optional<bgp::RouteAttributes> Advertiser::get(std::uint32_t vip) const {
+  const auto it = routes_.find(vip);
+  if (it == routes_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Advertiser::stop(const std::string& communication) {
+  if (stopped_) return;
+  stopped_ = true;
+  speaker_->stop(communication);
+}
 
 }  // namespace nva

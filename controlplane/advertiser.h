@@ -1,16 +1,17 @@
-// The daemon's BGP side: a Speaker on the control-plane thread's io_context
-// that advertises every service VIP as a /32 to the configured peers (the
-// Route Server instances) while the daemon runs, and sends Cease with a
-// shutdown communication when it stops. Health-driven withdrawal and
-// de-preference build on this (issue 6).
+// The daemon's BGP side: a Speaker on the control-plane io_context that
+// originates each VIP as a /32 towards the configured peers (the Route
+// Server instances), with the [bgp] attributes, de-preferred or withdrawn
+// as the health decision says; Cease with a shutdown communication on stop.
+// Every method runs on the io_context's thread.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
-#include <thread>
-#include <vector>
 
+#include "controlplane/bgp/policy.h"
 #include "controlplane/config/config.h"
 
 namespace boost::asio {
@@ -24,36 +25,39 @@ struct SpeakerConfig;
 
 namespace nva {
 
-// The speaker's configuration from [bgp]; throws config::ConfigError with
-// the speaker's own validation messages.
+// The speaker's configuration from [bgp] (sessions only: the route
+// attributes travel with each route, see route_attributes()); throws
+// config::ConfigError with the speaker's own validation messages.
 bgp::SpeakerConfig speaker_config(const config::BgpConfig& b);
 
 // Throws config::ConfigError if the speaker would refuse `b`.
 void check_bgp(const config::BgpConfig& b);
 
+// A VIP's route attributes from [bgp] (prepend, MED, communities).
+bgp::RouteAttributes route_attributes(const config::BgpConfig& b);
+
 class Advertiser {
  public:
-  // Starts the speaker thread and announces `vips` (host-order addresses).
+  // Starts the speaker (listener and sessions); nothing is announced yet.
   // Throws std::runtime_error when the listener cannot be opened.
-  Advertiser(const config::BgpConfig& cfg, const std::vector<std::uint32_t>& vips);
-  // Stops: Cease to every peer, then the thread ends.
+  Advertiser(boost::asio::io_context& io, const config::BgpConfig& cfg);
   ~Advertiser();
   Advertiser(const Advertiser&) = delete;
   Advertiser& operator=(const Advertiser&) = delete;
 
-  // Withdraws (false) or re-announces (true) every VIP; thread-safe (posts
-  // to the speaker's thread). Used by the data-plane watchdog.
-  void set_announced(bool announced);
+  // Announces `vip`/32 with `attrs`, or withdraws it (nullopt). Setting
+  // what is already set sends nothing.
+  void set(std::uint32_t vip, const std::optional<bgp::RouteAttributes>& attrs);
+  std::optional<bgp::RouteAttributes> get(std::uint32_t vip) const;
 
-  // Administrative stop of every session with `communication` (RFC 9003);
-  // returns once the NOTIFICATIONs are out or after `wait_ms`.
-  void stop(const std::string& communication, unsigned wait_ms = 2000);
+  // Administrative stop of every session with `communication` (RFC 9003).
+  void stop(const std::string& communication);
+
+  bgp::Speaker& speaker() { return *speaker_; }
 
  private:
-  std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<bgp::Speaker> speaker_;
-  std::thread thread_;
-  std::vector<std::uint32_t> vips_;
+  std::map<std::uint32_t, bgp::RouteAttributes> routes_;
   bool stopped_ = false;
 };
 

@@ -4,17 +4,15 @@
 #include <rte_errno.h>
 #include <signal.h>
 
-#include <algorithm>
 #include <boost/program_options.hpp>
-#include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "controlplane/advertiser.h"
 #include "controlplane/config/config.h"
+#include "controlplane/daemon.h"
 #include "controlplane/replay.h"
 #include "dataplane/dataplane.h"
 
@@ -24,13 +22,15 @@ namespace {
 
 constexpr const char* kVersion = "anycast-nva 0.1.0";
 
-int run_daemon(const nva::config::Config& cfg) {
-  // Signals are waited for by the main thread only; EAL's threads inherit
-  // the mask set here.
+int run_daemon(const nva::config::Config& cfg, const std::string& path,
+               const std::vector<std::string>& overrides) {
+  // Signals are waited for by the main thread only; EAL's and the control
+  // plane's threads inherit the mask set here.
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
   sigaddset(&sigs, SIGUSR1);  // test hook (dataplane.test_hooks)
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
@@ -49,65 +49,12 @@ int run_daemon(const nva::config::Config& cfg) {
     nva::DataPlane dp(cfg.dataplane, cfg.timeouts, cfg.services, cfg.dataplane.ports);
     for (const auto& p : dp.ports()) std::cout << nva::port::describe(p) << "\n";
     dp.start();
-    std::unique_ptr<nva::Advertiser> bgp;
-    if (cfg.bgp.enabled) {
-      std::vector<std::uint32_t> vips;
-      for (const auto& s : cfg.services) vips.push_back(s.vip);
-      std::sort(vips.begin(), vips.end());
-      vips.erase(std::unique(vips.begin(), vips.end()), vips.end());
-      bgp = std::make_unique<nva::Advertiser>(cfg.bgp, vips);
-      std::cout << "anycast-nva: BGP AS " << cfg.bgp.local_as << ", announcing "
-                << vips.size() << " VIP(s) to " << cfg.bgp.peers.size() << " peer(s)"
-                << std::endl;
+    {
+      nva::Daemon daemon(cfg, path, overrides, dp);
+      std::cout << "anycast-nva: running " << dp.worker_count() << " worker(s); "
+                << "SIGTERM drains and stops, SIGHUP reloads" << std::endl;
+      status = daemon.run(sigs);
     }
-    std::cout << "anycast-nva: running " << dp.worker_count() << " worker(s); "
-              << "SIGTERM or SIGINT stops" << std::endl;
-    // The control loop: signals, and the workers' heartbeats. A worker whose
-    // heartbeat stands still for dataplane.watchdog_ms is stuck: the VIPs
-    // are withdrawn until every worker beats again.
-    const auto period = std::chrono::milliseconds(10);
-    std::vector<std::uint64_t> beats(dp.worker_count(), 0);
-    std::vector<std::chrono::steady_clock::time_point> moved(
-        dp.worker_count(), std::chrono::steady_clock::now());
-    bool healthy = true;
-    int sig = 0;
-    for (;;) {
-      timespec ts{0,
-                  std::chrono::duration_cast<std::chrono::nanoseconds>(period).count()};
-      sig = sigtimedwait(&sigs, nullptr, &ts);
-      if (sig == SIGUSR1 && cfg.dataplane.test_hooks) {
-        // Test hook: stall worker 0 (or let it go again).
-        auto& w = dp.worker(0);
-        w.test_stall = !w.test_stall.load();
-        std::cout << "anycast-nva: test hook: worker 0 "
-                  << (w.test_stall.load() ? "stalled" : "released") << std::endl;
-        continue;
-      }
-      if (sig == SIGINT || sig == SIGTERM) break;
-      const auto now = std::chrono::steady_clock::now();
-      bool all_beating = true;
-      for (std::size_t i = 0; i < beats.size(); ++i) {
-        const std::uint64_t hb = dp.worker(i).heartbeat();
-        if (hb != beats[i]) {
-          beats[i] = hb;
-          moved[i] = now;
-        } else if (now - moved[i] >
-                   std::chrono::milliseconds(cfg.dataplane.watchdog_ms)) {
-          all_beating = false;
-        }
-      }
-      if (all_beating != healthy) {
-        healthy = all_beating;
-        std::cout << "anycast-nva: data plane "
-                  << (healthy ? "healthy again" : "unhealthy") << ": "
-                  << (healthy ? "announcing" : "withdrawing") << " the VIPs" << std::endl;
-        if (bgp) bgp->set_announced(healthy);
-      }
-    }
-    std::cout << "anycast-nva: signal " << sig << ", stopping" << std::endl;
-    // Routes first (the peers stop sending traffic here), then the workers.
-    if (bgp) bgp->stop("anycast-nva stopping");
-    bgp.reset();
     dp.stop();
     const nva::DataPlaneStats s = dp.stats();
     std::cout << "anycast-nva: rx " << s.rx << ", tx " << s.tx << ", connections created "
@@ -191,5 +138,7 @@ int main(int argc, char** argv) {
               << ": dataplane.ports: no port configured\n";
     return 2;
   }
-  return run_daemon(cfg);
+  return run_daemon(cfg, vm["config"].as<std::string>(),
+                    vm.count("set") ? vm["set"].as<std::vector<std::string>>()
+                                    : std::vector<std::string>{});
 }

@@ -167,6 +167,27 @@ void DataPlane::run_until_idle(unsigned idle_polls) {
   }
 }
 
+std::uint64_t DataPlane::active_connections() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) {
+    const auto& tr = w->translator().tracker();
+    for (std::size_t c = 0; c < conntrack::kTimeoutClassCount; ++c) {
+      const auto cls = static_cast<conntrack::TimeoutClass>(c);
+      if (cls != conntrack::TimeoutClass::kTcpTimeWait &&
+          cls != conntrack::TimeoutClass::kTcpClosed) {
+        n += tr.list_size(cls);
+      }
+    }
+  }
+  return n;
+}
+
+std::uint32_t DataPlane::mbufs_free() const {
+  return pool_ != nullptr ? rte_mempool_avail_count(pool_) : 0;
+}
+
+std::uint32_t DataPlane::mbufs_total() const { return pool_ != nullptr ? pool_->size : 0; }
+
 DataPlaneStats DataPlane::stats() const {
   DataPlaneStats s;
   std::array<std::uint64_t, packet::kDropReasonCount> parse{};

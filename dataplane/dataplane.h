@@ -70,6 +70,12 @@ class DataPlane {
   const lb::ServiceTable& services() const { return *services_->read(); }
 
   DataPlaneStats stats() const;
+  // Connections that still carry traffic: every timeout class but TCP
+  // time-wait and closed (a drain waits for these).
+  std::uint64_t active_connections() const;
+  // Free buffers in the packet pool, and its size.
+  std::uint32_t mbufs_free() const;
+  std::uint32_t mbufs_total() const;
   const std::vector<port::PortInfo>& ports() const { return ports_; }
   Worker& worker(std::size_t i) { return *workers_[i]; }
   std::size_t worker_count() const { return workers_.size(); }

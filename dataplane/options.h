@@ -42,6 +42,8 @@ struct DataplaneOptions {
   std::uint32_t watchdog_ms = kDefaultWatchdogMs;
   // SIGUSR1 stalls / releases worker 0 (watchdog tests only).
   bool test_hooks = false;
+
+  bool operator==(const DataplaneOptions&) const = default;
 };
 
 }  // namespace nva

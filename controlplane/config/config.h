@@ -35,6 +35,7 @@ struct BgpPeerConfig {
   std::uint32_t as = 0;
   std::uint16_t port = 179;
   bool passive = false;
+  bool operator==(const BgpPeerConfig&) const = default;
 };
 
 struct BgpConfig {
@@ -56,6 +57,7 @@ struct BgpConfig {
   std::optional<std::uint32_t> med;
   std::vector<std::uint32_t> communities;  // AS:VALUE
   std::vector<std::array<std::uint32_t, 3>> large_communities;
+  bool operator==(const BgpConfig&) const = default;
 };
 
 // How a service's backends are probed (the [health] defaults, overridden

@@ -25,6 +25,7 @@ pid=""
 bird_pid=""
 cleanup() {
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+  [ -n "${listener_pid:-}" ] && kill -KILL "$listener_pid" 2>/dev/null
   [ -n "$bird_pid" ] && kill -KILL "$bird_pid" 2>/dev/null
   ip netns del "$ns_nva" 2>/dev/null
   ip netns del "$ns_net" 2>/dev/null
@@ -71,6 +72,19 @@ snat = 198.18.1.1
 backend = 198.18.2.1:8080
 # scapy plays the backend: nothing to probe.
 probe = none
+# A backend with a real listener in the peer namespace, probed over TCP.
+[service.api]
+vip = 198.19.0.11
+port = 8081
+backend = 198.18.0.4:8081
+[health]
+interval_ms = 100
+timeout_ms = 100
+rise = 2
+fall = 3
+hold_down_ms = 300
+[drain]
+time_ms = 2000
 INI
 
 "$nva" --config "$work/nva.ini" --check-config || exit 1
@@ -82,7 +96,7 @@ router id 198.18.0.4;
 log "$work/bird.log" all;
 protocol device { scan time 1; }
 filter from_nva {
-  if net = 198.19.0.10/32 && bgp_path.first = 65001 && !(65515 ~ bgp_path) then accept;
+  if net ~ [198.19.0.10/32, 198.19.0.11/32] && bgp_path.first = 65001 && !(65515 ~ bgp_path) then accept;
   reject;
 }
 protocol bgp nva {
@@ -99,6 +113,20 @@ BIRD
   bird_pid=$!
 fi
 birdc_() { birdc -s "$work/bird.ctl" "$@"; }
+# The api service's backend: a TCP listener in the peer namespace.
+listener_pid=""
+start_listener() {
+  ip netns exec "$ns_net" /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.0.4", 8081)); s.listen(64)
+while True:
+    c, _ = s.accept(); c.close()
+' &
+  listener_pid=$!
+}
+stop_listener() { [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null; wait "$listener_pid" 2>/dev/null; listener_pid=""; }
+start_listener
 ip netns exec "$ns_nva" "$nva" --config "$work/nva.ini" >"$work/nva.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
@@ -157,10 +185,88 @@ if [ -n "$bird_pid" ]; then
     { echo "FAIL: VIP not re-announced after the worker recovered"; status=1; }
 fi
 
+# Backend health: the api VIP follows its backend's listener (fall 3 x
+# 100 ms, rise 2 x 100 ms + hold-down 300 ms); the web VIP stays.
+if [ -n "$bird_pid" ]; then
+  has() { birdc_ show route "$1" 2>/dev/null | grep -q "$1"; }
+  wait_for() {  # wait_for present|absent PREFIX MAX_MS -> prints ms, 0 if in time
+    local want=$1 prefix=$2 max=$3 t0 now
+    t0=$(date +%s%N)
+    while :; do
+      if [ "$want" = present ] && has "$prefix"; then break; fi
+      if [ "$want" = absent ] && ! has "$prefix"; then break; fi
+      now=$(( ($(date +%s%N) - t0) / 1000000 ))
+      [ "$now" -gt "$max" ] && { echo "$now"; return 1; }
+      sleep 0.02
+    done
+    echo $(( ($(date +%s%N) - t0) / 1000000 ))
+  }
+  if ms=$(wait_for present 198.19.0.11/32 5000); then
+    echo "ok: api VIP announced once its backend probed healthy"
+  else
+    echo "FAIL: api VIP not announced"; status=1
+  fi
+  stop_listener
+  if ms=$(wait_for absent 198.19.0.11/32 1300); then
+    echo "ok: backend down -> api VIP withdrawn in ${ms} ms (limit fall x interval + 1 s = 1300)"
+    echo "measure: daemon-backend-down-to-withdraw-ms=${ms}"
+  else
+    echo "FAIL: api VIP still announced ${ms} ms after its backend stopped"; status=1
+  fi
+  has 198.19.0.10/32 || { echo "FAIL: the web VIP went with the api backend"; status=1; }
+  start_listener
+  if ms=$(wait_for present 198.19.0.11/32 2000); then
+    echo "ok: backend up -> api VIP announced again in ${ms} ms (rise x interval + hold-down = 500)"
+    echo "measure: daemon-backend-up-to-announce-ms=${ms}"
+  else
+    echo "FAIL: api VIP not re-announced ${ms} ms after its backend came back"; status=1
+  fi
+
+  # SIGHUP: a changed MED reaches the Route Server as an update, without a
+  # withdrawal; a broken file is refused and changes nothing.
+  withdraws() { birdc_ show protocols all nva | awk '/Import withdraws:/ {print $3}'; }
+  w0=$(withdraws)
+  sed -i 's/^med = 50$/med = 60/' "$work/nva.ini"
+  kill -HUP "$pid"
+  ok=0
+  for _ in $(seq 1 50); do
+    birdc_ show route 198.19.0.10/32 all | grep -q "BGP.med: 60" && { ok=1; break; }
+    sleep 0.1
+  done
+  w1=$(withdraws)
+  if [ "$ok" -eq 1 ] && [ "$w0" = "$w1" ]; then
+    echo "ok: SIGHUP: MED 60 announced, no withdrawal (withdraws received: $w0 -> $w1)"
+  else
+    echo "FAIL: SIGHUP: MED 60 seen=$ok, withdraws $w0 -> $w1"; status=1
+  fi
+  cp "$work/nva.ini" "$work/nva.ini.good"
+  echo "bogus line" >>"$work/nva.ini"
+  kill -HUP "$pid"
+  for _ in $(seq 1 30); do grep -q "keeping the running configuration" "$work/nva.log" && break; sleep 0.1; done
+  if grep -q "keeping the running configuration" "$work/nva.log" && has 198.19.0.10/32 &&
+     has 198.19.0.11/32 && kill -0 "$pid" 2>/dev/null; then
+    echo "ok: SIGHUP with a broken file: refused, routes and daemon untouched"
+    grep "reload:" "$work/nva.log" | tail -1
+  else
+    echo "FAIL: a broken file on SIGHUP was not refused cleanly"; status=1
+  fi
+  cp "$work/nva.ini.good" "$work/nva.ini"
+fi
+
+# SIGTERM drains: the VIPs are withdrawn while the process still runs (the
+# SYNs of the traffic test keep connections active: it waits for
+# [drain] time_ms = 2 s), then Cease and exit.
 kill -TERM "$pid"
-for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if [ -n "$bird_pid" ]; then
+  if ms=$(wait_for absent 198.19.0.10/32 1500) && kill -0 "$pid" 2>/dev/null; then
+    echo "ok: SIGTERM -> VIP withdrawn in ${ms} ms while the daemon still forwards (drain)"
+  else
+    echo "FAIL: SIGTERM: VIP not withdrawn before the daemon exited"; status=1
+  fi
+fi
+for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then
-  echo "FAIL: anycast-nva still running 5 s after SIGTERM"; status=1
+  echo "FAIL: anycast-nva still running 8 s after SIGTERM"; status=1
 else
   wait "$pid"; rc=$?
   [ "$rc" -eq 0 ] || { echo "FAIL: anycast-nva exited $rc after SIGTERM"; status=1; }

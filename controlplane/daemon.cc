@@ -1,0 +1,487 @@
+// The daemon's control plane (see daemon.h): everything below runs on the
+// io_context thread except run()'s signal loop.
+#include <utility>  // before Asio: Debian's Boost uses std::exchange without it
+
+#include "controlplane/daemon.h"
+
+#include <arpa/inet.h>
+#include <rte_ethdev.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "controlplane/advertiser.h"
+#include "controlplane/health/decision.h"
+#include "controlplane/health/prober.h"
+#include "dataplane/dataplane.h"
+
+namespace nva {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr milliseconds kTick{10};
+constexpr milliseconds kWindow{100};   // link, mempool and handoff checks
+constexpr unsigned kExhaustedWindows = 10;  // 1 s of exhaustion is unhealthy
+constexpr milliseconds kCeaseFlush{300};    // NOTIFICATIONs on the wire
+
+std::string ip(std::uint32_t a) {
+  in_addr in{htonl(a)};
+  char buf[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &in, buf, sizeof buf);
+  return buf;
+}
+
+std::string endpoint(std::uint32_t a, std::uint16_t p) {
+  return ip(a) + ":" + std::to_string(p);
+}
+
+long long ms_since(SteadyClock::time_point t, SteadyClock::time_point now) {
+  return std::chrono::duration_cast<milliseconds>(now - t).count();
+}
+
+void log(const std::string& line) { std::cout << line << std::endl; }
+
+health::ProbeConfig probe_config(const config::ProbeSettings& p,
+                                 std::optional<std::uint32_t> source) {
+  health::ProbeConfig c;
+  switch (p.kind) {
+    case config::ProbeSettings::Kind::kNone:
+      c.kind = health::ProbeKind::kNone;
+      break;
+    case config::ProbeSettings::Kind::kTcp:
+      c.kind = health::ProbeKind::kTcp;
+      break;
+    case config::ProbeSettings::Kind::kHttp:
+      c.kind = health::ProbeKind::kHttp;
+      break;
+  }
+  c.interval = milliseconds(p.interval_ms);
+  c.timeout = milliseconds(p.timeout_ms);
+  c.rise = p.rise;
+  c.fall = p.fall;
+  c.http_path = p.http_path;
+  c.http_status = p.http_status;
+  c.source = source;
+  return c;
+}
+
+health::Target probe_target(const lb::Service& s, const lb::Backend& b,
+                            const config::ProbeSettings& p) {
+  return {b.addr, p.port ? *p.port : (b.port != 0 ? b.port : s.port)};
+}
+
+health::DecisionConfig decision_config(const config::HealthConfig& h) {
+  health::DecisionConfig d;
+  d.deprefer = h.action == config::UnhealthyAction::kDeprefer;
+  d.hold_down = milliseconds(h.hold_down_ms);
+  d.damping = h.damping;
+  d.half_life = milliseconds(h.damping_half_life_ms);
+  d.suppress = h.damping_suppress;
+  d.reuse = h.damping_reuse;
+  return d;
+}
+
+// What a reload cannot change without a restart; empty if nothing.
+std::string restart_needed(const config::Config& a, const config::Config& b) {
+  if (a.eal_args != b.eal_args) return "eal.args";
+  if (!(a.dataplane == b.dataplane)) return "[dataplane]";
+  if (a.timeouts.ms != b.timeouts.ms) return "[timeouts]";
+  auto sessions = [](config::BgpConfig c) {
+    c.prepend = 0;
+    c.med.reset();
+    c.communities.clear();
+    c.large_communities.clear();
+    return c;
+  };
+  if (!(sessions(a.bgp) == sessions(b.bgp))) {
+    return "[bgp] sessions (AS, router id, source, peers, timers)";
+  }
+  return "";
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  Impl(config::Config c, std::string p, std::vector<std::string> o, DataPlane& d);
+
+  // --- io thread ---
+  void on_tick();
+  void check_dataplane(SteadyClock::time_point now);
+  void decide(SteadyClock::time_point now);
+  void apply(std::uint32_t vip);
+  void start_probes(std::map<std::string, std::size_t> reuse);
+  void on_probe(std::size_t id, const health::BackendStatus& st);
+  void reload();
+  void start_drain(const std::string& cause);
+  void drain_progress(SteadyClock::time_point now);
+  void finish(const std::string& communication);
+  std::optional<bgp::RouteAttributes> attributes_for(std::uint32_t vip) const;
+
+  config::Config cfg;
+  const std::string path;
+  const std::vector<std::string> overrides;
+  DataPlane& dp;
+  asio::io_context io;
+  asio::steady_timer tick{io};
+  asio::steady_timer flush{io};
+  std::thread thread;
+  std::unique_ptr<Advertiser> bgp;
+  std::unique_ptr<health::Prober> prober;
+
+  // The services as the workers have them, with the probes' verdicts.
+  std::vector<lb::Service> services;
+  bool services_dirty = true;
+  struct Probe {
+    std::size_t service = 0, backend = 0;  // into `services`
+    std::size_t id = 0;                    // the prober's
+    std::string key;  // what makes a probe the same across reloads
+  };
+  std::vector<Probe> probes;
+  std::map<std::uint32_t, health::VipDecision> vips;
+
+  // Data-plane health.
+  std::vector<std::uint64_t> beats;
+  std::vector<SteadyClock::time_point> moved;
+  SteadyClock::time_point window_end;
+  std::uint64_t handoff_drops = 0;
+  unsigned handoff_bad = 0, mbufs_bad = 0;
+  bool dp_ok = true;
+  std::string dp_reason;
+
+  // Drain and stop.
+  bool draining = false;
+  bool finishing = false;
+  SteadyClock::time_point drain_start, drain_deadline;
+  std::atomic<bool> finished{false};
+};
+
+Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
+                   DataPlane& d)
+    : cfg(std::move(c)), path(std::move(p)), overrides(std::move(o)), dp(d) {
+  const auto now = SteadyClock::now();
+  beats.assign(dp.worker_count(), 0);
+  moved.assign(dp.worker_count(), now);
+  window_end = now + kWindow;
+  if (cfg.bgp.enabled) {
+    bgp = std::make_unique<Advertiser>(io, cfg.bgp);
+  }
+  prober = std::make_unique<health::Prober>(io);
+  services = cfg.services;
+  start_probes({});
+  for (const auto& s : services) vips.try_emplace(s.vip, decision_config(cfg.health));
+  if (bgp) {
+    log("anycast-nva: BGP AS " + std::to_string(cfg.bgp.local_as) + ", " +
+        std::to_string(vips.size()) + " VIP(s) for " + std::to_string(cfg.bgp.peers.size()) +
+        " peer(s), announced once healthy");
+  }
+}
+
+// Probes for every backend of every service. `reuse`: key -> prober id of
+// probes to keep (with their health) instead of starting new ones.
+void Daemon::Impl::start_probes(std::map<std::string, std::size_t> reuse) {
+  probes.clear();
+  for (std::size_t i = 0; i < services.size(); ++i) {
+    const config::ProbeSettings& ps = cfg.service_health[i].probe;
+    for (std::size_t j = 0; j < services[i].backends.size(); ++j) {
+      lb::Backend& b = services[i].backends[j];
+      const health::Target t = probe_target(services[i], b, ps);
+      std::ostringstream key;
+      key << services[i].name << '|' << endpoint(b.addr, b.port) << '|' << endpoint(t.addr, t.port)
+          << '|' << static_cast<int>(ps.kind) << '|' << ps.interval_ms << '|' << ps.timeout_ms
+          << '|' << ps.rise << '|' << ps.fall << '|' << ps.http_path << '|' << ps.http_status
+          << '|' << cfg.health.source.value_or(0);
+      Probe p{i, j, 0, key.str()};
+      if (const auto it = reuse.find(p.key); it != reuse.end()) {
+        p.id = it->second;
+        reuse.erase(it);
+        b.healthy = prober->status(p.id).healthy.value_or(false);
+      } else {
+        // Unknown until probed: no new connection goes to it before.
+        b.healthy = false;
+        p.id = prober->add(t, probe_config(ps, cfg.health.source),
+                           [this](std::size_t id, const health::BackendStatus& st) {
+                             on_probe(id, st);
+                           });
+      }
+      probes.push_back(std::move(p));
+    }
+  }
+  for (const auto& [key, id] : reuse) prober->remove(id);
+  services_dirty = true;
+}
+
+void Daemon::Impl::on_probe(std::size_t id, const health::BackendStatus& st) {
+  for (const Probe& p : probes) {
+    if (p.id != id) continue;
+    lb::Service& s = services[p.service];
+    lb::Backend& b = s.backends[p.backend];
+    const bool up = st.healthy.value_or(false);
+    log("health: service " + s.name + ": backend " + endpoint(b.addr, b.port) + " " +
+        (up ? "up" : "down") + " (" + health::probe_kind_name(st.kind).data() + ": " +
+        st.last_detail + ")");
+    if (b.healthy != up) {
+      b.healthy = up;
+      services_dirty = true;
+    }
+  }
+}
+
+void Daemon::Impl::on_tick() {
+  const auto now = SteadyClock::now();
+  check_dataplane(now);
+  if (services_dirty) {
+    // Published without waiting: a stuck worker cannot hold this thread.
+    dp.update_services(services, cfg.health.dead_backend_connections);
+    services_dirty = false;
+  }
+  dp.reclaim();
+  decide(now);
+  if (draining) drain_progress(now);
+  tick.expires_after(kTick);
+  tick.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) on_tick();
+  });
+}
+
+void Daemon::Impl::check_dataplane(SteadyClock::time_point now) {
+  std::string why;
+  auto add = [&why](const std::string& r) { why += (why.empty() ? "" : "; ") + r; };
+  for (std::size_t i = 0; i < beats.size(); ++i) {
+    const std::uint64_t hb = dp.worker(i).heartbeat();
+    if (hb != beats[i]) {
+      beats[i] = hb;
+      moved[i] = now;
+    } else if (now - moved[i] > milliseconds(cfg.dataplane.watchdog_ms)) {
+      add("worker " + std::to_string(i) + " heartbeat stopped " +
+          std::to_string(ms_since(moved[i], now)) + " ms ago");
+    }
+  }
+  if (now >= window_end) {
+    window_end = now + kWindow;
+    const std::uint32_t total = dp.mbufs_total();
+    mbufs_bad = dp.mbufs_free() * 100 < total ? mbufs_bad + 1 : 0;
+    const std::uint64_t drops = dp.stats().handoff_dropped;
+    handoff_bad = drops > handoff_drops ? handoff_bad + 1 : 0;
+    handoff_drops = drops;
+  }
+  for (const auto& p : dp.ports()) {
+    rte_eth_link link{};
+    if (rte_eth_link_get_nowait(p.port_id, &link) == 0 &&
+        link.link_status == RTE_ETH_LINK_DOWN) {
+      add("port " + p.name + " link down");
+    }
+  }
+  if (mbufs_bad >= kExhaustedWindows) {
+    add("packet buffers exhausted (" + std::to_string(dp.mbufs_free()) + " of " +
+        std::to_string(dp.mbufs_total()) + " free for 1 s)");
+  }
+  if (handoff_bad >= kExhaustedWindows) add("handoff rings dropping for 1 s");
+  const bool ok = why.empty();
+  if (ok != dp_ok) {
+    log(ok ? "health: data plane healthy again" : "health: data plane unhealthy: " + why);
+  }
+  dp_ok = ok;
+  dp_reason = why;
+}
+
+void Daemon::Impl::decide(SteadyClock::time_point now) {
+  for (auto& [vip, d] : vips) {
+    std::vector<health::ServiceState> states;
+    for (std::size_t i = 0; i < services.size(); ++i) {
+      if (services[i].vip != vip) continue;
+      health::ServiceState st;
+      st.name = services[i].name;
+      st.total = static_cast<std::uint32_t>(services[i].backends.size());
+      st.min_healthy = cfg.service_health[i].min_healthy_backends;
+      for (const Probe& p : probes) {
+        if (p.service != i) continue;
+        const auto h = prober->status(p.id).healthy;
+        st.known += h.has_value();
+        st.healthy += h.value_or(false);
+      }
+      states.push_back(st);
+    }
+    const health::Health h = health::vip_health(dp_ok, dp_reason, states);
+    if (const auto c = d.update(h, now)) {
+      log("health: VIP " + ip(vip) + ": " + std::string(health::advert_name(c->from)) +
+          " -> " + std::string(health::advert_name(c->to)) + ": " + c->reason +
+          (draining ? " (draining: not applied)" : ""));
+      if (!draining) apply(vip);
+    }
+  }
+}
+
+std::optional<bgp::RouteAttributes> Daemon::Impl::attributes_for(std::uint32_t vip) const {
+  const auto it = vips.find(vip);
+  if (it == vips.end()) return std::nullopt;
+  bgp::RouteAttributes a = route_attributes(cfg.bgp);
+  switch (it->second.state()) {
+    case health::Advert::kAnnounce:
+      return a;
+    case health::Advert::kDeprefer:
+      a.prepend += cfg.health.deprefer_prepend;
+      if (cfg.health.deprefer_med) a.med = cfg.health.deprefer_med;
+      return a;
+    case health::Advert::kWithdraw:
+      break;
+  }
+  return std::nullopt;
+}
+
+void Daemon::Impl::apply(std::uint32_t vip) {
+  if (bgp) bgp->set(vip, attributes_for(vip));
+}
+
+void Daemon::Impl::reload() {
+  if (draining) {
+    log("reload: draining: ignored");
+    return;
+  }
+  log("reload: reading " + path);
+  config::Config next;
+  try {
+    next = config::load(path, overrides);
+    if (next.bgp.enabled) check_bgp(next.bgp);
+  } catch (const config::ConfigError& e) {
+    log(std::string("reload: ") + e.what() + ": keeping the running configuration");
+    return;
+  }
+  if (const std::string why = restart_needed(cfg, next); !why.empty()) {
+    log("reload: " + why + " changed, which needs a restart: keeping the running "
+        "configuration");
+    return;
+  }
+  const bool attrs_changed = !(route_attributes(cfg.bgp) == route_attributes(next.bgp));
+  std::map<std::string, std::size_t> reuse;
+  for (const Probe& p : probes) reuse[p.key] = p.id;
+  const std::size_t before = reuse.size();
+  cfg = std::move(next);
+  services = cfg.services;
+  start_probes(reuse);
+  std::size_t kept = 0;
+  for (const Probe& p : probes) kept += reuse.count(p.key);
+
+  std::set<std::uint32_t> now_vips;
+  for (const auto& s : services) now_vips.insert(s.vip);
+  for (auto it = vips.begin(); it != vips.end();) {
+    if (now_vips.count(it->first) == 0) {
+      log("reload: VIP " + ip(it->first) + " has no service left: withdrawn");
+      if (bgp) bgp->set(it->first, std::nullopt);
+      it = vips.erase(it);
+    } else {
+      it->second.set_config(decision_config(cfg.health));
+      ++it;
+    }
+  }
+  for (std::uint32_t v : now_vips) {
+    if (vips.try_emplace(v, decision_config(cfg.health)).second) {
+      log("reload: VIP " + ip(v) + " added: announced once healthy");
+    }
+  }
+  if (attrs_changed) {
+    for (const auto& [vip, d] : vips) apply(vip);
+  }
+  log("reload: applied: " + std::to_string(services.size()) + " service(s), " +
+      std::to_string(probes.size()) + " backend probe(s) (" + std::to_string(kept) +
+      " kept of " + std::to_string(before) + "), route attributes " +
+      (attrs_changed ? "changed" : "unchanged"));
+}
+
+void Daemon::Impl::start_drain(const std::string& cause) {
+  if (draining) return;
+  draining = true;
+  drain_start = SteadyClock::now();
+  drain_deadline = drain_start + milliseconds(cfg.drain.time_ms);
+  const bool gshut = cfg.drain.mode == config::DrainConfig::Mode::kGracefulShutdown;
+  std::size_t n = 0;
+  if (bgp) {
+    for (const auto& [vip, d] : vips) {
+      auto a = bgp->get(vip);
+      if (!a) continue;
+      ++n;
+      if (gshut) {
+        a->graceful_shutdown = true;
+        bgp->set(vip, a);
+      } else {
+        bgp->set(vip, std::nullopt);
+      }
+    }
+  }
+  log("drain: " + cause + ": " + (gshut ? "GRACEFUL_SHUTDOWN on " : "withdrew ") +
+      std::to_string(n) + " VIP(s); forwarding while connections remain, at most " +
+      std::to_string(cfg.drain.time_ms) + " ms");
+  drain_progress(drain_start);
+}
+
+void Daemon::Impl::drain_progress(SteadyClock::time_point now) {
+  if (finishing) return;
+  const std::uint64_t active = dp.active_connections();
+  if (active != 0 && now < drain_deadline) return;
+  log("drain: done after " + std::to_string(ms_since(drain_start, now)) + " ms: " +
+      (active == 0 ? std::string("no active connection left")
+                   : "time up with " + std::to_string(active) + " active connection(s)"));
+  finish("anycast-nva stopping");
+}
+
+void Daemon::Impl::finish(const std::string& communication) {
+  if (finishing) return;
+  finishing = true;
+  if (bgp) bgp->stop(communication);
+  flush.expires_after(kCeaseFlush);
+  flush.async_wait([this](const boost::system::error_code&) { finished = true; });
+}
+
+Daemon::Daemon(config::Config cfg, std::string path, std::vector<std::string> overrides,
+               DataPlane& dp)
+    : impl_(std::make_unique<Impl>(std::move(cfg), std::move(path), std::move(overrides),
+                                   dp)) {}
+
+Daemon::~Daemon() {
+  impl_->io.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int Daemon::run(const sigset_t& sigs) {
+  Impl& m = *impl_;
+  asio::post(m.io, [&m] { m.on_tick(); });
+  m.thread = std::thread([&m] { m.io.run(); });
+  bool stopping = false;
+  while (!m.finished.load()) {
+    timespec ts{0, 100'000'000};
+    const int sig = sigtimedwait(&sigs, nullptr, &ts);
+    if (sig == SIGUSR1 && m.cfg.dataplane.test_hooks) {
+      auto& w = m.dp.worker(0);
+      w.test_stall = !w.test_stall.load();
+      log(std::string("anycast-nva: test hook: worker 0 ") +
+          (w.test_stall.load() ? "stalled" : "released"));
+    } else if (sig == SIGHUP) {
+      asio::post(m.io, [&m] { m.reload(); });
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      const std::string name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+      if (!stopping) {
+        stopping = true;
+        asio::post(m.io, [&m, name] { m.start_drain(name); });
+      } else {
+        log("anycast-nva: " + name + " again: stopping without waiting for the drain");
+        asio::post(m.io, [&m] { m.finish("anycast-nva stopping"); });
+      }
+    }
+  }
+  m.io.stop();
+  m.thread.join();
+  return 0;
+}
+
+}  // namespace nva
