@@ -64,7 +64,8 @@ bgp::RouteAttributes route_attributes(const config::BgpConfig& b) {
   a.prepend = b.prepend;
   a.med = b.med;
   for (std::uint32_t c : b.communities) a.communities.push_back({c});
-  for (const auto& l : b.large_communities) a.large_communities.push_back({l[0], l[1], l[2]});
+  for (const auto& l : b.large_communities)
+    a.large_communities.push_back({l[0], l[1], l[2]});
   return a;
 }
 
@@ -76,7 +77,8 @@ Advertiser::Advertiser(boost::asio::io_context& io, const config::BgpConfig& cfg
 
 Advertiser::~Advertiser() { stop("anycast-nva stopping"); }
 
-void Advertiser::set(std::uint32_t vip, const std::optional<bgp::RouteAttributes>& attrs) {
+void Advertiser::set(std::uint32_t vip,
+                     const std::optional<bgp::RouteAttributes>& attrs) {
   if (stopped_) return;
   const auto prefix = bgp::Ipv4Prefix::make(to_bgp(vip), 32);
   if (!prefix) return;

@@ -32,7 +32,7 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr milliseconds kTick{10};
-constexpr milliseconds kWindow{100};   // link, mempool and handoff checks
+constexpr milliseconds kWindow{100};        // link, mempool and handoff checks
 constexpr unsigned kExhaustedWindows = 10;  // 1 s of exhaustion is unhealthy
 constexpr milliseconds kCeaseFlush{300};    // NOTIFICATIONs on the wire
 
@@ -146,7 +146,7 @@ struct Daemon::Impl {
   struct Probe {
     std::size_t service = 0, backend = 0;  // into `services`
     std::size_t id = 0;                    // the prober's
-    std::string key;  // what makes a probe the same across reloads
+    std::string key;                       // what makes a probe the same across reloads
   };
   std::vector<Probe> probes;
   std::map<std::uint32_t, health::VipDecision> vips;
@@ -183,8 +183,8 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
   for (const auto& s : services) vips.try_emplace(s.vip, decision_config(cfg.health));
   if (bgp) {
     log("anycast-nva: BGP AS " + std::to_string(cfg.bgp.local_as) + ", " +
-        std::to_string(vips.size()) + " VIP(s) for " + std::to_string(cfg.bgp.peers.size()) +
-        " peer(s), announced once healthy");
+        std::to_string(vips.size()) + " VIP(s) for " +
+        std::to_string(cfg.bgp.peers.size()) + " peer(s), announced once healthy");
   }
 }
 
@@ -198,10 +198,11 @@ void Daemon::Impl::start_probes(std::map<std::string, std::size_t> reuse) {
       lb::Backend& b = services[i].backends[j];
       const health::Target t = probe_target(services[i], b, ps);
       std::ostringstream key;
-      key << services[i].name << '|' << endpoint(b.addr, b.port) << '|' << endpoint(t.addr, t.port)
-          << '|' << static_cast<int>(ps.kind) << '|' << ps.interval_ms << '|' << ps.timeout_ms
-          << '|' << ps.rise << '|' << ps.fall << '|' << ps.http_path << '|' << ps.http_status
-          << '|' << cfg.health.source.value_or(0);
+      key << services[i].name << '|' << endpoint(b.addr, b.port) << '|'
+          << endpoint(t.addr, t.port) << '|' << static_cast<int>(ps.kind) << '|'
+          << ps.interval_ms << '|' << ps.timeout_ms << '|' << ps.rise << '|' << ps.fall
+          << '|' << ps.http_path << '|' << ps.http_status << '|'
+          << cfg.health.source.value_or(0);
       Probe p{i, j, 0, key.str()};
       if (const auto it = reuse.find(p.key); it != reuse.end()) {
         p.id = it->second;
@@ -323,7 +324,8 @@ void Daemon::Impl::decide(SteadyClock::time_point now) {
   }
 }
 
-std::optional<bgp::RouteAttributes> Daemon::Impl::attributes_for(std::uint32_t vip) const {
+std::optional<bgp::RouteAttributes> Daemon::Impl::attributes_for(
+    std::uint32_t vip) const {
   const auto it = vips.find(vip);
   if (it == vips.end()) return std::nullopt;
   bgp::RouteAttributes a = route_attributes(cfg.bgp);
@@ -359,7 +361,8 @@ void Daemon::Impl::reload() {
     return;
   }
   if (const std::string why = restart_needed(cfg, next); !why.empty()) {
-    log("reload: " + why + " changed, which needs a restart: keeping the running "
+    log("reload: " + why +
+        " changed, which needs a restart: keeping the running "
         "configuration");
     return;
   }

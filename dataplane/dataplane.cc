@@ -186,7 +186,9 @@ std::uint32_t DataPlane::mbufs_free() const {
   return pool_ != nullptr ? rte_mempool_avail_count(pool_) : 0;
 }
 
-std::uint32_t DataPlane::mbufs_total() const { return pool_ != nullptr ? pool_->size : 0; }
+std::uint32_t DataPlane::mbufs_total() const {
+  return pool_ != nullptr ? pool_->size : 0;
+}
 
 DataPlaneStats DataPlane::stats() const {
   DataPlaneStats s;
