@@ -5,6 +5,7 @@
 #include <rte_errno.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -39,9 +40,14 @@ void EalEnvironment::SetUp() {
                                    "-m",
                                    "256",
                                    "--file-prefix=" + file_prefix(),
-                                   "--no-telemetry",
                                    "--log-level=*:warning",
                                    "--log-level=lib.eal:error"};
+  // Telemetry stays off unless asked for: a later --telemetry does not undo
+  // an earlier --no-telemetry in EAL 22.11.
+  if (std::find(extra_args_.begin(), extra_args_.end(), "--telemetry") ==
+      extra_args_.end()) {
+    args.push_back("--no-telemetry");
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

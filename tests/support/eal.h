@@ -10,6 +10,7 @@ namespace nva::test {
 
 // Starts EAL with --no-huge --no-pci, a unique --file-prefix, one lcore and
 // the given extra arguments (e.g. "--vdev=net_ring0"); cleans up on exit.
+// Telemetry is off (--no-telemetry) unless extra_args holds "--telemetry".
 // Register it in main() with ::testing::AddGlobalTestEnvironment().
 class EalEnvironment : public ::testing::Environment {
  public:
