@@ -152,9 +152,10 @@ void DataPlane::stop() {
   running_ = false;
 }
 
-void DataPlane::update_services(const std::vector<lb::Service>& services) {
-  services_->publish(
-      std::make_unique<lb::ServiceTable>(services, opts_.maglev_table_size));
+void DataPlane::update_services(const std::vector<lb::Service>& services,
+                                lb::DeadBackendPolicy dead) {
+  services_->publish_deferred(
+      std::make_unique<lb::ServiceTable>(services, opts_.maglev_table_size, dead));
 }
 
 void DataPlane::run_until_idle(unsigned idle_polls) {
@@ -183,6 +184,7 @@ DataPlaneStats DataPlane::stats() const {
     s.forwarded += t.forwarded;
     s.replied_local += t.replied_local;
     s.connections_created += t.created;
+    s.dead_backend_resets += t.dead_backend_resets;
     for (std::size_t i = 0; i < nat.size(); ++i) nat[i] += t.drops[i];
     const auto& tr = w->translator().tracker();
     s.connections_live += tr.table().size();

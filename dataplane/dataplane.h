@@ -26,6 +26,7 @@ struct DataPlaneStats {
   std::uint64_t forwarded = 0, replied_local = 0, exceptions = 0;
   std::uint64_t connections_created = 0, connections_live = 0, connections_expired = 0;
   std::uint64_t evicted_embryonic = 0;
+  std::uint64_t dead_backend_resets = 0;
   std::vector<std::pair<std::string, std::uint64_t>> drops;  // reason -> count, non-zero
   std::uint64_t dropped() const {
     std::uint64_t n = 0;
@@ -56,10 +57,17 @@ class DataPlane {
   void run_until_idle(unsigned idle_polls);
 
   // Builds a new service table (Maglev tables included) off the packet path
-  // and publishes it to the workers with RCU; returns once no worker can
-  // still see the old one. Existing connections keep their backend; new
+  // and publishes it to the workers with RCU, without waiting: the old one
+  // is freed by a later reclaim() once no worker can still see it (a stuck
+  // worker cannot stall the control plane). Existing connections keep their
+  // backend (unless the table asks to reset those of dead backends); new
   // ones use the new table. Call from the control-plane thread only.
-  void update_services(const std::vector<lb::Service>& services);
+  void update_services(const std::vector<lb::Service>& services,
+                       lb::DeadBackendPolicy dead = lb::DeadBackendPolicy::kKeep);
+  // Frees retired service tables; returns how many still wait for a worker.
+  std::size_t reclaim() { return services_->reclaim(); }
+  // The table the workers use now (control-plane thread only).
+  const lb::ServiceTable& services() const { return *services_->read(); }
 
   DataPlaneStats stats() const;
   const std::vector<port::PortInfo>& ports() const { return ports_; }

@@ -199,7 +199,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
     const bool hit =
         ref.found() &&
         nat_.tracker().table().conn(ref.index()).key[ref.raw & 1] == keys_s[fast[i]].v;
-    finish(hit ? nat_.process_hit(packet::first_segment(m), parsed(i), ref, now)
+    finish(hit ? nat_.process_hit(packet::first_segment(m), parsed(i), ref, svc, now)
                : nat_.process(packet::first_segment(m), parsed(i), svc, now),
            m, mpi);
   }
@@ -284,6 +284,15 @@ void Worker::finish(nat::Verdict v, rte_mbuf* m, std::size_t pi) noexcept {
       send(pi, m);
       return;
     case nat::Verdict::kReplyLocal:
+      if (nat_.reply_len() < rte_pktmbuf_pkt_len(m)) {  // an RST: header only
+        if (m->next != nullptr) {
+          rte_pktmbuf_free(m->next);
+          m->next = nullptr;
+          m->nb_segs = 1;
+        }
+        m->data_len = static_cast<std::uint16_t>(nat_.reply_len());
+        m->pkt_len = static_cast<std::uint32_t>(nat_.reply_len());
+      }
       rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
       rte_ether_addr_copy(&pb.mac, &eth->src_addr);
       send(pi, m);

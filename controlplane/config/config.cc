@@ -160,6 +160,21 @@ std::vector<std::uint32_t> split_colon(const Value& v, const std::string& text,
 }
 
 // "ADDR:AS [name=N] [port=P] [passive]"
+ProbeSettings::Kind to_probe_kind(const Value& v) {
+  if (v.text == "tcp") return ProbeSettings::Kind::kTcp;
+  if (v.text == "http") return ProbeSettings::Kind::kHttp;
+  if (v.text == "none") return ProbeSettings::Kind::kNone;
+  fail(v, "not tcp, http or none: '" + v.text + "'");
+}
+
+std::string to_http_path(const Value& v) {
+  if (v.text.empty() || v.text[0] != '/' ||
+      v.text.find_first_of(" \t\r\n") != std::string::npos) {
+    fail(v, "not an HTTP path (starts with '/', no spaces): '" + v.text + "'");
+  }
+  return v.text;
+}
+
 BgpPeerConfig to_peer(const Value& v) {
   std::istringstream in(v.text);
   std::string endpoint, extra;
@@ -229,6 +244,15 @@ Config parse(const std::string& text, const std::string& name,
   Config c;
   c.source = name;
   std::map<std::string, lb::Service> services;  // by name
+  // Per-service probe overrides, applied over [health] at the end.
+  struct ProbeOverrides {
+    std::optional<ProbeSettings::Kind> kind;
+    std::optional<std::uint16_t> port;
+    std::optional<std::string> http_path;
+    std::optional<std::uint32_t> http_status;
+    std::optional<std::uint32_t> min_healthy;
+  };
+  std::map<std::string, ProbeOverrides> overrides_of;
   std::map<std::string, std::string> service_where;
   std::set<std::string> scalars_seen;
   for (const Value& v : values) {
@@ -333,6 +357,73 @@ Config parse(const std::string& text, const std::string& name,
       } else {
         fail(v, "unknown option");
       }
+    } else if (section == "health") {
+      HealthConfig& h = c.health;
+      if (rest == "probe") {
+        h.probe.kind = to_probe_kind(v);
+      } else if (rest == "interval_ms") {
+        h.probe.interval_ms = static_cast<std::uint32_t>(to_uint(v, 10, 3'600'000));
+      } else if (rest == "timeout_ms") {
+        h.probe.timeout_ms = static_cast<std::uint32_t>(to_uint(v, 10, 3'600'000));
+      } else if (rest == "rise") {
+        h.probe.rise = static_cast<std::uint32_t>(to_uint(v, 1, 100));
+      } else if (rest == "fall") {
+        h.probe.fall = static_cast<std::uint32_t>(to_uint(v, 1, 100));
+      } else if (rest == "http_path") {
+        h.probe.http_path = to_http_path(v);
+      } else if (rest == "http_status") {
+        h.probe.http_status = static_cast<std::uint32_t>(to_uint(v, 100, 599));
+      } else if (rest == "source") {
+        h.source = to_ipv4(v, v.text);
+      } else if (rest == "min_healthy_backends") {
+        h.min_healthy_backends = static_cast<std::uint32_t>(to_uint(v, 0, 65535));
+      } else if (rest == "action") {
+        if (v.text == "withdraw") {
+          h.action = UnhealthyAction::kWithdraw;
+        } else if (v.text == "deprefer") {
+          h.action = UnhealthyAction::kDeprefer;
+        } else {
+          fail(v, "not withdraw or deprefer: '" + v.text + "'");
+        }
+      } else if (rest == "deprefer_prepend") {
+        h.deprefer_prepend = static_cast<unsigned>(to_uint(v, 0, 16));
+      } else if (rest == "deprefer_med") {
+        h.deprefer_med = static_cast<std::uint32_t>(to_uint(v, 0, 0xFFFFFFFFull));
+      } else if (rest == "hold_down_ms") {
+        h.hold_down_ms = static_cast<std::uint32_t>(to_uint(v, 0, 3'600'000));
+      } else if (rest == "damping") {
+        h.damping = to_bool(v);
+      } else if (rest == "damping_half_life_ms") {
+        h.damping_half_life_ms = static_cast<std::uint32_t>(to_uint(v, 100, 3'600'000));
+      } else if (rest == "damping_suppress") {
+        h.damping_suppress = static_cast<std::uint32_t>(to_uint(v, 1, 1'000'000));
+      } else if (rest == "damping_reuse") {
+        h.damping_reuse = static_cast<std::uint32_t>(to_uint(v, 1, 1'000'000));
+      } else if (rest == "dead_backend_connections") {
+        if (v.text == "keep") {
+          h.dead_backend_connections = lb::DeadBackendPolicy::kKeep;
+        } else if (v.text == "reset") {
+          h.dead_backend_connections = lb::DeadBackendPolicy::kReset;
+        } else {
+          fail(v, "not keep or reset: '" + v.text + "'");
+        }
+      } else {
+        fail(v, "unknown option");
+      }
+    } else if (section == "drain") {
+      if (rest == "mode") {
+        if (v.text == "withdraw") {
+          c.drain.mode = DrainConfig::Mode::kWithdraw;
+        } else if (v.text == "graceful-shutdown") {
+          c.drain.mode = DrainConfig::Mode::kGracefulShutdown;
+        } else {
+          fail(v, "not withdraw or graceful-shutdown: '" + v.text + "'");
+        }
+      } else if (rest == "time_ms") {
+        c.drain.time_ms = static_cast<std::uint32_t>(to_uint(v, 0, 3'600'000));
+      } else {
+        fail(v, "unknown option");
+      }
     } else if (section == "timeouts") {
       bool known = false;
       for (std::size_t i = 0; i < conntrack::kTimeoutClassCount; ++i) {
@@ -378,6 +469,18 @@ Config parse(const std::string& text, const std::string& name,
           s.snat_addrs.push_back(to_ipv4(v, a));
       } else if (field == "backend") {
         s.backends.push_back(to_backend(v));
+      } else if (field == "probe") {
+        overrides_of[sname].kind = to_probe_kind(v);
+      } else if (field == "probe_port") {
+        overrides_of[sname].port = static_cast<std::uint16_t>(to_uint(v, 1, 65535));
+      } else if (field == "http_path") {
+        overrides_of[sname].http_path = to_http_path(v);
+      } else if (field == "http_status") {
+        overrides_of[sname].http_status =
+            static_cast<std::uint32_t>(to_uint(v, 100, 599));
+      } else if (field == "min_healthy_backends") {
+        overrides_of[sname].min_healthy =
+            static_cast<std::uint32_t>(to_uint(v, 0, 65535));
       } else {
         fail(v, "unknown option");
       }
@@ -387,6 +490,15 @@ Config parse(const std::string& text, const std::string& name,
   }
 
   // Cross-field checks.
+  if (c.health.probe.timeout_ms > c.health.probe.interval_ms) {
+    throw ConfigError(name + ": health: timeout_ms (" +
+                      std::to_string(c.health.probe.timeout_ms) +
+                      ") must not exceed interval_ms (" +
+                      std::to_string(c.health.probe.interval_ms) + ")");
+  }
+  if (c.health.damping_reuse >= c.health.damping_suppress) {
+    throw ConfigError(name + ": health: damping_reuse must be below damping_suppress");
+  }
   if (c.bgp.enabled) {
     const std::string where = name + ": bgp: ";
     if (c.bgp.local_as == 0) throw ConfigError(where + "local_as is required");
@@ -420,8 +532,35 @@ Config parse(const std::string& text, const std::string& name,
     if (!keys.insert(k).second) {
       throw ConfigError(where + "another service has the same protocol, vip and port");
     }
+    ServiceHealth sh{c.health.probe, c.health.min_healthy_backends};
+    const ProbeOverrides& o = overrides_of[sname];
+    if (o.kind) sh.probe.kind = *o.kind;
+    if (o.port) sh.probe.port = *o.port;
+    if (o.http_path) sh.probe.http_path = *o.http_path;
+    if (o.http_status) sh.probe.http_status = *o.http_status;
+    if (o.min_healthy) sh.min_healthy_backends = *o.min_healthy;
+    if (sh.probe.kind != ProbeSettings::Kind::kNone && !sh.probe.port) {
+      if (s.proto != 6) {
+        throw ConfigError(where +
+                          "a UDP service's backends cannot be probed over TCP on their "
+                          "own port: set probe_port or probe = none");
+      }
+      for (const lb::Backend& b : s.backends) {
+        if (b.port == 0 && s.port == 0) {
+          throw ConfigError(where +
+                            "a backend without a port (port-0 service) needs probe_port "
+                            "or probe = none");
+        }
+      }
+    }
+    if (sh.min_healthy_backends > s.backends.size()) {
+      throw ConfigError(where + "min_healthy_backends " +
+                        std::to_string(sh.min_healthy_backends) + " exceeds its " +
+                        std::to_string(s.backends.size()) + " backend(s)");
+    }
     s.seed = c.dataplane.seed;
     c.services.push_back(std::move(s));
+    c.service_health.push_back(sh);
   }
   return c;
 }

@@ -58,12 +58,76 @@ struct BgpConfig {
   std::vector<std::array<std::uint32_t, 3>> large_communities;
 };
 
+// How a service's backends are probed (the [health] defaults, overridden
+// per service).
+struct ProbeSettings {
+  enum class Kind : std::uint8_t { kNone, kTcp, kHttp };
+  Kind kind = Kind::kTcp;
+  std::uint32_t interval_ms = 300;
+  std::uint32_t timeout_ms = 250;
+  std::uint32_t rise = 2;
+  std::uint32_t fall = 3;
+  std::string http_path = "/";
+  std::uint32_t http_status = 200;
+  std::optional<std::uint16_t> port;  // probe this port, not the backend's
+  bool operator==(const ProbeSettings&) const = default;
+};
+
+// What a VIP below its minimum of healthy backends gets.
+enum class UnhealthyAction : std::uint8_t {
+  kWithdraw,  // the route is withdrawn (default)
+  kDeprefer,  // announced with more prepends and/or a higher MED (backup)
+};
+
+// [health]: backend probes and the advertisement decision per VIP.
+struct HealthConfig {
+  ProbeSettings probe;
+  std::optional<std::uint32_t> source;  // probes leave from this address
+  std::uint32_t min_healthy_backends = 1;
+  UnhealthyAction action = UnhealthyAction::kWithdraw;
+  unsigned deprefer_prepend = 3;
+  std::optional<std::uint32_t> deprefer_med;
+  // Hysteresis: after going down, a VIP comes back only once it has been
+  // healthy this long.
+  std::uint32_t hold_down_ms = 1000;
+  // Damping (RFC 2439 style): every fall adds 1000 to a penalty that halves
+  // every half-life; above `suppress` the VIP stays down until the penalty
+  // decays below `reuse`.
+  bool damping = true;
+  std::uint32_t damping_half_life_ms = 15000;
+  std::uint32_t damping_suppress = 3000;
+  std::uint32_t damping_reuse = 750;
+  lb::DeadBackendPolicy dead_backend_connections = lb::DeadBackendPolicy::kKeep;
+};
+
+// Per service: the [health] defaults with its own overrides applied.
+struct ServiceHealth {
+  ProbeSettings probe;
+  std::uint32_t min_healthy_backends = 1;
+  bool operator==(const ServiceHealth&) const = default;
+};
+
+// [drain]: what SIGTERM (and the drain command) do before the process exits.
+struct DrainConfig {
+  enum class Mode : std::uint8_t {
+    kWithdraw,          // withdraw the VIPs, then drain
+    kGracefulShutdown,  // re-announce with GRACEFUL_SHUTDOWN (65535:0), then drain
+  };
+  Mode mode = Mode::kWithdraw;
+  // Established connections keep being forwarded this long at most, or
+  // until none are left; then Cease and exit.
+  std::uint32_t time_ms = 10000;
+};
+
 struct Config {
   std::string source;                 // file name, for messages
   std::vector<std::string> eal_args;  // without argv[0]
   DataplaneConfig dataplane;
   conntrack::Timeouts timeouts;
-  std::vector<lb::Service> services;  // Maglev tables not built yet
+  std::vector<lb::Service> services;          // Maglev tables not built yet
+  std::vector<ServiceHealth> service_health;  // parallel to `services`
+  HealthConfig health;
+  DrainConfig drain;
   BgpConfig bgp;
 };
 

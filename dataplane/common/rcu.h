@@ -14,6 +14,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace nva {
 
@@ -55,7 +56,10 @@ class RcuPublished {
  public:
   explicit RcuPublished(RcuDomain& domain, std::unique_ptr<const T> initial = nullptr)
       : domain_(domain), current_(initial.release()) {}
-  ~RcuPublished() { delete current_.load(std::memory_order_relaxed); }
+  ~RcuPublished() {
+    for (auto& r : retired_) delete r.ptr;
+    delete current_.load(std::memory_order_relaxed);
+  }
   RcuPublished(const RcuPublished&) = delete;
   RcuPublished& operator=(const RcuPublished&) = delete;
 
@@ -70,9 +74,39 @@ class RcuPublished {
     delete old;
   }
 
+  // Writer, never blocking: installs `next` and retires the previous
+  // snapshot with a QSBR token; reclaim() frees it once every online reader
+  // has passed a quiescent state. The control plane uses this, so a stuck
+  // worker (which the watchdog reports) cannot stall it.
+  void publish_deferred(std::unique_ptr<const T> next) {
+    const T* old = current_.exchange(next.release(), std::memory_order_acq_rel);
+    if (old != nullptr) retired_.push_back({old, rte_rcu_qsbr_start(domain_.qsbr())});
+    reclaim();
+  }
+
+  // Frees the retired snapshots no reader can still see; returns how many
+  // are still waiting.
+  std::size_t reclaim() {
+    std::size_t kept = 0;
+    for (auto& r : retired_) {
+      if (rte_rcu_qsbr_check(domain_.qsbr(), r.token, false) == 1) {
+        delete r.ptr;
+      } else {
+        retired_[kept++] = r;
+      }
+    }
+    retired_.resize(kept);
+    return kept;
+  }
+
  private:
+  struct Retired {
+    const T* ptr;
+    std::uint64_t token;
+  };
   RcuDomain& domain_;
   std::atomic<const T*> current_;
+  std::vector<Retired> retired_;
 };
 
 }  // namespace nva

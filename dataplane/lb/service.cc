@@ -20,7 +20,8 @@ bool contains(const std::vector<T>& v, T x) noexcept {
 
 }  // namespace
 
-ServiceTable::ServiceTable(std::vector<Service> services, std::uint32_t maglev_size)
+ServiceTable::ServiceTable(std::vector<Service> services, std::uint32_t maglev_size,
+                           DeadBackendPolicy dead)
     : services_(std::move(services)) {
   for (std::uint32_t i = 0; i < services_.size(); ++i) {
     Service& s = services_[i];
@@ -28,6 +29,9 @@ ServiceTable::ServiceTable(std::vector<Service> services, std::uint32_t maglev_s
     mb.reserve(s.backends.size());
     for (const Backend& b : s.backends) {
       mb.push_back({b.addr, b.port, b.healthy ? b.weight : 0});
+      if (!b.healthy && dead == DeadBackendPolicy::kReset) {
+        dead_backends_.push_back((std::uint64_t{b.addr} << 16) | b.port);
+      }
       if (s.mode == NatMode::kDnat) {
         dnat_backends_.push_back((std::uint64_t{b.addr} << 16) | b.port);
       }
@@ -43,6 +47,13 @@ ServiceTable::ServiceTable(std::vector<Service> services, std::uint32_t maglev_s
   sort_unique(vips_);
   sort_unique(snat_addrs_);
   sort_unique(dnat_backends_);
+  sort_unique(dead_backends_);
+}
+
+bool ServiceTable::is_dead_backend(std::uint32_t addr,
+                                   std::uint16_t port) const noexcept {
+  return contains(dead_backends_, (std::uint64_t{addr} << 16) | port) ||
+         contains(dead_backends_, std::uint64_t{addr} << 16);
 }
 
 const Service* ServiceTable::find(std::uint8_t proto, std::uint32_t vip,

@@ -20,6 +20,12 @@ enum class NatMode : std::uint8_t {
   kDnatSnat,  // source also rewritten to an SNAT address of the NVA
 };
 
+// What happens to existing connections whose backend the health checks
+// marked down: kept until they expire (the default: the backend may still
+// serve them), or reset (TCP: the NVA answers the client's next packet with
+// an RST; UDP: the flow is re-balanced to a healthy backend).
+enum class DeadBackendPolicy : std::uint8_t { kKeep, kReset };
+
 struct Backend {
   std::uint32_t addr = 0;  // host order
   std::uint16_t port = 0;  // 0: the client's destination port (port-0 services)
@@ -43,8 +49,11 @@ class ServiceTable {
  public:
   // Builds the Maglev table of every service (healthy backends only) and
   // the lookup index. `maglev_size` must be prime (check_maglev_size()).
+  // With DeadBackendPolicy::kReset, the unhealthy backends are listed for
+  // is_dead_backend().
   explicit ServiceTable(std::vector<Service> services,
-                        std::uint32_t maglev_size = kDefaultMaglevTableSize);
+                        std::uint32_t maglev_size = kDefaultMaglevTableSize,
+                        DeadBackendPolicy dead = DeadBackendPolicy::kKeep);
 
   // The service for a packet to (proto, vip, port): an exact port match
   // first, then the VIP's port-0 service. nullptr if none.
@@ -58,6 +67,11 @@ class ServiceTable {
   bool is_dnat_backend(std::uint32_t addr, std::uint16_t port) const noexcept;
   // Any port: for fragments, which carry no port after the first.
   bool is_dnat_backend_addr(std::uint32_t addr) const noexcept;
+
+  // Whether connections to backend addr:port must be reset (kReset and the
+  // backend is unhealthy in some service; a backend port 0 matches any).
+  bool has_dead_backends() const noexcept { return !dead_backends_.empty(); }
+  bool is_dead_backend(std::uint32_t addr, std::uint16_t port) const noexcept;
 
   const std::vector<Service>& services() const noexcept { return services_; }
 
@@ -77,6 +91,7 @@ class ServiceTable {
   std::vector<std::uint32_t> vips_;           // sorted, unique
   std::vector<std::uint32_t> snat_addrs_;     // sorted, unique
   std::vector<std::uint64_t> dnat_backends_;  // sorted: addr << 16 | port
+  std::vector<std::uint64_t> dead_backends_;  // sorted: addr << 16 | port
 };
 
 }  // namespace nva::lb

@@ -121,7 +121,12 @@ Verdict Translator::process_l4(std::span<std::uint8_t> frame, const ParsedPacket
                                std::uint32_t now_ms) noexcept {
   const ConnKey key = key_of(p);
   const ConnRef ref = tracker_.table().lookup(key);
-  if (ref.found()) return translate(frame, p, ref, now_ms);
+  if (ref.found()) {
+    if (services.has_dead_backends()) [[unlikely]] {
+      return translate_checked(frame, p, ref, services, now_ms);
+    }
+    return translate(frame, p, ref, now_ms);
+  }
   // A later fragment cannot start a connection: its first was not let in.
   if (p.frag == packet::FragState::kLater) return drop(NatDrop::kFragmentNoConn);
 
@@ -215,6 +220,75 @@ Verdict Translator::translate(std::span<std::uint8_t> frame, const ParsedPacket&
                              other.src_port);
   ++counters_.forwarded;
   return Verdict::kForward;
+}
+
+Verdict Translator::translate_checked(std::span<std::uint8_t> frame,
+                                      const ParsedPacket& p, ConnRef ref,
+                                      const lb::ServiceTable& services,
+                                      std::uint32_t now_ms) noexcept {
+  const conntrack::Conn& c = tracker_.table().conn(ref.index());
+  // The reply tuple's source is the backend in both NAT modes.
+  const ConnKey& reply = c.key[static_cast<unsigned>(Dir::kReply)];
+  if (ref.dir() != Dir::kOriginal ||
+      !services.is_dead_backend(reply.src_addr, reply.src_port)) {
+    return translate(frame, p, ref, now_ms);
+  }
+  tracker_.remove(ref.index());
+  ++counters_.dead_backend_resets;
+  if (p.frag != packet::FragState::kNone) return drop(NatDrop::kDeadBackend);
+  if (p.l4_proto == packet::ipproto::kTcp) {
+    if ((p.tcp_flags & kRst) != 0) return drop(NatDrop::kDeadBackend);
+    return answer_rst(frame, p);
+  }
+  // UDP: the flow starts again on a healthy backend.
+  if (const lb::Service* svc = services.find(p.l4_proto, p.ipv4_dst, p.dst_port)) {
+    return slow_path(frame, p, key_of(p), services, *svc, now_ms);
+  }
+  return drop(NatDrop::kDeadBackend);
+}
+
+// RFC 9293 section 3.10.7.1: to a segment with ACK, RST with seq = its
+// ack; otherwise RST+ACK acknowledging everything it carried.
+Verdict Translator::answer_rst(std::span<std::uint8_t> frame,
+                               const ParsedPacket& p) noexcept {
+  constexpr std::size_t kTcpLen = 20;
+  constexpr std::uint8_t kFin = 0x01;
+  if (p.l4_len() < kTcpLen || frame.size() < p.l4_offset + kTcpLen) {
+    return drop(NatDrop::kDeadBackend);
+  }
+  std::uint8_t* ip = frame.data() + p.l3_offset;
+  std::uint8_t* tcp = frame.data() + p.l4_offset;
+  const std::size_t hdr_len = static_cast<std::size_t>(tcp[12] >> 4) * 4;
+  const std::uint32_t seq = packet::load_be32(tcp + 4);
+  const std::uint32_t ack = packet::load_be32(tcp + 8);
+  const std::uint32_t payload =
+      p.l4_len() > hdr_len ? static_cast<std::uint32_t>(p.l4_len() - hdr_len) : 0;
+  const bool had_ack = (p.tcp_flags & kAck) != 0;
+  const std::uint32_t seg_len =
+      payload + ((p.tcp_flags & kSyn) != 0 ? 1 : 0) + ((p.tcp_flags & kFin) != 0 ? 1 : 0);
+
+  packet::store_be16(tcp, p.dst_port);
+  packet::store_be16(tcp + 2, p.src_port);
+  packet::store_be32(tcp + 4, had_ack ? ack : 0);
+  packet::store_be32(tcp + 8, had_ack ? 0 : seq + seg_len);
+  tcp[12] = 5 << 4;
+  tcp[13] = had_ack ? kRst : (kRst | kAck);
+  packet::store_be16(tcp + 14, 0);  // window
+  packet::store_be16(tcp + 18, 0);  // urgent pointer
+  const std::size_t ip_len = p.l4_offset - p.l3_offset + kTcpLen;
+  packet::store_be16(ip + 2, static_cast<std::uint16_t>(ip_len));
+  packet::store_be16(ip + 6, 0);  // no fragment flags
+  ip[8] = 64;                     // a fresh TTL, as any host answering
+  packet::store_be32(ip + 12, p.ipv4_dst);
+  packet::store_be32(ip + 16, p.ipv4_src);
+  packet::store_be16(ip + 10,
+                     packet::ipv4_header_checksum(ip, p.l4_offset - p.l3_offset));
+  packet::store_be16(tcp + 16,
+                     packet::ipv4_l4_checksum(tcp, kTcpLen, 16, p.ipv4_dst, p.ipv4_src,
+                                              packet::ipproto::kTcp));
+  reply_len_ = p.l4_offset + kTcpLen;
+  ++counters_.replied_local;
+  return Verdict::kReplyLocal;
 }
 
 // An ICMP error quoting a packet of a tracked connection (path MTU discovery
@@ -317,6 +391,7 @@ Verdict Translator::answer_ping(std::span<std::uint8_t> frame,
   packet::store_be16(ip + 10,
                      packet::csum_replace16(packet::load_be16(ip + 10), old_ttl_word,
                                             packet::load_be16(ip + 8)));
+  reply_len_ = kWholeFrame;
   ++counters_.replied_local;
   return Verdict::kReplyLocal;
 }

@@ -48,6 +48,9 @@ struct TranslatorCounters {
   std::uint64_t exceptions = 0;
   std::uint64_t created = 0;
   std::uint64_t icmp_errors = 0;  // translated ICMP errors (also in forwarded)
+  // Connections of a dead backend ended (DeadBackendPolicy::kReset): TCP
+  // answered with an RST (also in replied_local), UDP re-balanced.
+  std::uint64_t dead_backend_resets = 0;
   std::array<std::uint64_t, kNatDropCount> drops{};
   std::uint64_t dropped() const noexcept {
     std::uint64_t n = 0;
@@ -69,9 +72,19 @@ class Translator {
   // (e.g. with ConnTable::lookup_bulk over a burst): state, TTL, rewrite.
   // `p` must be an IPv4 TCP/UDP non-fragment and `ref` its lookup result.
   Verdict process_hit(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
-                      conntrack::ConnRef ref, std::uint32_t now_ms) noexcept {
+                      conntrack::ConnRef ref, const lb::ServiceTable& services,
+                      std::uint32_t now_ms) noexcept {
+    if (services.has_dead_backends()) [[unlikely]] {
+      return translate_checked(frame, p, ref, services, now_ms);
+    }
     return translate(frame, p, ref, now_ms);
   }
+
+  // After Verdict::kReplyLocal: the answer's frame length (an RST is
+  // shorter than the packet it answers; the caller trims the buffer), or
+  // kWholeFrame when the answer keeps the packet's length.
+  static constexpr std::size_t kWholeFrame = ~std::size_t{0};
+  std::size_t reply_len() const noexcept { return reply_len_; }
 
   // The key a packet is looked up by (its tuple as it arrives).
   static conntrack::ConnKey key_of(const packet::ParsedPacket& p) noexcept;
@@ -106,8 +119,15 @@ class Translator {
                      const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
   Verdict translate(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                     conntrack::ConnRef ref, std::uint32_t now_ms) noexcept;
+  // translate() after the dead-backend check (DeadBackendPolicy::kReset).
+  Verdict translate_checked(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                            conntrack::ConnRef ref, const lb::ServiceTable& services,
+                            std::uint32_t now_ms) noexcept;
   Verdict answer_ping(std::span<std::uint8_t> frame,
                       const packet::ParsedPacket& p) noexcept;
+  // Turns a client's TCP segment into the RST that answers it, in place.
+  Verdict answer_rst(std::span<std::uint8_t> frame,
+                     const packet::ParsedPacket& p) noexcept;
   Verdict icmp_error(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                      const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
   // A free SNAT port of this worker's partition for the reply tuple; 0 if
@@ -119,6 +139,7 @@ class Translator {
   TranslatorCounters counters_;
   std::uint32_t snat_cursor_;
   NatDrop last_drop_ = NatDrop::kNone;
+  std::size_t reply_len_ = kWholeFrame;
 };
 
 }  // namespace nva::nat

@@ -30,7 +30,8 @@ enum class Verdict : std::uint8_t {
   X(kUnsupportedProtocol, 11, "unsupported_protocol") \
   X(kIcmpErrorUntracked, 12, "icmp_error_untracked")  \
   X(kWrongWorker, 13, "wrong_worker")                 \
-  X(kFragmentNoConn, 14, "fragment_no_conn")
+  X(kFragmentNoConn, 14, "fragment_no_conn")          \
+  X(kDeadBackend, 15, "dead_backend")
 
 enum class NatDrop : std::uint8_t {
 #define NVA_X(name, value, metric) name = value,

@@ -109,5 +109,40 @@ TEST(Rcu, OfflineReaderDoesNotBlockTheWriter) {
   rcu.unregister_reader(1);
 }
 
+// The control plane's way: a reader stuck while online (a stalled worker)
+// must not block publication; the old snapshot stays valid for it and is
+// freed by reclaim() only once the reader has passed a quiescent state.
+TEST(Rcu, DeferredPublishNeverBlocksAndReclaimsAfterTheReaderMovesOn) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  RcuDomain rcu(1);
+  RcuPublished<Snapshot> table(rcu, std::make_unique<Snapshot>(1));
+  std::promise<void> holding, release, passed;
+  std::thread reader([&] {
+    rcu.register_reader(0);
+    rcu.online(0);
+    const Snapshot* s = table.read();
+    holding.set_value();
+    release.get_future().wait();
+    EXPECT_EQ(s->words.back(), 1u);  // not freed while held (ASan checks)
+    rcu.quiescent(0);
+    passed.set_value();
+    rcu.offline(0);
+    rcu.unregister_reader(0);
+  });
+  holding.get_future().wait();
+  auto done = std::async(std::launch::async, [&] {
+    table.publish_deferred(std::make_unique<Snapshot>(2));
+    table.publish_deferred(std::make_unique<Snapshot>(3));
+  });
+  ASSERT_EQ(done.wait_for(5s), std::future_status::ready)
+      << "publish_deferred() blocked on a stuck reader";
+  EXPECT_EQ(table.read()->version, 3u);
+  EXPECT_EQ(table.reclaim(), 2u) << "freed while the reader still held one";
+  release.set_value();
+  passed.get_future().wait();
+  EXPECT_EQ(table.reclaim(), 0u);
+  reader.join();
+}
+
 }  // namespace
 }  // namespace nva

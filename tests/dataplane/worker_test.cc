@@ -165,6 +165,8 @@ class Rig {
     return n;
   }
   rte_mempool* pool() { return pool_.get(); }
+  // Replaces the service table (the workers are not online between polls).
+  void publish(std::unique_ptr<lb::ServiceTable> t) { services_.publish(std::move(t)); }
 
  private:
   static void drain_free(rte_ring* r) {
@@ -551,6 +553,72 @@ TEST(Worker, LearnsTheGatewayAndAnswersPing) {
   out = rig.sent();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(0, std::memcmp(out[0].second.data(), peer.data(), 6));  // learned next hop
+}
+
+// The services of make_services() with backend `dead` of "web" marked down.
+std::unique_ptr<lb::ServiceTable> with_dead_web_backend(std::uint32_t dead,
+                                                        lb::DeadBackendPolicy policy) {
+  std::vector<lb::Service> v = make_services()->services();
+  for (auto& b : v[0].backends) b.healthy = b.addr != dead;
+  return std::make_unique<lb::ServiceTable>(std::move(v), 307, policy);
+}
+
+// DeadBackendPolicy::kReset: the client's next packet on a connection to a
+// backend the health checks marked down is answered with a valid RST from
+// the VIP and the connection is gone; new connections go to the healthy
+// backend. kKeep: the connection goes on to its backend.
+TEST(Worker, ConnectionsOfADeadBackendAreResetOrKept) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  for (const auto policy :
+       {lb::DeadBackendPolicy::kReset, lb::DeadBackendPolicy::kKeep}) {
+    const bool reset = policy == lb::DeadBackendPolicy::kReset;
+    SCOPED_TRACE(reset ? "reset" : "keep");
+    Rig rig(1);
+    rig.inject(0, tcp("203.0.113.5", 40000, "198.19.0.10", 80, kSyn));
+    rig.poll();
+    auto out = rig.sent();
+    ASSERT_EQ(out.size(), 1u);
+    const std::uint32_t backend = parsed(out[0].second).ipv4_dst;
+    rig.publish(with_dead_web_backend(backend, policy));
+
+    const Bytes data = PacketBuilder()
+                           .Eth()
+                           .IPv4("203.0.113.5", "198.19.0.10")
+                           .TCP(40000, 80, {.flags = kAck, .seq = 1001, .ack = 777})
+                           .Payload("GET / HTTP/1.0\r\n\r\n")
+                           .Build();
+    rig.inject(0, data);
+    rig.poll();
+    out = rig.sent();
+    ASSERT_EQ(out.size(), 1u);
+    const Bytes& f = out[0].second;
+    const auto p = parsed(f);
+    if (!reset) {
+      EXPECT_EQ(p.ipv4_dst, backend);
+      EXPECT_EQ(rig.worker(0).translator().counters().dead_backend_resets, 0u);
+      continue;
+    }
+    ASSERT_EQ(f.size(), 14u + 20 + 20) << "an RST carries no payload";
+    EXPECT_EQ(addr(p.ipv4_src), "198.19.0.10");
+    EXPECT_EQ(addr(p.ipv4_dst), "203.0.113.5");
+    EXPECT_EQ(p.src_port, 80);
+    EXPECT_EQ(p.dst_port, 40000);
+    EXPECT_EQ(p.tcp_flags, 0x04) << "RST (seq = the segment's ack)";
+    EXPECT_EQ(packet::load_be32(f.data() + 34 + 4), 777u);
+    EXPECT_EQ(packet::load_be16(f.data() + 14 + 10),
+              packet::ipv4_header_checksum(f.data() + 14, 20));
+    EXPECT_EQ(packet::load_be16(f.data() + 34 + 16),
+              packet::ipv4_l4_checksum(f.data() + 34, 20, 16, p.ipv4_src, p.ipv4_dst, 6));
+    EXPECT_EQ(rig.worker(0).translator().counters().dead_backend_resets, 1u);
+    EXPECT_EQ(rig.worker(0).translator().tracker().table().size(), 0u);
+
+    // A new connection goes to the healthy backend.
+    rig.inject(0, tcp("203.0.113.5", 40001, "198.19.0.10", 80, kSyn));
+    rig.poll();
+    out = rig.sent();
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_NE(parsed(out[0].second).ipv4_dst, backend);
+  }
 }
 
 TEST(Worker, ExpiryFollowsTheInjectedClock) {

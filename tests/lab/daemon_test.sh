@@ -69,6 +69,8 @@ port = 80
 mode = dnat+snat
 snat = 198.18.1.1
 backend = 198.18.2.1:8080
+# scapy plays the backend: nothing to probe.
+probe = none
 INI
 
 "$nva" --config "$work/nva.ini" --check-config || exit 1

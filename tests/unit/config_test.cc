@@ -44,6 +44,7 @@ proto = udp
 vip = 198.19.0.10
 port = 53
 backend = 198.18.4.1:5353
+probe = none
 )";
 
 TEST(Config, ParsesEverySection) {
@@ -209,6 +210,91 @@ TEST(Config, BgpErrors) {
             "nva.ini: bgp: peer 198.18.0.4 is given twice");
   EXPECT_EQ(error_of("[bgp]\npeer = 198.18.0.4:65515 shy\n"),
             "nva.ini:2: bgp.peer: unknown peer attribute 'shy'");
+}
+
+TEST(Config, HealthAndDrainSections) {
+  const Config d = parse(kGood, "nva.ini");
+  ASSERT_EQ(d.service_health.size(), d.services.size());
+  EXPECT_EQ(d.service_health[0].probe.kind, ProbeSettings::Kind::kNone);  // dns: set
+  EXPECT_EQ(d.service_health[1].probe.kind, ProbeSettings::Kind::kTcp);   // default
+  EXPECT_EQ(d.service_health[1].probe.interval_ms, 300u);
+  EXPECT_EQ(d.service_health[1].probe.fall, 3u);
+  EXPECT_EQ(d.service_health[1].min_healthy_backends, 1u);
+  EXPECT_EQ(d.health.action, UnhealthyAction::kWithdraw);
+  EXPECT_EQ(d.drain.mode, DrainConfig::Mode::kWithdraw);
+  EXPECT_EQ(d.drain.time_ms, 10000u);
+
+  // [health] after the services still gives them its defaults; a service's
+  // own keys win.
+  const std::string text = std::string(kGood) + R"(
+[service.web]
+probe = http
+http_path = /ready
+min_healthy_backends = 1
+[health]
+probe = tcp
+interval_ms = 500
+timeout_ms = 400
+rise = 4
+fall = 2
+http_status = 204
+source = 198.18.0.2
+min_healthy_backends = 1
+action = deprefer
+deprefer_prepend = 5
+deprefer_med = 1000
+hold_down_ms = 3000
+damping = off
+dead_backend_connections = reset
+[drain]
+mode = graceful-shutdown
+time_ms = 2500
+)";
+  const Config c = parse(text, "nva.ini");
+  // services are ordered by name: dns, web (web got the http keys above).
+  ASSERT_EQ(c.services[1].name, "web");
+  EXPECT_EQ(c.service_health[0].probe.kind, ProbeSettings::Kind::kNone);
+  EXPECT_EQ(c.service_health[1].probe.kind, ProbeSettings::Kind::kHttp);
+  EXPECT_EQ(c.service_health[1].probe.http_path, "/ready");
+  EXPECT_EQ(c.service_health[1].probe.http_status, 204u);
+  EXPECT_EQ(c.service_health[1].probe.interval_ms, 500u);
+  EXPECT_EQ(c.service_health[1].probe.rise, 4u);
+  EXPECT_EQ(c.health.source.value_or(0), 0xC6120002u);
+  EXPECT_EQ(c.health.action, UnhealthyAction::kDeprefer);
+  EXPECT_EQ(c.health.deprefer_prepend, 5u);
+  EXPECT_EQ(c.health.deprefer_med.value_or(0), 1000u);
+  EXPECT_EQ(c.health.hold_down_ms, 3000u);
+  EXPECT_FALSE(c.health.damping);
+  EXPECT_EQ(c.health.dead_backend_connections, lb::DeadBackendPolicy::kReset);
+  EXPECT_EQ(c.drain.mode, DrainConfig::Mode::kGracefulShutdown);
+  EXPECT_EQ(c.drain.time_ms, 2500u);
+}
+
+TEST(Config, HealthErrors) {
+  EXPECT_EQ(error_of("[health]\nprobe = icmp\n"),
+            "nva.ini:2: health.probe: not tcp, http or none: 'icmp'");
+  EXPECT_EQ(error_of("[health]\naction = panic\n"),
+            "nva.ini:2: health.action: not withdraw or deprefer: 'panic'");
+  EXPECT_EQ(error_of("[health]\nhttp_path = healthz\n"),
+            "nva.ini:2: health.http_path: not an HTTP path (starts with '/', no "
+            "spaces): 'healthz'");
+  EXPECT_EQ(error_of("[health]\ninterval_ms = 100\ntimeout_ms = 200\n"),
+            "nva.ini: health: timeout_ms (200) must not exceed interval_ms (100)");
+  EXPECT_EQ(error_of("[drain]\nmode = later\n"),
+            "nva.ini:2: drain.mode: not withdraw or graceful-shutdown: 'later'");
+  EXPECT_EQ(error_of("[service.web]\nvip = 198.19.0.1\nbackend = 198.18.2.1:80\n"
+                     "min_healthy_backends = 2\n"),
+            "nva.ini:2: service.web: min_healthy_backends 2 exceeds its 1 backend(s)");
+  EXPECT_EQ(error_of("[service.web]\nvip = 198.19.0.1\nport = 0\nbackend = 198.18.2.1\n"),
+            "nva.ini:2: service.web: a backend without a port (port-0 service) needs "
+            "probe_port or probe = none");
+  EXPECT_EQ(error_of("[service.web]\nvip = 198.19.0.1\nbackend = 198.18.2.1\n"
+                     "probe = none\n"),
+            "(no error)");
+  EXPECT_EQ(error_of("[service.dns]\nproto = udp\nvip = 198.19.0.1\nport = 53\n"
+                     "backend = 198.18.2.1\n"),
+            "nva.ini:2: service.dns: a UDP service's backends cannot be probed over TCP "
+            "on their own port: set probe_port or probe = none");
 }
 
 TEST(Config, CommandLineOverridesTheFile) {
