@@ -20,8 +20,8 @@
 # Measured times are printed as "measure: NAME-ms=N".
 # Usage: lab_test.sh ANYCAST_NVA SOURCE_ROOT   (root; exit 77 = skipped)
 set -uo pipefail
-nva=${1:?usage: $0 ANYCAST_NVA SOURCE_ROOT}
-srcroot=${2:?usage: $0 ANYCAST_NVA SOURCE_ROOT}
+nva=$(readlink -f "${1:?usage: $0 ANYCAST_NVA SOURCE_ROOT}")
+srcroot=$(readlink -f "${2:?usage: $0 ANYCAST_NVA SOURCE_ROOT}")
 if [ "$(id -u)" -ne 0 ]; then
   echo "SKIP: needs root for network namespaces"
   exit 77
