@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <rte_ethdev.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -19,6 +20,8 @@
 #include <thread>
 
 #include "controlplane/advertiser.h"
+#include "controlplane/api/telemetry.h"
+#include "controlplane/bgp/speaker.h"
 #include "controlplane/health/decision.h"
 #include "controlplane/health/prober.h"
 #include "dataplane/dataplane.h"
@@ -35,6 +38,8 @@ constexpr milliseconds kTick{10};
 constexpr milliseconds kWindow{100};        // link, mempool and handoff checks
 constexpr unsigned kExhaustedWindows = 10;  // 1 s of exhaustion is unhealthy
 constexpr milliseconds kCeaseFlush{300};    // NOTIFICATIONs on the wire
+constexpr milliseconds kTelemetry{500};     // snapshot period of /nva/
+constexpr const char* kVersion = "0.1.0";
 
 std::string ip(std::uint32_t a) {
   in_addr in{htonl(a)};
@@ -128,6 +133,7 @@ struct Daemon::Impl {
   void drain_progress(SteadyClock::time_point now);
   void finish(const std::string& communication);
   std::optional<bgp::RouteAttributes> attributes_for(std::uint32_t vip) const;
+  void publish_telemetry(SteadyClock::time_point now);
 
   config::Config cfg;
   const std::string path;
@@ -139,6 +145,8 @@ struct Daemon::Impl {
   std::thread thread;
   std::unique_ptr<Advertiser> bgp;
   std::unique_ptr<health::Prober> prober;
+  std::unique_ptr<api::Telemetry> telemetry;
+  SteadyClock::time_point started, next_telemetry;
 
   // The services as the workers have them, with the probes' verdicts.
   std::vector<lb::Service> services;
@@ -171,6 +179,8 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
                    DataPlane& d)
     : cfg(std::move(c)), path(std::move(p)), overrides(std::move(o)), dp(d) {
   const auto now = SteadyClock::now();
+  started = now;
+  next_telemetry = now;
   beats.assign(dp.worker_count(), 0);
   moved.assign(dp.worker_count(), now);
   window_end = now + kWindow;
@@ -181,6 +191,18 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
   services = cfg.services;
   start_probes({});
   for (const auto& s : services) vips.try_emplace(s.vip, decision_config(cfg.health));
+  telemetry = std::make_unique<api::Telemetry>();
+  telemetry->on_command(
+      "/nva/drain",
+      [this](const std::string&) {
+        asio::post(io, [this] { start_drain("drain command"); });
+        return nlohmann::json{
+            {"draining", 1},
+            {"drain_mode", cfg.drain.mode == config::DrainConfig::Mode::kWithdraw
+                               ? "withdraw"
+                               : "graceful-shutdown"}};
+      },
+      "Drain: withdraw (or GRACEFUL_SHUTDOWN) the VIPs, forward until idle, then exit");
   if (bgp) {
     log("anycast-nva: BGP AS " + std::to_string(cfg.bgp.local_as) + ", " +
         std::to_string(vips.size()) + " VIP(s) for " +
@@ -250,6 +272,10 @@ void Daemon::Impl::on_tick() {
   dp.reclaim();
   decide(now);
   if (draining) drain_progress(now);
+  if (now >= next_telemetry) {
+    next_telemetry = now + kTelemetry;
+    publish_telemetry(now);
+  }
   tick.expires_after(kTick);
   tick.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) on_tick();
@@ -442,8 +468,136 @@ void Daemon::Impl::finish(const std::string& communication) {
   if (finishing) return;
   finishing = true;
   if (bgp) bgp->stop(communication);
+  publish_telemetry(SteadyClock::now());
   flush.expires_after(kCeaseFlush);
   flush.async_wait([this](const boost::system::error_code&) { finished = true; });
+}
+
+// Snapshots for the /nva/ telemetry commands (docs/TELEMETRY.md).
+void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
+  using nlohmann::json;
+  telemetry->publish(
+      "/nva/info",
+      {{"version", kVersion},
+       {"uptime_s",
+        std::chrono::duration_cast<std::chrono::seconds>(now - started).count()},
+       {"state", finishing  ? "stopping"
+                 : draining ? "draining"
+                            : "running"},
+       {"workers", dp.worker_count()},
+       {"pid", static_cast<std::uint64_t>(getpid())},
+       {"dataplane_healthy", dp_ok ? 1 : 0},
+       {"dataplane_reason", dp_reason},
+       {"active_connections", dp.active_connections()},
+       {"mbufs_free", dp.mbufs_free()},
+       {"config", cfg.source}});
+  json workers = json::object();
+  for (std::size_t i = 0; i < dp.worker_count(); ++i) {
+    const WorkerCounters& c = dp.worker(i).counters();
+    const auto& t = dp.worker(i).translator().counters();
+    workers[std::to_string(i)] = {
+        {"polls", c.polls},
+        {"rx", c.rx},
+        {"tx", c.tx},
+        {"tx_dropped", c.tx_dropped},
+        {"handoff_out", c.handoff_out},
+        {"handoff_in", c.handoff_in},
+        {"handoff_dropped", c.handoff_dropped},
+        {"exception_dropped", c.exception_dropped},
+        {"idle_sleeps", c.idle_sleeps},
+        {"gateway_learned", c.gateway_learned},
+        {"arp_requests", c.arp_requests},
+        {"no_next_hop", c.no_next_hop},
+        {"heartbeat", dp.worker(i).heartbeat()},
+        {"forwarded", t.forwarded},
+        {"replied_local", t.replied_local},
+        {"connections_created", t.created},
+        {"connections", dp.worker(i).translator().tracker().table().size()},
+        {"dead_backend_resets", t.dead_backend_resets},
+        {"nat_dropped", t.dropped()}};
+  }
+  telemetry->publish("/nva/workers", std::move(workers));
+
+  json svcs = json::array();
+  json backends = json::array();
+  for (std::size_t i = 0; i < services.size(); ++i) {
+    const lb::Service& s = services[i];
+    std::uint32_t up = 0;
+    for (const Probe& p : probes) {
+      if (p.service != i) continue;
+      const health::BackendStatus st = prober->status(p.id);
+      const lb::Backend& b = s.backends[p.backend];
+      up += st.healthy.value_or(false);
+      backends.push_back(
+          {{"service", s.name},
+           {"address", ip(b.addr)},
+           {"port", b.port},
+           {"weight", b.weight},
+           {"healthy", st.healthy.value_or(false) ? 1 : 0},
+           {"state", !st.healthy   ? "unknown"
+                     : *st.healthy ? "up"
+                                   : "down"},
+           {"probe", std::string(health::probe_kind_name(st.kind))},
+           {"last_detail", st.last_detail},
+           {"last_rtt_us", st.last_rtt.count()},
+           {"probes", st.probes},
+           {"failures", st.failures},
+           {"last_change_s",
+            st.transitions == 0
+                ? -1
+                : std::chrono::duration_cast<std::chrono::seconds>(now - st.last_change)
+                      .count()}});
+    }
+    svcs.push_back({{"name", s.name},
+                    {"vip", ip(s.vip)},
+                    {"port", s.port},
+                    {"proto", s.proto == 6 ? "tcp" : "udp"},
+                    {"mode", s.mode == lb::NatMode::kDnat ? "dnat" : "dnat+snat"},
+                    {"snat", s.mode == lb::NatMode::kDnatSnat ? 1 : 0},
+                    {"backends", s.backends.size()},
+                    {"healthy", up},
+                    {"min_healthy", cfg.service_health[i].min_healthy_backends}});
+  }
+  telemetry->publish("/nva/services", std::move(svcs));
+  telemetry->publish("/nva/backends", std::move(backends));
+
+  json decisions = json::array();
+  for (const auto& [vip, d] : vips) {
+    const auto attrs = bgp ? bgp->get(vip) : std::nullopt;
+    decisions.push_back({{"vip", ip(vip)},
+                         {"decision", std::string(health::advert_name(d.state()))},
+                         {"advertise", attrs ? 1 : 0},
+                         {"reason", draining ? "draining" : d.reason()},
+                         {"falls", d.falls()},
+                         {"suppressed", d.suppressed() ? 1 : 0},
+                         {"penalty", static_cast<std::uint64_t>(d.penalty(now))}});
+  }
+  telemetry->publish("/nva/health", std::move(decisions));
+
+  if (!bgp) return;
+  json peers = json::array();
+  json routes = json::array();
+  for (const bgp::PeerStatus& p : bgp->speaker().peers()) {
+    peers.push_back({{"name", p.name},
+                     {"address", bgp::to_string(p.address)},
+                     {"remote_as", p.negotiated ? p.negotiated->peer_as : 0},
+                     {"state", std::string(bgp::state_name(p.state))},
+                     {"prefixes_sent", p.routes_sent},
+                     {"prefixes_received", p.routes_received},
+                     {"established_transitions", p.counters.established_transitions},
+                     {"last_error", p.last_notification_received ? "notification received"
+                                    : p.last_notification_sent   ? "notification sent"
+                                                                 : ""}});
+    for (const auto& [prefix, attrs] : bgp->speaker().sent_routes(p.name)) {
+      routes.push_back({{"peer", p.name},
+                        {"prefix", prefix.to_string()},
+                        {"direction", "advertised"},
+                        {"med", attrs.multi_exit_disc ? *attrs.multi_exit_disc : 0},
+                        {"communities", attrs.communities.size()}});
+    }
+  }
+  telemetry->publish("/nva/bgp/peers", std::move(peers));
+  telemetry->publish("/nva/bgp/routes", std::move(routes));
 }
 
 Daemon::Daemon(config::Config cfg, std::string path, std::vector<std::string> overrides,
