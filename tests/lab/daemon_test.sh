@@ -4,13 +4,17 @@
 # namespace plays client and backend with scapy (daemon_traffic.py) and
 # Route Server with BIRD 2 (AS 65515): the VIP must be announced to it while
 # the daemon runs, withdrawn within 1 s when a worker stalls (test hook,
-# SIGUSR1) and announced again when it recovers; SIGTERM must send Cease
-# (BIRD logs the shutdown communication) and stop the daemon cleanly. Everything made here is
+# SIGUSR1) and announced again when it recovers; a probed backend's VIP
+# follows its listener; SIGHUP reloads (MED change without a flap, a broken
+# file refused); nvactl reads /nva/ telemetry; the drain command withdraws,
+# waits and sends Cease (BIRD logs the shutdown communication) and the
+# daemon exits cleanly. Everything made here is
 # removed on exit.
 # Usage: daemon_test.sh ANYCAST_NVA SOURCE_ROOT
 set -uo pipefail
 nva="$1"
 src="$2/tests/lab"
+nvactl="$2/scripts/nvactl"
 if [ "$(id -u)" -ne 0 ]; then
   echo "SKIP: needs root for network namespaces"
   exit 77
@@ -47,7 +51,7 @@ nva_mac=$(ip -n "$ns_nva" -o link show "$if_nva" | sed -n 's/.*link\/ether \([0-
 
 cat >"$work/nva.ini" <<INI
 [eal]
-args = -l 0-1 --no-huge --no-pci -m 256 --no-telemetry --log-level=*:warning --file-prefix=nvat${run}_daemon --vdev=net_af_packet0,iface=${if_nva}
+args = -l 0-1 --no-huge --no-pci -m 256 --log-level=*:warning --file-prefix=nvat${run}_daemon --vdev=net_af_packet0,iface=${if_nva}
 [dataplane]
 workers = 1
 ports = net_af_packet0
@@ -253,23 +257,52 @@ if [ -n "$bird_pid" ]; then
   cp "$work/nva.ini.good" "$work/nva.ini"
 fi
 
-# SIGTERM drains: the VIPs are withdrawn while the process still runs (the
-# SYNs of the traffic test keep connections active: it waits for
-# [drain] time_ms = 2 s), then Cease and exit.
-kill -TERM "$pid"
+# State through DPDK telemetry (/nva/), read with nvactl.
+prefix="nvat${run}_daemon"
+if out=$(/usr/bin/python3 "$nvactl" -f "$prefix" --json show health 2>&1) &&
+   /usr/bin/python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+rows = list(d.values()) if isinstance(d, dict) else d
+vips = {r["vip"]: r for r in rows}
+assert vips["198.19.0.10"]["decision"] == "announce", vips
+assert vips["198.19.0.11"]["decision"] == "announce", vips
+' "$out"; then
+  echo "ok: nvactl show health: both VIPs announced"
+else
+  echo "FAIL: nvactl show health: $out"; status=1
+fi
+if out=$(/usr/bin/python3 "$nvactl" -f "$prefix" --json show backends api 2>&1) &&
+   /usr/bin/python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+rows = list(d.values()) if isinstance(d, dict) else d
+assert len(rows) == 1 and rows[0]["address"] == "198.18.0.4" and rows[0]["state"] == "up", rows
+' "$out"; then
+  echo "ok: nvactl show backends api: 198.18.0.4 up"
+else
+  echo "FAIL: nvactl show backends api: $out"; status=1
+fi
+/usr/bin/python3 "$nvactl" -f "$prefix" show workers || status=1
+
+# The drain command (nvactl drain; SIGTERM does the same, see the lab test):
+# the VIPs are withdrawn while the process still runs (the SYNs of the
+# traffic test keep connections active: it waits for [drain] time_ms = 2 s),
+# then Cease and exit.
+/usr/bin/python3 "$nvactl" -f "$prefix" drain || { echo "FAIL: nvactl drain"; status=1; }
 if [ -n "$bird_pid" ]; then
   if ms=$(wait_for absent 198.19.0.10/32 1500) && kill -0 "$pid" 2>/dev/null; then
-    echo "ok: SIGTERM -> VIP withdrawn in ${ms} ms while the daemon still forwards (drain)"
+    echo "ok: drain command -> VIP withdrawn in ${ms} ms while the daemon still forwards"
   else
-    echo "FAIL: SIGTERM: VIP not withdrawn before the daemon exited"; status=1
+    echo "FAIL: drain command: VIP not withdrawn before the daemon exited"; status=1
   fi
 fi
 for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$pid" 2>/dev/null; then
-  echo "FAIL: anycast-nva still running 8 s after SIGTERM"; status=1
+  echo "FAIL: anycast-nva still running 8 s after the drain command"; status=1
 else
   wait "$pid"; rc=$?
-  [ "$rc" -eq 0 ] || { echo "FAIL: anycast-nva exited $rc after SIGTERM"; status=1; }
+  [ "$rc" -eq 0 ] || { echo "FAIL: anycast-nva exited $rc after draining"; status=1; }
 fi
 pid=""
 if [ -n "$bird_pid" ]; then
