@@ -7,9 +7,49 @@
 #include <rte_lcore.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace nva {
+
+namespace {
+
+// RSS pre-calculation needs every port's key and table known and the same
+// (a reply may come back on any port). nullptr and `why` otherwise.
+std::unique_ptr<steer::RssSteering> choose_rss(const DataplaneOptions& d,
+                                               const std::vector<port::PortInfo>& ports,
+                                               std::string& why) {
+  if (d.rss_precalc == RssPrecalc::kOff) {
+    why = "dataplane.rss_precalc = off";
+    return nullptr;
+  }
+  if (d.workers <= 1) {
+    why = "one worker";
+    return nullptr;
+  }
+  steer::RssView view;
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    const port::PortInfo& p = ports[i];
+    if (!p.rss || !p.rss_read_reason.empty() || p.rss_key.size() != steer::kRssKeyLen ||
+        p.reta.empty()) {
+      why = "port " + p.name + " (" + p.driver +
+            "): " + (p.rss ? p.rss_read_reason : p.rss_reason);
+      return nullptr;
+    }
+    steer::RssView v;
+    std::copy(p.rss_key.begin(), p.rss_key.end(), v.key.begin());
+    v.reta = p.reta;
+    if (i != 0 && !(v == view)) {
+      why = "ports " + ports[0].name + " and " + p.name +
+            " hash differently (key or table)";
+      return nullptr;
+    }
+    view = std::move(v);
+  }
+  return steer::RssSteering::make(view, d.workers, why);
+}
+
+}  // namespace
 
 DataPlane::DataPlane(const DataplaneOptions& opts, const conntrack::Timeouts& timeouts,
                      const std::vector<lb::Service>& services,
@@ -52,6 +92,13 @@ void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& time
     pc.promiscuous = true;
     ports_.push_back(port::setup_port(pc));
   }
+  std::string why;
+  rss_ = choose_rss(d, ports_, why);
+  steering_ = rss_ != nullptr
+                  ? "RSS pre-calculation (" + rss_->describe() +
+                        "): dnat+snat traffic stays on the NIC's queue; dnat traffic "
+                        "is handed off to the client hash's worker"
+                  : "software handoff (" + why + ")";
   rcu_ = std::make_unique<RcuDomain>(d.workers);
   services_ = std::make_unique<RcuPublished<lb::ServiceTable>>(
       *rcu_, std::make_unique<lb::ServiceTable>(services, d.maglev_table_size));
@@ -71,6 +118,7 @@ void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& time
     wc.id = w;
     wc.workers = d.workers;
     wc.owner_seed = d.seed;
+    wc.rss = rss_.get();
     for (std::size_t i = 0; i < ports_.size(); ++i) {
       const port::PortInfo& pi = ports_[i];
       PortBinding pb;
@@ -109,6 +157,7 @@ void DataPlane::release() noexcept {
   }
   ports_.clear();
   handoff_.reset();
+  rss_.reset();
   services_.reset();
   rcu_.reset();
   rte_mempool_free(pool_);

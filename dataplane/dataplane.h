@@ -15,6 +15,7 @@
 #include "dataplane/options.h"
 #include "dataplane/port/port.h"
 #include "dataplane/steer/handoff.h"
+#include "dataplane/steer/rss.h"
 #include "dataplane/worker.h"
 
 namespace nva {
@@ -77,6 +78,10 @@ class DataPlane {
   std::uint32_t mbufs_free() const;
   std::uint32_t mbufs_total() const;
   const std::vector<port::PortInfo>& ports() const { return ports_; }
+  // How packets reach their owner, for the start-up log: "RSS
+  // pre-calculation (...)" or "software handoff (<why>)".
+  const std::string& steering() const { return steering_; }
+  bool rss_precalc() const { return rss_ != nullptr; }
   Worker& worker(std::size_t i) { return *workers_[i]; }
   std::size_t worker_count() const { return workers_.size(); }
 
@@ -95,6 +100,8 @@ class DataPlane {
   std::unique_ptr<RcuDomain> rcu_;
   std::unique_ptr<RcuPublished<lb::ServiceTable>> services_;
   std::unique_ptr<steer::HandoffRings> handoff_;
+  std::unique_ptr<steer::RssSteering> rss_;  // null: software handoff
+  std::string steering_;
   TscClock clock_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> stop_{false};

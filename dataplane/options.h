@@ -11,6 +11,11 @@
 
 namespace nva {
 
+// dataplane.rss_precalc: choose SNAT ports so that replies land on the
+// allocating worker's queue, where every port's RSS key and table are known
+// (auto), or hand every foreign packet off (off). docs/STEERING.md.
+enum class RssPrecalc : std::uint8_t { kAuto, kOff };
+
 struct DataplaneOptions {
   static constexpr std::uint32_t kDefaultWorkers = 1;
   static constexpr std::uint32_t kMaxWorkers = 64;
@@ -32,6 +37,7 @@ struct DataplaneOptions {
   std::uint32_t handoff_ring_size = kDefaultHandoffRing;
   std::uint32_t mbufs = kDefaultMbufs;
   std::uint16_t snat_port_min = kDefaultSnatPortMin;
+  RssPrecalc rss_precalc = RssPrecalc::kAuto;
   bool tcp_pickup = true;
   bool answer_vip_ping = true;
   bool idle_sleep = true;

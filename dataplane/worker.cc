@@ -71,10 +71,11 @@ Worker::Worker(const WorkerConfig& cfg, RcuDomain& rcu,
         nat::TranslatorConfig n = cfg.nat;
         n.worker = cfg.id;
         n.workers = cfg.workers;
+        n.rss = cfg.rss;
         return n;
       }()),
       frags_(cfg.fragments),
-      owner_params_{cfg.workers, cfg.owner_seed},
+      owner_params_{cfg.workers, cfg.owner_seed, cfg.rss},
       tx_(cfg.ports.size()),
       out_(cfg.workers),
       out_n_(cfg.workers, 0) {
@@ -326,8 +327,8 @@ void Worker::fragment_at_tracker(rte_mbuf* m, const packet::ParsedPacket& p,
 void Worker::fragment_to_owner(rte_mbuf* m, const packet::ParsedPacket& p,
                                const nat::FragmentTracker::Ports& ports, std::size_t pi,
                                const lb::ServiceTable& svc, std::uint32_t now) noexcept {
-  const std::uint32_t o = steer::owner_of_tuple(p.ipv4_src, ports.src, p.ipv4_dst,
-                                                ports.dst, svc, owner_params_);
+  const std::uint32_t o = steer::owner_of_tuple(
+      p.ipv4_src, ports.src, p.ipv4_dst, ports.dst, p.l4_proto, svc, owner_params_);
   if (o != steer::kAnyWorker && o != cfg_.id) {
     set_frag_ports(m, ports.src, ports.dst);
     to_worker(o, m);

@@ -63,6 +63,9 @@ struct WorkerConfig {
   std::uint32_t id = 0;
   std::uint32_t workers = 1;
   std::uint64_t owner_seed = 0;
+  // RSS pre-calculation: the ports' common RSS (owned by the DataPlane or a
+  // test, outliving the worker); null: software handoff for everything.
+  const steer::RssSteering* rss = nullptr;
   std::vector<PortBinding> ports;
   nat::TranslatorConfig nat;
   nat::FragmentConfig fragments;

@@ -300,6 +300,14 @@ Config parse(const std::string& text, const std::string& name,
         d.mbufs = static_cast<std::uint32_t>(to_uint(v, 1023, 1u << 24));
       } else if (rest == "snat_port_min") {
         d.snat_port_min = static_cast<std::uint16_t>(to_uint(v, 1, 65535));
+      } else if (rest == "rss_precalc") {
+        if (v.text == "auto") {
+          d.rss_precalc = RssPrecalc::kAuto;
+        } else if (v.text == "off") {
+          d.rss_precalc = RssPrecalc::kOff;
+        } else {
+          fail(v, "not auto or off: '" + v.text + "'");
+        }
       } else if (rest == "tcp_pickup") {
         d.tcp_pickup = to_bool(v);
       } else if (rest == "answer_vip_ping") {

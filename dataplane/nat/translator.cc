@@ -55,6 +55,11 @@ Translator::Translator(const TranslatorConfig& cfg)
                                 " of " + std::to_string(cfg.workers));
   }
   if (cfg.snat_port_min == 0) throw std::invalid_argument("translator: SNAT port 0");
+  if (cfg.rss != nullptr && cfg.rss->workers() != cfg.workers) {
+    throw std::invalid_argument("translator: RSS steering for " +
+                                std::to_string(cfg.rss->workers()) + " workers, not " +
+                                std::to_string(cfg.workers));
+  }
 }
 
 Verdict Translator::drop(NatDrop why) noexcept {
@@ -142,7 +147,25 @@ Verdict Translator::process_l4(std::span<std::uint8_t> frame, const ParsedPacket
   return Verdict::kException;
 }
 
+// RSS pre-calculation: candidates of this worker for the reply's fixed
+// part (its hash with port 0), each O(1) (see steer/rss.h).
+std::uint16_t Translator::pick_snat_port_rss(ConnKey& reply) noexcept {
+  const steer::RssSteering& rss = *cfg_.rss;
+  const std::uint32_t n = rss.candidates(cfg_.worker);
+  if (n == 0) return 0;  // no reta entry sends anything to this worker
+  const std::uint32_t fixed = rss.hash(reply.src_addr, reply.dst_addr, reply.src_port, 0);
+  for (unsigned t = 0; t < kSnatTries; ++t) {
+    snat_cursor_ = snat_cursor_ + 1 >= n ? 0 : snat_cursor_ + 1;
+    const std::uint16_t port = rss.candidate(fixed, cfg_.worker, snat_cursor_);
+    if (port < cfg_.snat_port_min) continue;  // also 0: unreachable entry
+    reply.dst_port = port;
+    if (!tracker_.table().lookup(reply).found()) return port;
+  }
+  return 0;
+}
+
 std::uint16_t Translator::pick_snat_port(ConnKey& reply) noexcept {
+  if (cfg_.rss != nullptr) return pick_snat_port_rss(reply);
   // Ports of this worker's partition: p % workers == worker, p >= min.
   const std::uint32_t w = cfg_.workers;
   const std::uint32_t first =

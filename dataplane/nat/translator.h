@@ -36,8 +36,13 @@ struct TranslatorConfig {
   // Maglev with the same seed picks the same backend). kDnatSnat cannot:
   // the backend knows the old SNAT tuple only.
   bool tcp_pickup = true;
-  // SNAT ports handed out: [snat_port_min, 65535], this worker's partition.
+  // SNAT ports handed out: [snat_port_min, 65535], this worker's partition
+  // (port % workers == worker), or with `rss` the ports whose reply tuple
+  // the NIC steers to this worker's queue.
   std::uint16_t snat_port_min = 1024;
+  // RSS pre-calculation (shared, immutable, outlives the translator); null:
+  // the static partition, replies handed off to their owner.
+  const steer::RssSteering* rss = nullptr;
   // Answer ICMP echo requests to a VIP from the NVA itself.
   bool answer_vip_ping = true;
 };
@@ -130,9 +135,10 @@ class Translator {
                      const packet::ParsedPacket& p) noexcept;
   Verdict icmp_error(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                      const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
-  // A free SNAT port of this worker's partition for the reply tuple; 0 if
-  // none after a bounded search.
+  // A free SNAT port for the reply tuple whose reply owner() is this
+  // worker; 0 if none after a bounded search.
   std::uint16_t pick_snat_port(conntrack::ConnKey& reply) noexcept;
+  std::uint16_t pick_snat_port_rss(conntrack::ConnKey& reply) noexcept;
 
   TranslatorConfig cfg_;
   conntrack::ConnTracker tracker_;

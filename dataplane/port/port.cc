@@ -3,6 +3,7 @@
 
 #include <rte_errno.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -16,6 +17,51 @@ namespace {
   rte_eth_dev_get_name_by_port(cfg.port_id, name);
   throw std::runtime_error(std::string("port ") + std::to_string(cfg.port_id) + " (" +
                            name + "): " + step + ": " + rte_strerror(rc < 0 ? -rc : rc));
+}
+
+// Sets the redirection table to i -> i % queues (where the PMD lets it)
+// and reads back the table and key the port uses.
+void read_rss(const rte_eth_dev_info& dev, std::uint16_t queues, PortInfo& info) {
+  const std::uint16_t port = info.port_id;
+  const std::size_t key_len = dev.hash_key_size != 0 ? dev.hash_key_size : 40;
+  std::vector<std::uint8_t> key(std::max<std::size_t>(key_len, 64), 0);
+  rte_eth_rss_conf rc{};
+  rc.rss_key = key.data();
+  rc.rss_key_len = static_cast<std::uint8_t>(key_len);
+  if (int rc_get = rte_eth_dev_rss_hash_conf_get(port, &rc); rc_get != 0) {
+    info.rss_read_reason = std::string("key cannot be read: ") + rte_strerror(-rc_get);
+  } else if (rc.rss_key_len != sizeof kDefaultRssKey) {
+    info.rss_read_reason = "key of " + std::to_string(rc.rss_key_len) + " bytes";
+  } else {
+    info.rss_key.assign(key.begin(), key.begin() + rc.rss_key_len);
+  }
+  if (dev.reta_size == 0) {
+    if (info.rss_read_reason.empty()) {
+      info.rss_read_reason = "the PMD reports no redirection table";
+    }
+    return;
+  }
+  const std::size_t groups =
+      (dev.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) / RTE_ETH_RETA_GROUP_SIZE;
+  std::vector<rte_eth_rss_reta_entry64> conf(groups);
+  for (std::size_t i = 0; i < dev.reta_size; ++i) {
+    auto& g = conf[i / RTE_ETH_RETA_GROUP_SIZE];
+    g.mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
+    g.reta[i % RTE_ETH_RETA_GROUP_SIZE] = static_cast<std::uint16_t>(i % queues);
+  }
+  info.reta_set = rte_eth_dev_rss_reta_update(port, conf.data(), dev.reta_size) == 0;
+  for (auto& g : conf) std::fill(std::begin(g.reta), std::end(g.reta), 0xFFFF);
+  if (int rc_q = rte_eth_dev_rss_reta_query(port, conf.data(), dev.reta_size);
+      rc_q != 0) {
+    if (!info.rss_read_reason.empty()) info.rss_read_reason += "; ";
+    info.rss_read_reason +=
+        std::string("redirection table cannot be read: ") + rte_strerror(-rc_q);
+    return;
+  }
+  info.reta.resize(dev.reta_size);
+  for (std::size_t i = 0; i < dev.reta_size; ++i) {
+    info.reta[i] = conf[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+  }
 }
 
 }  // namespace
@@ -101,6 +147,11 @@ PortInfo setup_port(const PortConfig& cfg) {
   if (cfg.promiscuous) (void)rte_eth_promiscuous_enable(cfg.port_id);
   if (int rc = rte_eth_macaddr_get(cfg.port_id, &info.mac); rc != 0) fail(cfg, "MAC", rc);
   info.queues = cfg.queues;
+  if (info.rss) {
+    read_rss(dev, cfg.queues, info);
+  } else {
+    info.rss_read_reason = info.rss_reason;
+  }
   return info;
 }
 
@@ -108,6 +159,12 @@ std::string describe(const PortInfo& i) {
   std::string s = "port " + std::to_string(i.port_id) + " " + i.name + " (" + i.driver +
                   ") mac " + mac_to_string(i.mac) + ", " + std::to_string(i.queues) +
                   " queue(s), RSS " + (i.rss ? "on" : "off (" + i.rss_reason + ")");
+  if (i.rss) {
+    s += i.rss_read_reason.empty()
+             ? ", key and " + std::to_string(i.reta.size()) + "-entry table known" +
+                   (i.reta_set ? " (table set)" : " (the PMD's table)")
+             : ", " + i.rss_read_reason;
+  }
   s += ", offloads:";
   if (i.rx_cksum) s += " rx-cksum";
   if (i.tx_ipv4_cksum) s += " tx-ipv4-cksum";

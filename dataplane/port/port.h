@@ -39,6 +39,15 @@ struct PortInfo {
   std::uint16_t queues = 0;
   bool rss = false;        // RSS configured with kDefaultRssKey
   std::string rss_reason;  // why not, when rss is false
+  // RSS as the port applies it, read back after start where the PMD lets
+  // it be read (RSS pre-calculation needs both): the key (empty: unknown)
+  // and the redirection table, the RX queue of each entry (empty: unknown).
+  // We set the table to entry i -> queue i % queues where the PMD allows
+  // (netvsc); where it does not (MANA: key only), its own table is read.
+  std::vector<std::uint8_t> rss_key;
+  std::vector<std::uint16_t> reta;
+  bool reta_set = false;        // our table was accepted
+  std::string rss_read_reason;  // why the key or the table is unknown
   bool tx_ipv4_cksum = false, tx_tcp_cksum = false, tx_udp_cksum = false;
   bool rx_cksum = false;
 };

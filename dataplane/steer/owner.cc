@@ -4,11 +4,23 @@
 namespace nva::steer {
 
 std::uint32_t owner_of_tuple(std::uint32_t src, std::uint16_t sport, std::uint32_t dst,
-                             std::uint16_t dport, const lb::ServiceTable& services,
+                             std::uint16_t dport, std::uint8_t proto,
+                             const lb::ServiceTable& services,
                              const OwnerParams& p) noexcept {
   if (p.workers <= 1) return 0;
-  if (services.is_vip(dst)) return client_owner(src, sport, p);
-  if (services.is_snat_addr(dst)) return snat_port_owner(dport, p);
+  if (services.is_vip(dst)) {
+    if (p.rss != nullptr) {
+      const lb::Service* s = services.find(proto, dst, dport);
+      if (s != nullptr && s->mode == lb::NatMode::kDnatSnat) {
+        return p.rss->worker_of(src, dst, sport, dport);
+      }
+    }
+    return client_owner(src, sport, p);
+  }
+  if (services.is_snat_addr(dst)) {
+    return p.rss != nullptr ? p.rss->worker_of(src, dst, sport, dport)
+                            : snat_port_owner(dport, p);
+  }
   if (services.is_dnat_backend(src, sport)) return client_owner(dst, dport, p);
   return kAnyWorker;
 }
@@ -19,7 +31,7 @@ std::uint32_t owner(std::span<const std::uint8_t> frame, const packet::ParsedPac
   if (pkt.l3 != packet::L3Kind::kIpv4) return kAnyWorker;
   if (pkt.has_ports) {
     return owner_of_tuple(pkt.ipv4_src, pkt.src_port, pkt.ipv4_dst, pkt.dst_port,
-                          services, p);
+                          pkt.l4_proto, services, p);
   }
   if (pkt.l4_proto == packet::ipproto::kIcmp && is_icmp_error(pkt.icmp_type) &&
       pkt.frag == packet::FragState::kNone) {
@@ -28,8 +40,8 @@ std::uint32_t owner(std::span<const std::uint8_t> frame, const packet::ParsedPac
             packet::DropReason::kNone &&
         in.l3 == packet::L3Kind::kIpv4 && in.has_ports) {
       // The quoted packet reversed is a packet of the connection.
-      return owner_of_tuple(in.ipv4_dst, in.dst_port, in.ipv4_src, in.src_port, services,
-                            p);
+      return owner_of_tuple(in.ipv4_dst, in.dst_port, in.ipv4_src, in.src_port,
+                            in.l4_proto, services, p);
     }
   }
   return kAnyWorker;

@@ -1,14 +1,17 @@
-// owner(packet): which worker's shard holds a packet's connection, when the
-// NIC's RSS cannot be relied on (software handoff mode of DESIGN.md).
+// owner(packet): which worker's shard holds a packet's connection.
 //
-//   client -> VIP            hash of the client endpoint (source)
-//   backend -> client (dnat) hash of the client endpoint (destination)
-//   backend -> SNAT address  the SNAT port's partition: port % workers
+//                            software handoff        RSS pre-calculation (rss set)
+//   client -> VIP, dnat+snat hash of the client      the worker the NIC picks:
+//                            endpoint (source)       reta[Toeplitz(tuple)]
+//   client -> VIP, dnat      hash of the client endpoint (source), both modes
+//   backend -> client (dnat) hash of the client endpoint (destination), both
+//   backend -> SNAT address  port % workers          reta[Toeplitz(tuple)]
 //
 // The worker that creates a connection is owner() of both its directions:
 // it is owner() of the client -> VIP packet, and it only hands out SNAT
-// ports of its own partition. A pure function of the packet and the
-// service table.
+// ports whose reply owner() gives back to it (its partition, or with RSS a
+// port chosen by RssSteering::candidate()). A pure function of the packet,
+// the service table and the parameters.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +20,7 @@
 #include "dataplane/lb/flow_hash.h"
 #include "dataplane/lb/service.h"
 #include "dataplane/packet/parse.h"
+#include "dataplane/steer/rss.h"
 
 namespace nva::steer {
 
@@ -25,6 +29,9 @@ inline constexpr std::uint32_t kAnyWorker = 0xFFFFFFFFu;
 struct OwnerParams {
   std::uint32_t workers = 1;
   std::uint64_t seed = 0;
+  // Set when every port's RSS key and table are known (pre-calculation on):
+  // dnat+snat traffic is then owned by the worker the NIC delivers it to.
+  const RssSteering* rss = nullptr;
 };
 
 constexpr std::uint32_t client_owner(std::uint32_t addr, std::uint16_t port,
@@ -45,10 +52,11 @@ constexpr std::uint32_t snat_port_owner(std::uint16_t port,
 std::uint32_t owner(std::span<const std::uint8_t> frame, const packet::ParsedPacket& pkt,
                     const lb::ServiceTable& services, const OwnerParams& p) noexcept;
 
-// owner() of a TCP/UDP packet with these addresses and ports (fragments use
-// it with the ports their first fragment carried).
+// owner() of a TCP/UDP packet with these addresses, ports and protocol
+// (fragments use it with the ports their first fragment carried).
 std::uint32_t owner_of_tuple(std::uint32_t src, std::uint16_t sport, std::uint32_t dst,
-                             std::uint16_t dport, const lb::ServiceTable& services,
+                             std::uint16_t dport, std::uint8_t proto,
+                             const lb::ServiceTable& services,
                              const OwnerParams& p) noexcept;
 
 // ICMP types that quote the packet they are about.

@@ -114,6 +114,47 @@ TEST(DataPlane, ServiceUpdateKeepsExistingConnections) {
   EXPECT_EQ(s.dropped(), 0u);
 }
 
+// A port whose RSS cannot be read (net_ring has none) falls back to
+// handoff, and says why; so does dataplane.rss_precalc = off.
+TEST(DataPlane, SteeringFallsBackToHandoffWithTheReason) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  rte_ring* rings[4];
+  for (int i = 0; i < 4; ++i) {
+    rings[i] =
+        rte_ring_create(("nvat_dps" + std::to_string(i)).c_str(), 256, SOCKET_ID_ANY, 0);
+    ASSERT_NE(rings[i], nullptr);
+  }
+  // A DataPlane closes its ports: a new two-queue port for each.
+  auto make_port = [&](const std::string& name) {
+    const int port =
+        rte_eth_from_rings(name.c_str(), rings, 2, rings + 2, 2, SOCKET_ID_ANY);
+    EXPECT_GE(port, 0);
+    char dev[RTE_ETH_NAME_MAX_LEN] = {};
+    rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(port), dev);
+    return std::string(dev);
+  };
+  DataplaneOptions opts;
+  opts.workers = 2;
+  opts.connections = 64;
+  opts.maglev_table_size = 307;
+  opts.mbufs = 1023;
+  {
+    const std::string dev = make_port("nvat_dps0");
+    DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {dev});
+    EXPECT_FALSE(dp.rss_precalc());
+    EXPECT_EQ(dp.steering().rfind("software handoff (port " + dev, 0), 0u)
+        << dp.steering();
+    EXPECT_NE(dp.steering().find("no RSS"), std::string::npos) << dp.steering();
+  }
+  opts.rss_precalc = RssPrecalc::kOff;
+  {
+    DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")},
+                 {make_port("nvat_dps1")});
+    EXPECT_EQ(dp.steering(), "software handoff (dataplane.rss_precalc = off)");
+  }
+  for (rte_ring* r : rings) rte_ring_free(r);
+}
+
 TEST(DataPlane, UnknownPortIsNamedInTheError) {
   ASSERT_TRUE(test::EalEnvironment::running());
   DataplaneOptions opts;

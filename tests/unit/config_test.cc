@@ -126,6 +126,8 @@ INSTANTIATE_TEST_SUITE_P(
             "[dataplane]\ngateway_mac = 12:34:56\n",
             "nva.ini:2: dataplane.gateway_mac: not a MAC address (aa:bb:cc:dd:ee:ff): "
             "'12:34:56'"},
+        BadCase{"[dataplane]\nrss_precalc = on\n",
+                "nva.ini:2: dataplane.rss_precalc: not auto or off: 'on'"},
         BadCase{"[dataplane]\ntcp_pickup = maybe\n",
                 "nva.ini:2: dataplane.tcp_pickup: not a boolean (true/false): 'maybe'"},
         BadCase{"[timeouts]\nudp_ms = 0\n",
@@ -306,6 +308,14 @@ TEST(Config, CommandLineOverridesTheFile) {
             "command line: dataplane.workers: 100 is out of range 1..64");
   EXPECT_EQ(error_of(kGood, {"workers"}),
             "command line: --set workers: expected section.key=value");
+}
+
+TEST(Config, RssPrecalcIsAutoUnlessTurnedOff) {
+  EXPECT_EQ(parse(kGood, "nva.ini", {}).dataplane.rss_precalc, RssPrecalc::kAuto);
+  EXPECT_EQ(parse(kGood, "nva.ini", {"dataplane.rss_precalc=off"}).dataplane.rss_precalc,
+            RssPrecalc::kOff);
+  EXPECT_EQ(parse(kGood, "nva.ini", {"dataplane.rss_precalc=auto"}).dataplane.rss_precalc,
+            RssPrecalc::kAuto);
 }
 
 TEST(Config, MissingFileIsNamed) {
