@@ -5,7 +5,6 @@
 #include "controlplane/daemon.h"
 
 #include <arpa/inet.h>
-#include <rte_ethdev.h>
 
 #include <unistd.h>
 #include <atomic>
@@ -22,6 +21,7 @@
 #include "controlplane/advertiser.h"
 #include "controlplane/api/telemetry.h"
 #include "controlplane/bgp/speaker.h"
+#include "controlplane/health/dataplane_health.h"
 #include "controlplane/health/decision.h"
 #include "controlplane/health/prober.h"
 #include "dataplane/dataplane.h"
@@ -160,11 +160,7 @@ struct Daemon::Impl {
   std::map<std::uint32_t, health::VipDecision> vips;
 
   // Data-plane health.
-  std::vector<std::uint64_t> beats;
-  std::vector<SteadyClock::time_point> moved;
-  SteadyClock::time_point window_end;
-  std::uint64_t handoff_drops = 0;
-  unsigned handoff_bad = 0, mbufs_bad = 0;
+  health::DataplaneHealth dp_health{{}};
   bool dp_ok = true;
   std::string dp_reason;
 
@@ -181,9 +177,7 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
   const auto now = SteadyClock::now();
   started = now;
   next_telemetry = now;
-  beats.assign(dp.worker_count(), 0);
-  moved.assign(dp.worker_count(), now);
-  window_end = now + kWindow;
+  dp_health.set_watchdog(milliseconds(cfg.dataplane.watchdog_ms));
   if (cfg.bgp.enabled) {
     bgp = std::make_unique<Advertiser>(io, cfg.bgp);
   }
@@ -283,44 +277,23 @@ void Daemon::Impl::on_tick() {
 }
 
 void Daemon::Impl::check_dataplane(SteadyClock::time_point now) {
-  std::string why;
-  auto add = [&why](const std::string& r) { why += (why.empty() ? "" : "; ") + r; };
-  for (std::size_t i = 0; i < beats.size(); ++i) {
-    const std::uint64_t hb = dp.worker(i).heartbeat();
-    if (hb != beats[i]) {
-      beats[i] = hb;
-      moved[i] = now;
-    } else if (now - moved[i] > milliseconds(cfg.dataplane.watchdog_ms)) {
-      add("worker " + std::to_string(i) + " heartbeat stopped " +
-          std::to_string(ms_since(moved[i], now)) + " ms ago");
-    }
+  health::DataplaneSample sample;
+  sample.heartbeats.reserve(dp.worker_count());
+  for (std::size_t i = 0; i < dp.worker_count(); ++i) {
+    sample.heartbeats.push_back(dp.worker(i).heartbeat());
   }
-  if (now >= window_end) {
-    window_end = now + kWindow;
-    const std::uint32_t total = dp.mbufs_total();
-    mbufs_bad = dp.mbufs_free() * 100 < total ? mbufs_bad + 1 : 0;
-    const std::uint64_t drops = dp.stats().handoff_dropped;
-    handoff_bad = drops > handoff_drops ? handoff_bad + 1 : 0;
-    handoff_drops = drops;
+  for (std::size_t i = 0; i < dp.ports().size(); ++i) {
+    sample.links.emplace_back(dp.ports()[i].name, dp.link_up(i));
   }
-  for (const auto& p : dp.ports()) {
-    rte_eth_link link{};
-    if (rte_eth_link_get_nowait(p.port_id, &link) == 0 &&
-        link.link_status == RTE_ETH_LINK_DOWN) {
-      add("port " + p.name + " link down");
-    }
+  sample.mbufs_free = dp.mbufs_free();
+  sample.mbufs_total = dp.mbufs_total();
+  sample.handoff_dropped = dp.handoff_dropped();
+  if (dp_health.update(sample, now)) {
+    log(dp_health.ok() ? "health: data plane healthy again"
+                       : "health: data plane unhealthy: " + dp_health.reason());
   }
-  if (mbufs_bad >= kExhaustedWindows) {
-    add("packet buffers exhausted (" + std::to_string(dp.mbufs_free()) + " of " +
-        std::to_string(dp.mbufs_total()) + " free for 1 s)");
-  }
-  if (handoff_bad >= kExhaustedWindows) add("handoff rings dropping for 1 s");
-  const bool ok = why.empty();
-  if (ok != dp_ok) {
-    log(ok ? "health: data plane healthy again" : "health: data plane unhealthy: " + why);
-  }
-  dp_ok = ok;
-  dp_reason = why;
+  dp_ok = dp_health.ok();
+  dp_reason = dp_health.reason();
 }
 
 void Daemon::Impl::decide(SteadyClock::time_point now) {

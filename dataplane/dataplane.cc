@@ -231,6 +231,18 @@ std::uint64_t DataPlane::active_connections() const {
   return n;
 }
 
+bool DataPlane::link_up(std::size_t i) const {
+  rte_eth_link link{};
+  if (rte_eth_link_get_nowait(ports_[i].port_id, &link) != 0) return true;
+  return link.link_status != RTE_ETH_LINK_DOWN;
+}
+
+std::uint64_t DataPlane::handoff_dropped() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) n += w->counters().handoff_dropped;
+  return n;
+}
+
 std::uint32_t DataPlane::mbufs_free() const {
   return pool_ != nullptr ? rte_mempool_avail_count(pool_) : 0;
 }

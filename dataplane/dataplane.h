@@ -74,6 +74,10 @@ class DataPlane {
   // Connections that still carry traffic: every timeout class but TCP
   // time-wait and closed (a drain waits for these).
   std::uint64_t active_connections() const;
+  // Whether port i's link is up (a PMD that cannot tell counts as up).
+  bool link_up(std::size_t i) const;
+  // Packets dropped because an owner's handoff ring was full, all workers.
+  std::uint64_t handoff_dropped() const;
   // Free buffers in the packet pool, and its size.
   std::uint32_t mbufs_free() const;
   std::uint32_t mbufs_total() const;

@@ -155,6 +155,29 @@ TEST(DataPlane, SteeringFallsBackToHandoffWithTheReason) {
   for (rte_ring* r : rings) rte_ring_free(r);
 }
 
+// What the control plane's health check samples: the link of a port (set
+// down and up through the ethdev API), free buffers, handoff drops.
+TEST(DataPlane, HealthSamplesFollowTheLinkAndThePool) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  RingPair port("nvat_dph0");
+  DataplaneOptions opts;
+  opts.connections = 64;
+  opts.maglev_table_size = 307;
+  opts.mbufs = 1023;
+  DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {port.name()});
+  const std::uint16_t id = dp.ports()[0].port_id;
+  EXPECT_TRUE(dp.link_up(0));
+  ASSERT_EQ(rte_eth_dev_set_link_down(id), 0);
+  EXPECT_FALSE(dp.link_up(0));
+  ASSERT_EQ(rte_eth_dev_set_link_up(id), 0);
+  EXPECT_TRUE(dp.link_up(0));
+  EXPECT_EQ(dp.mbufs_total(), 1023u);
+  EXPECT_GT(dp.mbufs_free(), 0u);
+  EXPECT_LE(dp.mbufs_free(), 1023u);
+  EXPECT_EQ(dp.handoff_dropped(), 0u);
+  EXPECT_EQ(dp.active_connections(), 0u);
+}
+
 TEST(DataPlane, UnknownPortIsNamedInTheError) {
   ASSERT_TRUE(test::EalEnvironment::running());
   DataplaneOptions opts;
