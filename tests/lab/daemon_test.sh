@@ -255,11 +255,38 @@ if [ -n "$bird_pid" ]; then
     echo "FAIL: a broken file on SIGHUP was not refused cleanly"; status=1
   fi
   cp "$work/nva.ini.good" "$work/nva.ini"
+
+  # De-prefer instead of withdraw (reloaded): a dead backend leaves its VIP
+  # announced as a backup (2 more prepends, MED 500); and drains announce
+  # GRACEFUL_SHUTDOWN (65535:0) instead of withdrawing.
+  sed -i -e 's/^hold_down_ms = 300$/hold_down_ms = 300\naction = deprefer\ndeprefer_prepend = 2\ndeprefer_med = 500\ndamping = false/' \
+    -e 's/^time_ms = 2000$/time_ms = 2000\nmode = graceful-shutdown/' "$work/nva.ini"
+  kill -HUP "$pid"
+  for _ in $(seq 1 30); do [ "$(grep -c "reload: applied" "$work/nva.log")" -ge 2 ] && break; sleep 0.1; done
+  api_path() { birdc_ show route 198.19.0.11/32 all 2>/dev/null | sed -n 's/.*BGP.as_path: //p'; }
+  api_med() { birdc_ show route 198.19.0.11/32 all 2>/dev/null | sed -n 's/.*BGP.med: //p'; }
+  stop_listener
+  ok=0
+  for _ in $(seq 1 65); do
+    [ "$(api_path)" = "65001 65001 65001" ] && [ "$(api_med)" = "500" ] && { ok=1; break; }
+    sleep 0.02
+  done
+  if [ "$ok" -eq 1 ]; then
+    echo "ok: action = deprefer: backend down -> api VIP kept as a backup (AS path $(api_path), MED $(api_med))"
+  else
+    echo "FAIL: action = deprefer: api VIP has AS path '$(api_path)', MED '$(api_med)'"; status=1
+  fi
+  start_listener
+  ok=0
+  for _ in $(seq 1 100); do [ "$(api_path)" = "65001" ] && { ok=1; break; }; sleep 0.02; done
+  [ "$ok" -eq 1 ] && echo "ok: backend up -> api VIP preferred again (AS path $(api_path))" ||
+    { echo "FAIL: api VIP still de-preferred: '$(api_path)'"; status=1; }
 fi
 
 # State through DPDK telemetry (/nva/), read with nvactl.
 prefix="nvat${run}_daemon"
-if out=$(/usr/bin/python3 "$nvactl" -f "$prefix" --json show health 2>&1) &&
+health_ok() {  # the snapshots are republished every 500 ms
+  out=$(/usr/bin/python3 "$nvactl" -f "$prefix" --json show health 2>&1) &&
    /usr/bin/python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
@@ -267,7 +294,11 @@ rows = list(d.values()) if isinstance(d, dict) else d
 vips = {r["vip"]: r for r in rows}
 assert vips["198.19.0.10"]["decision"] == "announce", vips
 assert vips["198.19.0.11"]["decision"] == "announce", vips
-' "$out"; then
+' "$out"
+}
+ok=0
+for _ in $(seq 1 10); do health_ok 2>/dev/null && { ok=1; break; }; sleep 0.2; done
+if [ "$ok" -eq 1 ]; then
   echo "ok: nvactl show health: both VIPs announced"
 else
   echo "FAIL: nvactl show health: $out"; status=1
@@ -285,16 +316,22 @@ else
 fi
 /usr/bin/python3 "$nvactl" -f "$prefix" show workers || status=1
 
-# The drain command (nvactl drain; SIGTERM does the same, see the lab test):
-# the VIPs are withdrawn while the process still runs (the SYNs of the
-# traffic test keep connections active: it waits for [drain] time_ms = 2 s),
-# then Cease and exit.
+# The drain command (nvactl drain; SIGTERM does the same, see the lab test),
+# here with drain.mode = graceful-shutdown: the VIPs are re-announced with
+# 65535:0 while the process still runs (the SYNs of the traffic test keep
+# connections active: it waits for [drain] time_ms = 2 s), then Cease and
+# exit.
 /usr/bin/python3 "$nvactl" -f "$prefix" drain || { echo "FAIL: nvactl drain"; status=1; }
 if [ -n "$bird_pid" ]; then
-  if ms=$(wait_for absent 198.19.0.10/32 1500) && kill -0 "$pid" 2>/dev/null; then
-    echo "ok: drain command -> VIP withdrawn in ${ms} ms while the daemon still forwards"
+  gshut=0
+  for _ in $(seq 1 75); do
+    birdc_ show route 198.19.0.10/32 all 2>/dev/null | grep -q "(65535,0)" && { gshut=1; break; }
+    sleep 0.02
+  done
+  if [ "$gshut" -eq 1 ] && kill -0 "$pid" 2>/dev/null; then
+    echo "ok: drain command -> VIP announced with GRACEFUL_SHUTDOWN (65535,0) while the daemon still forwards"
   else
-    echo "FAIL: drain command: VIP not withdrawn before the daemon exited"; status=1
+    echo "FAIL: drain command: no GRACEFUL_SHUTDOWN on the VIP before the daemon exited"; status=1
   fi
 fi
 for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
