@@ -155,8 +155,11 @@ struct Daemon::Impl {
     std::size_t service = 0, backend = 0;  // into `services`
     std::size_t id = 0;                    // the prober's
     std::string key;                       // what makes a probe the same across reloads
+    std::optional<bool> healthy;           // the last verdict (nullopt: none yet)
   };
   std::vector<Probe> probes;
+  std::map<std::size_t, std::size_t> probe_index;  // prober id -> probes[]
+  std::map<std::uint32_t, std::vector<std::size_t>> vip_services;  // VIP -> services[]
   std::map<std::uint32_t, health::VipDecision> vips;
 
   // Data-plane health.
@@ -223,7 +226,8 @@ void Daemon::Impl::start_probes(std::map<std::string, std::size_t> reuse) {
       if (const auto it = reuse.find(p.key); it != reuse.end()) {
         p.id = it->second;
         reuse.erase(it);
-        b.healthy = prober->status(p.id).healthy.value_or(false);
+        p.healthy = prober->status(p.id).healthy;
+        b.healthy = p.healthy.value_or(false);
       } else {
         // Unknown until probed: no new connection goes to it before.
         b.healthy = false;
@@ -236,12 +240,18 @@ void Daemon::Impl::start_probes(std::map<std::string, std::size_t> reuse) {
     }
   }
   for (const auto& [key, id] : reuse) prober->remove(id);
+  probe_index.clear();
+  for (std::size_t k = 0; k < probes.size(); ++k) probe_index[probes[k].id] = k;
+  vip_services.clear();
+  for (std::size_t i = 0; i < services.size(); ++i)
+    vip_services[services[i].vip].push_back(i);
   services_dirty = true;
 }
 
 void Daemon::Impl::on_probe(std::size_t id, const health::BackendStatus& st) {
-  for (const Probe& p : probes) {
-    if (p.id != id) continue;
+  if (const auto it = probe_index.find(id); it != probe_index.end()) {
+    Probe& p = probes[it->second];
+    p.healthy = st.healthy;
     lb::Service& s = services[p.service];
     lb::Backend& b = s.backends[p.backend];
     const bool up = st.healthy.value_or(false);
@@ -297,20 +307,20 @@ void Daemon::Impl::check_dataplane(SteadyClock::time_point now) {
 }
 
 void Daemon::Impl::decide(SteadyClock::time_point now) {
+  std::vector<std::uint32_t> healthy(services.size(), 0), known(services.size(), 0);
+  for (const Probe& p : probes) {
+    known[p.service] += p.healthy.has_value();
+    healthy[p.service] += p.healthy.value_or(false);
+  }
   for (auto& [vip, d] : vips) {
     std::vector<health::ServiceState> states;
-    for (std::size_t i = 0; i < services.size(); ++i) {
-      if (services[i].vip != vip) continue;
+    for (const std::size_t i : vip_services[vip]) {
       health::ServiceState st;
       st.name = services[i].name;
       st.total = static_cast<std::uint32_t>(services[i].backends.size());
       st.min_healthy = cfg.service_health[i].min_healthy_backends;
-      for (const Probe& p : probes) {
-        if (p.service != i) continue;
-        const auto h = prober->status(p.id).healthy;
-        st.known += h.has_value();
-        st.healthy += h.value_or(false);
-      }
+      st.known = known[i];
+      st.healthy = healthy[i];
       states.push_back(st);
     }
     const health::Health h = health::vip_health(dp_ok, dp_reason, states);
