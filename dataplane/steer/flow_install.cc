@@ -17,9 +17,11 @@ static_assert(kRssL4DstOnly == RTE_ETH_RSS_L4_DST_ONLY);
 namespace {
 
 std::string error_text(const char* step, int rc, const rte_flow_error& e) {
-  std::string s = std::string(step) + ": ";
-  if (e.message != nullptr && e.message[0] != '\0') s += std::string(e.message) + " ";
-  return s + "(" + rte_strerror(rc < 0 ? -rc : rc) + ")";
+  const std::string err = rte_strerror(rc < 0 ? -rc : rc);
+  if (e.message == nullptr || e.message[0] == '\0' || err == e.message) {
+    return std::string(step) + ": " + err;
+  }
+  return std::string(step) + ": " + e.message + " (" + err + ")";
 }
 
 }  // namespace
@@ -125,6 +127,8 @@ void FlowSteeringInstall::install_all(
   clear();
   ports_ = ports;
   flows_.resize(ports.size());
+  port_reason_.resize(ports.size());
+  port_rule_.resize(ports.size());
   bool pmd_takes_flows = false;
   std::array<bool, kFlowClassCount> has_rules{};
   for (std::size_t c = 0; c < kFlowClassCount; ++c) {
@@ -133,20 +137,26 @@ void FlowSteeringInstall::install_all(
     has_rules[c] = !mine.empty();
     if (mine.empty()) continue;
     bool ok = true;
-    for (std::size_t p = 0; p < ports.size() && ok; ++p) {
+    for (std::size_t p = 0; p < ports.size(); ++p) {
       flows_[p][c] = install(ports[p].port_id, mine);
       for (std::size_t i = 0; i < mine.size(); ++i) {
         if (flows_[p][c][i].flow != nullptr) continue;
+        port_reason_[p][c] = flows_[p][c][i].error;
+        port_rule_[p][c] = mine[i].describe();
+        if (ok) {
+          reason_[c] = "port " + ports[p].name + " (" + ports[p].driver + ") rejected '" +
+                       port_rule_[p][c] + "': " + port_reason_[p][c];
+        }
         ok = false;
-        reason_[c] = "port " + ports[p].name + " (" + ports[p].driver + ") rejected '" +
-                     mine[i].describe() + "': " + flows_[p][c][i].error;
         break;
       }
     }
     if (!ok) {
-      for (std::size_t p = 0; p < ports.size(); ++p)
+      for (std::size_t p = 0; p < ports.size(); ++p) {
         uninstall(ports[p].port_id, flows_[p][c]);
-      for (auto& per_port : flows_) per_port[c].clear();
+        flows_[p][c].clear();
+        if (port_reason_[p][c].empty()) port_reason_[p][c] = "removed: " + reason_[c];
+      }
     }
     steered_[c] = ok;
     pmd_takes_flows = pmd_takes_flows || ok;
@@ -156,12 +166,23 @@ void FlowSteeringInstall::install_all(
   // with a configuration change, and a rejection then means handoff.
   for (std::size_t c = 0; c < kFlowClassCount; ++c) {
     if (has_rules[c]) continue;
-    if (!absent[c].empty()) {
-      reason_[c] = absent[c];
-    } else if (pmd_takes_flows) {
+    if (absent[c].empty() && pmd_takes_flows) {
       steered_[c] = true;
-    } else {
-      reason_[c] = "no rules, and no other class installed";
+      continue;
+    }
+    reason_[c] =
+        !absent[c].empty() ? absent[c] : "no rules, and no other class installed";
+    for (std::size_t p = 0; p < ports.size(); ++p) {
+      port_reason_[p][c] = reason_[c];
+      if (!absent[c].empty()) continue;
+      // The port took no rule: the class would fare no better. Its first
+      // rejection says why.
+      for (std::size_t o = 0; o < kFlowClassCount; ++o) {
+        if (has_rules[o] && !port_reason_[p][o].empty()) {
+          port_reason_[p][c] = port_reason_[p][o];
+          break;
+        }
+      }
     }
   }
 }
@@ -192,6 +213,8 @@ void FlowSteeringInstall::clear() noexcept {
     for (auto& per_class : flows_[p]) uninstall(ports_[p].port_id, per_class);
   }
   flows_.clear();
+  port_reason_.clear();
+  port_rule_.clear();
   ports_.clear();
   steered_ = {};
   reason_ = {};

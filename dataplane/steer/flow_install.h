@@ -95,6 +95,15 @@ class FlowSteeringInstall {
   const std::string& reason(FlowClass c) const noexcept {
     return reason_[static_cast<std::size_t>(c)];
   }
+  // Why class c is not steered, as seen from port p: the PMD's error for
+  // its first rejected rule (port_rule(): that rule), "removed: <another
+  // port's rejection>", or why the class has no rules; empty when steered.
+  const std::string& port_reason(std::size_t p, FlowClass c) const noexcept {
+    return port_reason_[p][static_cast<std::size_t>(c)];
+  }
+  const std::string& port_rule(std::size_t p, FlowClass c) const noexcept {
+    return port_rule_[p][static_cast<std::size_t>(c)];
+  }
   bool any() const noexcept { return steered_[0] || steered_[1] || steered_[2]; }
   std::size_t flows() const noexcept;
 
@@ -102,6 +111,8 @@ class FlowSteeringInstall {
   std::vector<FlowPort> ports_;
   // [port][class]: the created flows.
   std::vector<std::array<std::vector<FlowOutcome>, kFlowClassCount>> flows_;
+  std::vector<std::array<std::string, kFlowClassCount>> port_reason_;
+  std::vector<std::array<std::string, kFlowClassCount>> port_rule_;
   std::array<bool, kFlowClassCount> steered_{};
   std::array<std::string, kFlowClassCount> reason_{};
 };
