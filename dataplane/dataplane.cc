@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
+#include <iostream>
 #include <stdexcept>
 
 namespace nva {
@@ -47,6 +49,69 @@ std::unique_ptr<steer::RssSteering> choose_rss(const DataplaneOptions& d,
     view = std::move(v);
   }
   return steer::RssSteering::make(view, d.workers, why);
+}
+
+// The RSS key of the rte_flow RSS actions: the one the ports are given.
+steer::RssKey flow_key() {
+  steer::RssKey k;
+  std::copy(std::begin(port::kDefaultRssKey), std::end(port::kDefaultRssKey), k.begin());
+  return k;
+}
+
+// Where a class goes when rte_flow does not steer it.
+std::string fallback_of(steer::FlowClass c, bool precalc) {
+  switch (c) {
+    case steer::FlowClass::kVip:
+      return precalc ? "RSS pre-calculation (dnat+snat), handoff (dnat)" : "handoff";
+    case steer::FlowClass::kSnatReturn:
+      return precalc ? "RSS pre-calculation" : "handoff";
+    case steer::FlowClass::kDnatReturn:
+      return "handoff";
+  }
+  return "handoff";
+}
+
+// "rte_flow on port net_ring0 (net_ring): steers none; falls back: vip ->
+// handoff, ... (<reason>)": the reason once when every class has the same.
+std::string flow_line(const port::PortInfo& p, std::size_t index,
+                      const steer::FlowSteeringInstall* fi, const std::string& off,
+                      bool precalc) {
+  std::string s = "rte_flow on port " + p.name + " (" + p.driver + "): ";
+  if (fi == nullptr) return s + "off (" + off + ")";
+  std::string steered, fallback, common;
+  bool same = true;
+  for (std::size_t c = 0; c < steer::kFlowClassCount; ++c) {
+    const auto cls = static_cast<steer::FlowClass>(c);
+    if (fi->steers(cls)) {
+      steered += std::string(steered.empty() ? "" : ", ") + steer::flow_class_name(cls);
+      continue;
+    }
+    const std::string& why = fi->port_reason(index, cls);
+    if (fallback.empty()) {
+      common = why;
+    } else if (why != common) {
+      same = false;
+    }
+    fallback += std::string(fallback.empty() ? "" : ", ") + steer::flow_class_name(cls) +
+                " -> " + fallback_of(cls, precalc);
+  }
+  if (!same) {
+    fallback.clear();
+    for (std::size_t c = 0; c < steer::kFlowClassCount; ++c) {
+      const auto cls = static_cast<steer::FlowClass>(c);
+      if (fi->steers(cls)) continue;
+      const std::string& rule = fi->port_rule(index, cls);
+      fallback += std::string(fallback.empty() ? "" : "; ") +
+                  steer::flow_class_name(cls) + " -> " + fallback_of(cls, precalc) +
+                  " (" + (rule.empty() ? "" : "'" + rule + "': ") +
+                  fi->port_reason(index, cls) + ")";
+    }
+  } else if (!fallback.empty()) {
+    fallback += " (" + common + ")";
+  }
+  s += "steers " + (steered.empty() ? std::string("none") : steered);
+  if (!fallback.empty()) s += "; falls back: " + fallback;
+  return s;
 }
 
 }  // namespace
@@ -99,9 +164,10 @@ void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& time
                         "): dnat+snat traffic stays on the NIC's queue; dnat traffic "
                         "is handed off to the client hash's worker"
                   : "software handoff (" + why + ")";
+  auto table = std::make_unique<lb::ServiceTable>(services, d.maglev_table_size);
+  choose_flow(d, *table);
   rcu_ = std::make_unique<RcuDomain>(d.workers);
-  services_ = std::make_unique<RcuPublished<lb::ServiceTable>>(
-      *rcu_, std::make_unique<lb::ServiceTable>(services, d.maglev_table_size));
+  services_ = std::make_unique<RcuPublished<lb::ServiceTable>>(*rcu_, std::move(table));
   handoff_ =
       std::make_unique<steer::HandoffRings>(prefix, d.workers, d.handoff_ring_size);
 
@@ -119,6 +185,7 @@ void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& time
     wc.workers = d.workers;
     wc.owner_seed = d.seed;
     wc.rss = rss_.get();
+    wc.flow = flow_.get();
     for (std::size_t i = 0; i < ports_.size(); ++i) {
       const port::PortInfo& pi = ports_[i];
       PortBinding pb;
@@ -149,8 +216,48 @@ DataPlane::~DataPlane() {
   release();
 }
 
+void DataPlane::choose_flow(const DataplaneOptions& d, const lb::ServiceTable& table) {
+  std::string off;
+  if (d.rss_flow == RssFlow::kOff) {
+    off = "dataplane.rss_flow = off";
+  } else if (d.workers <= 1) {
+    off = "one worker";
+  }
+  if (off.empty()) {
+    std::array<std::string, steer::kFlowClassCount> absent;
+    if (!std::has_single_bit(d.workers)) {
+      absent[static_cast<std::size_t>(steer::FlowClass::kSnatReturn)] =
+          std::to_string(d.workers) +
+          " workers: SNAT port % workers is not a mask of the port (needs a power of "
+          "two)";
+    }
+    flow_rules_ = steer::build_flow_rules(table, d.workers, flow_key());
+    std::vector<steer::FlowPort> fp;
+    for (const port::PortInfo& p : ports_) fp.push_back({p.port_id, p.name, p.driver});
+    flow_install_ = std::make_unique<steer::FlowSteeringInstall>();
+    flow_install_->install_all(fp, flow_rules_, absent);
+    if (flow_install_->any()) {
+      flow_ = std::make_unique<steer::FlowSteering>(flow_key(), d.workers,
+                                                    flow_install_->steered());
+      std::string classes;
+      for (std::size_t c = 0; c < steer::kFlowClassCount; ++c) {
+        const auto cls = static_cast<steer::FlowClass>(c);
+        if (!flow_->steers(cls)) continue;
+        classes += std::string(classes.empty() ? "" : ", ") + steer::flow_class_name(cls);
+      }
+      steering_ = "rte_flow (" + classes + "), then " + steering_;
+    }
+  }
+  for (std::size_t i = 0; i < ports_.size(); ++i) {
+    flow_lines_.push_back(
+        flow_line(ports_[i], i, flow_install_.get(), off, rss_ != nullptr));
+  }
+}
+
 void DataPlane::release() noexcept {
   workers_.clear();
+  flow_install_.reset();  // the rules go before their ports close
+  flow_.reset();
   for (const auto& p : ports_) {
     rte_eth_dev_stop(p.port_id);
     rte_eth_dev_close(p.port_id);  // a pcap port writes out its file here
@@ -203,8 +310,23 @@ void DataPlane::stop() {
 
 void DataPlane::update_services(const std::vector<lb::Service>& services,
                                 lb::DeadBackendPolicy dead) {
-  services_->publish_deferred(
-      std::make_unique<lb::ServiceTable>(services, opts_.maglev_table_size, dead));
+  auto table =
+      std::make_unique<lb::ServiceTable>(services, opts_.maglev_table_size, dead);
+  if (flow_ != nullptr) {
+    // New rules before the table that needs them; either order is correct
+    // (a packet the rules miss is handed off), this one hands off less.
+    std::vector<steer::FlowRule> rules =
+        steer::build_flow_rules(*table, opts_.workers, flow_key());
+    if (rules != flow_rules_) {
+      const std::string failed = flow_install_->update(rules);
+      if (!failed.empty()) {
+        std::cerr << "anycast-nva: steering: rte_flow update: " << failed
+                  << " (that traffic is handed off)\n";
+      }
+      flow_rules_ = std::move(rules);
+    }
+  }
+  services_->publish_deferred(std::move(table));
 }
 
 void DataPlane::run_until_idle(unsigned idle_polls) {

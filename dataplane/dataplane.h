@@ -14,6 +14,8 @@
 #include "dataplane/lb/service.h"
 #include "dataplane/options.h"
 #include "dataplane/port/port.h"
+#include "dataplane/steer/flow_install.h"
+#include "dataplane/steer/flow_rules.h"
 #include "dataplane/steer/handoff.h"
 #include "dataplane/steer/rss.h"
 #include "dataplane/worker.h"
@@ -83,9 +85,15 @@ class DataPlane {
   std::uint32_t mbufs_total() const;
   const std::vector<port::PortInfo>& ports() const { return ports_; }
   // How packets reach their owner, for the start-up log: "RSS
-  // pre-calculation (...)" or "software handoff (<why>)".
+  // pre-calculation (...)" or "software handoff (<why>)", after
+  // "rte_flow (<classes>), then " when rte_flow steers some class.
   const std::string& steering() const { return steering_; }
   bool rss_precalc() const { return rss_ != nullptr; }
+  // One line per port: which classes rte_flow steers, which fall back to
+  // what, and why ("rte_flow on port X (driver): ...").
+  const std::vector<std::string>& flow_lines() const { return flow_lines_; }
+  // Whether rte_flow steers class c on every port.
+  bool rss_flow(steer::FlowClass c) const { return flow_ != nullptr && flow_->steers(c); }
   Worker& worker(std::size_t i) { return *workers_[i]; }
   std::size_t worker_count() const { return workers_.size(); }
 
@@ -94,6 +102,9 @@ class DataPlane {
   void build(const DataplaneOptions& d, const conntrack::Timeouts& timeouts,
              const std::vector<lb::Service>& services,
              const std::vector<std::string>& ports, const std::string& prefix);
+  // Installs the rte_flow rules (dataplane.rss_flow) and says per port
+  // what they steer; sets flow_ when some class is steered on every port.
+  void choose_flow(const DataplaneOptions& d, const lb::ServiceTable& table);
   void release() noexcept;
 
   DataplaneOptions opts_;
@@ -106,6 +117,13 @@ class DataPlane {
   std::unique_ptr<steer::HandoffRings> handoff_;
   std::unique_ptr<steer::RssSteering> rss_;  // null: software handoff
   std::string steering_;
+  // rte_flow: the installed rules (null: dataplane.rss_flow = off or one
+  // worker), what owner() knows of them (null: no class steered), the rules
+  // last installed (update_services() reinstalls when they change).
+  std::unique_ptr<steer::FlowSteeringInstall> flow_install_;
+  std::unique_ptr<steer::FlowSteering> flow_;
+  std::vector<steer::FlowRule> flow_rules_;
+  std::vector<std::string> flow_lines_;
   TscClock clock_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> stop_{false};

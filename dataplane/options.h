@@ -16,6 +16,13 @@ namespace nva {
 // (auto), or hand every foreign packet off (off). docs/STEERING.md.
 enum class RssPrecalc : std::uint8_t { kAuto, kOff };
 
+// dataplane.rss_flow: install rte_flow rules where every port's PMD takes
+// them (auto): client -> VIP by RSS on the source-only fields, dnat replies
+// on the destination-only fields, SNAT replies to their worker's queue by
+// port; a class a port rejects falls back to pre-calculation or handoff.
+// off: no rte_flow. docs/STEERING.md.
+enum class RssFlow : std::uint8_t { kAuto, kOff };
+
 struct DataplaneOptions {
   static constexpr std::uint32_t kDefaultWorkers = 1;
   static constexpr std::uint32_t kMaxWorkers = 64;
@@ -38,6 +45,7 @@ struct DataplaneOptions {
   std::uint32_t mbufs = kDefaultMbufs;
   std::uint16_t snat_port_min = kDefaultSnatPortMin;
   RssPrecalc rss_precalc = RssPrecalc::kAuto;
+  RssFlow rss_flow = RssFlow::kAuto;
   bool tcp_pickup = true;
   bool answer_vip_ping = true;
   bool idle_sleep = true;

@@ -71,11 +71,13 @@ Worker::Worker(const WorkerConfig& cfg, RcuDomain& rcu,
         nat::TranslatorConfig n = cfg.nat;
         n.worker = cfg.id;
         n.workers = cfg.workers;
-        n.rss = cfg.rss;
+        const bool snat_by_flow =
+            cfg.flow != nullptr && cfg.flow->steers(steer::FlowClass::kSnatReturn);
+        n.rss = snat_by_flow ? nullptr : cfg.rss;
         return n;
       }()),
       frags_(cfg.fragments),
-      owner_params_{cfg.workers, cfg.owner_seed, cfg.rss},
+      owner_params_{cfg.workers, cfg.owner_seed, cfg.rss, cfg.flow},
       tx_(cfg.ports.size()),
       out_(cfg.workers),
       out_n_(cfg.workers, 0) {

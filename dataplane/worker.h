@@ -66,6 +66,10 @@ struct WorkerConfig {
   // RSS pre-calculation: the ports' common RSS (owned by the DataPlane or a
   // test, outliving the worker); null: software handoff for everything.
   const steer::RssSteering* rss = nullptr;
+  // rte_flow steering (owned by the DataPlane, outliving the worker); null:
+  // none. With its snat-return class steered, SNAT ports come from the
+  // static partition (the queue rules), not from `rss`.
+  const steer::FlowSteering* flow = nullptr;
   std::vector<PortBinding> ports;
   nat::TranslatorConfig nat;
   nat::FragmentConfig fragments;

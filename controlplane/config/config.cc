@@ -308,6 +308,14 @@ Config parse(const std::string& text, const std::string& name,
         } else {
           fail(v, "not auto or off: '" + v.text + "'");
         }
+      } else if (rest == "rss_flow") {
+        if (v.text == "auto") {
+          d.rss_flow = RssFlow::kAuto;
+        } else if (v.text == "off") {
+          d.rss_flow = RssFlow::kOff;
+        } else {
+          fail(v, "not auto or off: '" + v.text + "'");
+        }
       } else if (rest == "tcp_pickup") {
         d.tcp_pickup = to_bool(v);
       } else if (rest == "answer_vip_ping") {

@@ -8,20 +8,22 @@ std::uint32_t owner_of_tuple(std::uint32_t src, std::uint16_t sport, std::uint32
                              const lb::ServiceTable& services,
                              const OwnerParams& p) noexcept {
   if (p.workers <= 1) return 0;
+  const bool flow_vip = p.flow != nullptr && p.flow->steers(FlowClass::kVip);
+  const bool flow_snat = p.flow != nullptr && p.flow->steers(FlowClass::kSnatReturn);
   if (services.is_vip(dst)) {
-    if (p.rss != nullptr) {
+    if (p.rss != nullptr && !flow_vip) {
       const lb::Service* s = services.find(proto, dst, dport);
       if (s != nullptr && s->mode == lb::NatMode::kDnatSnat) {
         return p.rss->worker_of(src, dst, sport, dport);
       }
     }
-    return client_owner(src, sport, p);
+    return client_worker(src, sport, p);
   }
   if (services.is_snat_addr(dst)) {
-    return p.rss != nullptr ? p.rss->worker_of(src, dst, sport, dport)
-                            : snat_port_owner(dport, p);
+    return p.rss != nullptr && !flow_snat ? p.rss->worker_of(src, dst, sport, dport)
+                                          : snat_port_owner(dport, p);
   }
-  if (services.is_dnat_backend(src, sport)) return client_owner(dst, dport, p);
+  if (services.is_dnat_backend(src, sport)) return client_worker(dst, dport, p);
   return kAnyWorker;
 }
 

@@ -7,6 +7,13 @@
 //   backend -> client (dnat) hash of the client endpoint (destination), both
 //   backend -> SNAT address  port % workers          reta[Toeplitz(tuple)]
 //
+// With rte_flow (OwnerParams::flow, flow_rules.h) the client hash is the
+// Toeplitz hash of the client endpoint alone, what the RSS actions on
+// source-only (client -> VIP) and destination-only (backend -> client)
+// fields compute; a steered vip class makes it the owner of client -> VIP
+// for dnat+snat services too, and a steered snat-return class makes SNAT
+// replies port % workers (the queue rules) even where RSS is known.
+//
 // The worker that creates a connection is owner() of both its directions:
 // it is owner() of the client -> VIP packet, and it only hands out SNAT
 // ports whose reply owner() gives back to it (its partition, or with RSS a
@@ -20,6 +27,7 @@
 #include "dataplane/lb/flow_hash.h"
 #include "dataplane/lb/service.h"
 #include "dataplane/packet/parse.h"
+#include "dataplane/steer/flow_rules.h"
 #include "dataplane/steer/rss.h"
 
 namespace nva::steer {
@@ -32,12 +40,23 @@ struct OwnerParams {
   // Set when every port's RSS key and table are known (pre-calculation on):
   // dnat+snat traffic is then owned by the worker the NIC delivers it to.
   const RssSteering* rss = nullptr;
+  // Set when rte_flow rules steer at least one class on every port
+  // ('flow' steering): client endpoints are hashed as the rules hash them.
+  const FlowSteering* flow = nullptr;
 };
 
 constexpr std::uint32_t client_owner(std::uint32_t addr, std::uint16_t port,
                                      const OwnerParams& p) noexcept {
   const std::uint64_t h = lb::mix64(((std::uint64_t{addr} << 16) | port) ^ p.seed);
   return static_cast<std::uint32_t>((h >> 32) * p.workers >> 32);
+}
+
+// The client endpoint's worker: the rte_flow RSS actions' hash with
+// `flow`, else client_owner().
+inline std::uint32_t client_worker(std::uint32_t addr, std::uint16_t port,
+                                   const OwnerParams& p) noexcept {
+  return p.flow != nullptr ? p.flow->endpoint_worker(addr, port)
+                           : client_owner(addr, port, p);
 }
 
 constexpr std::uint32_t snat_port_owner(std::uint16_t port,

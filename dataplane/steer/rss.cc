@@ -36,6 +36,18 @@ Toeplitz4::Toeplitz4(const RssKey& key) noexcept {
   }
 }
 
+ToeplitzEndpoint::ToeplitzEndpoint(const RssKey& key) noexcept {
+  for (unsigned pos = 0; pos < 6; ++pos) {
+    for (unsigned v = 0; v < 256; ++v) {
+      std::uint32_t h = 0;
+      for (unsigned b = 0; b < 8; ++b) {
+        if ((v & (0x80u >> b)) != 0) h ^= toeplitz_window(key, pos * 8 + b);
+      }
+      t_[pos][v] = h;
+    }
+  }
+}
+
 std::unique_ptr<RssSteering> RssSteering::make(const RssView& view, std::uint32_t workers,
                                                std::string& why) {
   const std::size_t n = view.reta.size();

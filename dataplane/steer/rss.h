@@ -60,6 +60,34 @@ class Toeplitz4 {
   std::array<std::array<std::uint32_t, 256>, 12> t_{};
 };
 
+// Toeplitz hash of one endpoint, the 6-byte input (addr, port, network
+// order) a NIC hashes for RSS on source-only (RTE_ETH_RSS_L3_SRC_ONLY |
+// RTE_ETH_RSS_L4_SRC_ONLY: src addr, src port) or destination-only fields
+// (dst addr, dst port): the fields not chosen are left out of the input,
+// not zeroed in place, so the chosen ones start at key bit 0 (mlx5's hash
+// fields; docs/STEERING.md). Equal to rte_softrss over {addr, port << 16}.
+class ToeplitzEndpoint {
+ public:
+  explicit ToeplitzEndpoint(const RssKey& key) noexcept;
+  std::uint32_t hash(std::uint32_t addr, std::uint16_t port) const noexcept {
+    return t_[0][(addr >> 24) & 0xFF] ^ t_[1][(addr >> 16) & 0xFF] ^
+           t_[2][(addr >> 8) & 0xFF] ^ t_[3][addr & 0xFF] ^ t_[4][port >> 8] ^
+           t_[5][port & 0xFF];
+  }
+
+ private:
+  std::array<std::array<std::uint32_t, 256>, 6> t_{};
+};
+
+// The RX queue an rte_flow RSS action over `n` queues gives a hash: mlx5
+// builds an indirection table of 2^ceil(log2 n) entries, entry i -> the
+// action's queue i % n, indexed by the low hash bits.
+constexpr std::uint32_t rss_action_slot(std::uint32_t hash, std::uint32_t n) noexcept {
+  std::uint32_t size = 1;
+  while (size < n) size <<= 1;
+  return (hash & (size - 1)) % n;
+}
+
 // What a port's RSS is: its key and its redirection table (the RX queue of
 // each entry). Worker w polls queue w of every port.
 struct RssView {

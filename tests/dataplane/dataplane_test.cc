@@ -178,6 +178,61 @@ TEST(DataPlane, HealthSamplesFollowTheLinkAndThePool) {
   EXPECT_EQ(dp.active_connections(), 0u);
 }
 
+// net_ring has no rte_flow: one line per port says every class falls back
+// and why (the PMD's rejection), the steering line is unchanged; with
+// dataplane.rss_flow = off the line says so.
+TEST(DataPlane, RteFlowFallsBackPerClassWithTheReason) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  rte_ring* rings[4];
+  for (int i = 0; i < 4; ++i) {
+    rings[i] =
+        rte_ring_create(("nvat_dpf" + std::to_string(i)).c_str(), 256, SOCKET_ID_ANY, 0);
+    ASSERT_NE(rings[i], nullptr);
+  }
+  auto make_port = [&](const std::string& name) {
+    const int port =
+        rte_eth_from_rings(name.c_str(), rings, 2, rings + 2, 2, SOCKET_ID_ANY);
+    EXPECT_GE(port, 0);
+    char dev[RTE_ETH_NAME_MAX_LEN] = {};
+    rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(port), dev);
+    return std::string(dev);
+  };
+  DataplaneOptions opts;
+  opts.workers = 2;
+  opts.connections = 64;
+  opts.maglev_table_size = 307;
+  opts.mbufs = 1023;
+  {
+    const std::string dev = make_port("nvat_dpf0");
+    DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {dev});
+    ASSERT_EQ(dp.flow_lines().size(), 1u);
+    const std::string& l = dp.flow_lines()[0];
+    EXPECT_EQ(
+        l.rfind("rte_flow on port " + dev +
+                    " (net_ring): steers none; falls back: "
+                    "vip -> handoff, snat-return -> handoff, dnat-return -> handoff (",
+                0),
+        0u)
+        << l;
+    EXPECT_NE(l.find("rte_flow_validate: "), std::string::npos) << l;
+    EXPECT_FALSE(dp.rss_flow(steer::FlowClass::kVip));
+    EXPECT_FALSE(dp.rss_flow(steer::FlowClass::kSnatReturn));
+    EXPECT_FALSE(dp.rss_flow(steer::FlowClass::kDnatReturn));
+    EXPECT_EQ(dp.steering().rfind("software handoff (port " + dev, 0), 0u)
+        << dp.steering();
+    dp.update_services({web("198.18.2.2")});  // nothing installed: nothing to update
+  }
+  opts.rss_flow = RssFlow::kOff;
+  {
+    const std::string dev = make_port("nvat_dpf1");
+    DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {dev});
+    ASSERT_EQ(dp.flow_lines().size(), 1u);
+    EXPECT_EQ(dp.flow_lines()[0],
+              "rte_flow on port " + dev + " (net_ring): off (dataplane.rss_flow = off)");
+  }
+  for (rte_ring* r : rings) rte_ring_free(r);
+}
+
 TEST(DataPlane, UnknownPortIsNamedInTheError) {
   ASSERT_TRUE(test::EalEnvironment::running());
   DataplaneOptions opts;

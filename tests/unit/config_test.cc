@@ -128,6 +128,8 @@ INSTANTIATE_TEST_SUITE_P(
             "'12:34:56'"},
         BadCase{"[dataplane]\nrss_precalc = on\n",
                 "nva.ini:2: dataplane.rss_precalc: not auto or off: 'on'"},
+        BadCase{"[dataplane]\nrss_flow = yes\n",
+                "nva.ini:2: dataplane.rss_flow: not auto or off: 'yes'"},
         BadCase{"[dataplane]\ntcp_pickup = maybe\n",
                 "nva.ini:2: dataplane.tcp_pickup: not a boolean (true/false): 'maybe'"},
         BadCase{"[timeouts]\nudp_ms = 0\n",
@@ -316,6 +318,14 @@ TEST(Config, RssPrecalcIsAutoUnlessTurnedOff) {
             RssPrecalc::kOff);
   EXPECT_EQ(parse(kGood, "nva.ini", {"dataplane.rss_precalc=auto"}).dataplane.rss_precalc,
             RssPrecalc::kAuto);
+}
+
+TEST(Config, RssFlowIsAutoUnlessTurnedOff) {
+  EXPECT_EQ(parse(kGood, "nva.ini", {}).dataplane.rss_flow, RssFlow::kAuto);
+  EXPECT_EQ(parse(kGood, "nva.ini", {"dataplane.rss_flow=off"}).dataplane.rss_flow,
+            RssFlow::kOff);
+  EXPECT_EQ(parse(kGood, "nva.ini", {"dataplane.rss_flow=auto"}).dataplane.rss_flow,
+            RssFlow::kAuto);
 }
 
 TEST(Config, MissingFileIsNamed) {
