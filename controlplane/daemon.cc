@@ -501,6 +501,19 @@ void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
   }
   telemetry->publish("/nva/workers", std::move(workers));
 
+  json snat = json::array();
+  for (std::size_t i = 0; i < dp.worker_count(); ++i) {
+    const nat::ExhaustionTally& t = dp.worker(i).translator().exhaustion();
+    for (std::size_t k = 0; k < t.size(); ++k) {
+      snat.push_back({{"worker", i},
+                      {"backend", endpoint(t[k].backend_addr, t[k].backend_port)},
+                      {"snat", ip(t[k].snat_addr)},
+                      {"exhausted", t[k].count},
+                      {"error", t[k].error}});
+    }
+  }
+  telemetry->publish("/nva/snat", std::move(snat));
+
   json svcs = json::array();
   json backends = json::array();
   for (std::size_t i = 0; i < services.size(); ++i) {

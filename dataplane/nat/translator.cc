@@ -212,7 +212,10 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
   if (svc.mode == lb::NatMode::kDnatSnat) {
     if (svc.snat_addrs.empty()) return drop(NatDrop::kSnatPortsExhausted);
     reply.dst_addr = svc.snat_addrs[(fh >> 32) % svc.snat_addrs.size()];
-    if (pick_snat_port(reply) == 0) return drop(NatDrop::kSnatPortsExhausted);
+    if (pick_snat_port(reply) == 0) {
+      exhaustion_.record(reply.src_addr, reply.src_port, reply.dst_addr);
+      return drop(NatDrop::kSnatPortsExhausted);
+    }
     flags |= conntrack::kConnSnat;
   } else {
     reply.dst_addr = p.ipv4_src;

@@ -19,6 +19,7 @@
 
 #include "dataplane/conntrack/tracker.h"
 #include "dataplane/lb/service.h"
+#include "dataplane/nat/exhaustion.h"
 #include "dataplane/nat/verdict.h"
 #include "dataplane/packet/parse.h"
 #include "dataplane/steer/owner.h"
@@ -109,6 +110,8 @@ class Translator {
   }
 
   const TranslatorCounters& counters() const noexcept { return counters_; }
+  // SNAT port exhaustion per (backend, SNAT address), heaviest pairs.
+  const ExhaustionTally& exhaustion() const noexcept { return exhaustion_; }
   conntrack::ConnTracker& tracker() noexcept { return tracker_; }
   const conntrack::ConnTracker& tracker() const noexcept { return tracker_; }
   const TranslatorConfig& config() const noexcept { return cfg_; }
@@ -143,6 +146,7 @@ class Translator {
   TranslatorConfig cfg_;
   conntrack::ConnTracker tracker_;
   TranslatorCounters counters_;
+  ExhaustionTally exhaustion_;
   std::uint32_t snat_cursor_;
   NatDrop last_drop_ = NatDrop::kNone;
   std::size_t reply_len_ = kWholeFrame;

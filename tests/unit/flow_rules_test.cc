@@ -217,8 +217,8 @@ lb::ServiceTable random_table(std::mt19937& rng, std::vector<std::uint32_t>& vip
 // The property of issue 5: the model of the installed rules (and, where
 // no rule matches, of the port's own RSS) puts every packet of ours on
 // owner()'s worker, and no rule matches a packet owner() leaves to any
-// worker. 1e6 packets (about 3 s under ASan) over cases of 2, 3, 4 and 8 workers, with and without
-// the port's RSS known (with 3 workers there are no snat-return rules: SNAT
+// worker. 1e6 packets (about 3 s under ASan) over cases of 2, 3, 4 and 8 workers, with
+// and without the port's RSS known (with 3 workers there are no snat-return rules: SNAT
 // replies fall back to RSS pre-calculation, or to handoff when RSS is
 // unknown, where the model has no prediction and the test skips them).
 TEST(FlowRules, ModelAgreesWithOwnerOnAMillionPackets) {

@@ -295,6 +295,42 @@ TEST(Translator, SnatPortsExhaustThenCount) {
   Bytes p = tcp("203.0.113.5", 2000, "198.19.0.11", 443, kSyn);
   EXPECT_EQ(h.run(p), Verdict::kDrop);
   EXPECT_EQ(h.nat.last_drop(), NatDrop::kSnatPortsExhausted);
+  // Counted per (backend, SNAT address) too.
+  ASSERT_EQ(h.nat.exhaustion().size(), 1u);
+  EXPECT_EQ(h.nat.exhaustion()[0].backend_addr, ipv4_from_string("198.18.3.1"));
+  EXPECT_EQ(h.nat.exhaustion()[0].backend_port, 443);
+  EXPECT_EQ(h.nat.exhaustion()[0].snat_addr, ipv4_from_string("198.18.1.1"));
+  EXPECT_EQ(h.nat.exhaustion()[0].count, 1u);
+}
+
+// Space-Saving: every pair counted exactly while the slots suffice; past
+// that, a heavy pair is never lost and counts are upper bounds whose
+// inherited part is reported.
+TEST(ExhaustionTally, KeepsTheHeavyPairs) {
+  ExhaustionTally t;
+  for (std::uint32_t i = 0; i < ExhaustionTally::kSlots; ++i) {
+    for (std::uint32_t k = 0; k <= i; ++k) t.record(0x0A000000 + i, 80, 0x0A0000FF);
+  }
+  ASSERT_EQ(t.size(), ExhaustionTally::kSlots);
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    EXPECT_EQ(t[i].count, i + 1);
+    EXPECT_EQ(t[i].error, 0u);
+  }
+  // A flood of one new heavy pair among many light ones.
+  for (int r = 0; r < 1000; ++r) {
+    t.record(0x0B000001, 443, 0x0A0000FE);
+    t.record(0x0C000000 + static_cast<std::uint32_t>(r), 443, 0x0A0000FE);
+  }
+  EXPECT_EQ(t.total(),
+            ExhaustionTally::kSlots * (ExhaustionTally::kSlots + 1) / 2 + 2000);
+  bool found = false;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (t[i].backend_addr != 0x0B000001) continue;
+    found = true;
+    EXPECT_GE(t[i].count, 1000u);
+    EXPECT_LE(t[i].count - t[i].error, 1000u);
+  }
+  EXPECT_TRUE(found);
 }
 
 TEST(Translator, TableFullDropsWhenAllEstablished) {
