@@ -72,6 +72,34 @@ class RingPair {
   std::string name_;
 };
 
+// Four rings (two RX, two TX queues) and two-queue net_ring ports made on
+// them: a DataPlane closes its ports, so each DataPlane gets a new port.
+class TwoQueueRings {
+ public:
+  explicit TwoQueueRings(const std::string& name) {
+    for (int i = 0; i < 4; ++i) {
+      rings_[i] =
+          rte_ring_create((name + std::to_string(i)).c_str(), 256, SOCKET_ID_ANY, 0);
+      EXPECT_NE(rings_[i], nullptr);
+    }
+  }
+  ~TwoQueueRings() {
+    for (rte_ring* r : rings_) rte_ring_free(r);
+  }
+  // A new port on the rings; its ethdev name.
+  std::string port(const std::string& name) {
+    const int port =
+        rte_eth_from_rings(name.c_str(), rings_, 2, rings_ + 2, 2, SOCKET_ID_ANY);
+    EXPECT_GE(port, 0);
+    char dev[RTE_ETH_NAME_MAX_LEN] = {};
+    rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(port), dev);
+    return dev;
+  }
+
+ private:
+  rte_ring* rings_[4] = {};
+};
+
 Bytes syn(std::uint16_t sport, std::uint8_t flags = 0x02) {
   return PacketBuilder()
       .Eth()
@@ -118,28 +146,14 @@ TEST(DataPlane, ServiceUpdateKeepsExistingConnections) {
 // handoff, and says why; so does dataplane.rss_precalc = off.
 TEST(DataPlane, SteeringFallsBackToHandoffWithTheReason) {
   ASSERT_TRUE(test::EalEnvironment::running());
-  rte_ring* rings[4];
-  for (int i = 0; i < 4; ++i) {
-    rings[i] =
-        rte_ring_create(("nvat_dps" + std::to_string(i)).c_str(), 256, SOCKET_ID_ANY, 0);
-    ASSERT_NE(rings[i], nullptr);
-  }
-  // A DataPlane closes its ports: a new two-queue port for each.
-  auto make_port = [&](const std::string& name) {
-    const int port =
-        rte_eth_from_rings(name.c_str(), rings, 2, rings + 2, 2, SOCKET_ID_ANY);
-    EXPECT_GE(port, 0);
-    char dev[RTE_ETH_NAME_MAX_LEN] = {};
-    rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(port), dev);
-    return std::string(dev);
-  };
+  TwoQueueRings rings("nvat_dps");
   DataplaneOptions opts;
   opts.workers = 2;
   opts.connections = 64;
   opts.maglev_table_size = 307;
   opts.mbufs = 1023;
   {
-    const std::string dev = make_port("nvat_dps0");
+    const std::string dev = rings.port("nvat_dps0");
     DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {dev});
     EXPECT_FALSE(dp.rss_precalc());
     EXPECT_EQ(dp.steering().rfind("software handoff (port " + dev, 0), 0u)
@@ -149,10 +163,9 @@ TEST(DataPlane, SteeringFallsBackToHandoffWithTheReason) {
   opts.rss_precalc = RssPrecalc::kOff;
   {
     DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")},
-                 {make_port("nvat_dps1")});
+                 {rings.port("nvat_dps1")});
     EXPECT_EQ(dp.steering(), "software handoff (dataplane.rss_precalc = off)");
   }
-  for (rte_ring* r : rings) rte_ring_free(r);
 }
 
 // What the control plane's health check samples: the link of a port (set
@@ -183,27 +196,14 @@ TEST(DataPlane, HealthSamplesFollowTheLinkAndThePool) {
 // dataplane.rss_flow = off the line says so.
 TEST(DataPlane, RteFlowFallsBackPerClassWithTheReason) {
   ASSERT_TRUE(test::EalEnvironment::running());
-  rte_ring* rings[4];
-  for (int i = 0; i < 4; ++i) {
-    rings[i] =
-        rte_ring_create(("nvat_dpf" + std::to_string(i)).c_str(), 256, SOCKET_ID_ANY, 0);
-    ASSERT_NE(rings[i], nullptr);
-  }
-  auto make_port = [&](const std::string& name) {
-    const int port =
-        rte_eth_from_rings(name.c_str(), rings, 2, rings + 2, 2, SOCKET_ID_ANY);
-    EXPECT_GE(port, 0);
-    char dev[RTE_ETH_NAME_MAX_LEN] = {};
-    rte_eth_dev_get_name_by_port(static_cast<std::uint16_t>(port), dev);
-    return std::string(dev);
-  };
+  TwoQueueRings rings("nvat_dpf");
   DataplaneOptions opts;
   opts.workers = 2;
   opts.connections = 64;
   opts.maglev_table_size = 307;
   opts.mbufs = 1023;
   {
-    const std::string dev = make_port("nvat_dpf0");
+    const std::string dev = rings.port("nvat_dpf0");
     DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {dev});
     ASSERT_EQ(dp.flow_lines().size(), 1u);
     const std::string& l = dp.flow_lines()[0];
@@ -224,13 +224,12 @@ TEST(DataPlane, RteFlowFallsBackPerClassWithTheReason) {
   }
   opts.rss_flow = RssFlow::kOff;
   {
-    const std::string dev = make_port("nvat_dpf1");
+    const std::string dev = rings.port("nvat_dpf1");
     DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {dev});
     ASSERT_EQ(dp.flow_lines().size(), 1u);
     EXPECT_EQ(dp.flow_lines()[0],
               "rte_flow on port " + dev + " (net_ring): off (dataplane.rss_flow = off)");
   }
-  for (rte_ring* r : rings) rte_ring_free(r);
 }
 
 TEST(DataPlane, UnknownPortIsNamedInTheError) {
