@@ -192,12 +192,10 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
   telemetry->on_command(
       "/nva/drain",
       [this](const std::string&) {
+        // The telemetry thread: only post, and read nothing the control
+        // plane's thread writes.
         asio::post(io, [this] { start_drain("drain command"); });
-        return nlohmann::json{
-            {"draining", 1},
-            {"drain_mode", cfg.drain.mode == config::DrainConfig::Mode::kWithdraw
-                               ? "withdraw"
-                               : "graceful-shutdown"}};
+        return nlohmann::json{{"draining", 1}};
       },
       "Drain: withdraw (or GRACEFUL_SHUTDOWN) the VIPs, forward until idle, then exit");
   if (bgp) {
