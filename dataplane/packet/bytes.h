@@ -21,8 +21,10 @@ inline std::uint32_t load_be32(const std::uint8_t* p) noexcept {
 }
 
 inline void store_be16(std::uint8_t* p, std::uint16_t v) noexcept {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
+  if constexpr (std::endian::native == std::endian::little) {
+    v = __builtin_bswap16(v);
+  }
+  std::memcpy(p, &v, sizeof v);
 }
 
 inline void store_be32(std::uint8_t* p, std::uint32_t v) noexcept {
