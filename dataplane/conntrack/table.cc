@@ -367,6 +367,7 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
     }
     free_head_ = next_free;
     ++used_;
+    ++inserts_;
     return idx;
   }
   if (!index_insert(hash(original), idx << 1)) {
@@ -382,6 +383,7 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
   }
   free_head_ = next_free;
   ++used_;
+  ++inserts_;
   return idx;
 }
 
@@ -398,6 +400,7 @@ void ConnTable::erase(std::uint32_t index) noexcept {
   c.lru_next = free_head_;
   free_head_ = index;
   --used_;
+  ++erases_;
 }
 
 }  // namespace nva::conntrack

@@ -80,6 +80,13 @@ class ConnTable {
   Conn& conn(std::uint32_t index) noexcept { return conns_[index]; }
   const Conn& conn(std::uint32_t index) const noexcept { return conns_[index]; }
 
+  // Bumped by every insert and by every erase. A lookup's result still
+  // holds while they are unchanged: a hit while nothing was erased (its
+  // record cannot have been freed and reused; inserts move index entries,
+  // never records), a miss while nothing was inserted.
+  std::uint32_t inserts() const noexcept { return inserts_; }
+  std::uint32_t erases() const noexcept { return erases_; }
+
   std::uint32_t size() const noexcept { return used_; }
   std::uint32_t capacity() const noexcept { return capacity_; }
   std::size_t memory_bytes() const noexcept;
@@ -112,6 +119,7 @@ class ConnTable {
   std::uint32_t capacity_ = 0;
   std::uint32_t nbuckets_ = 0;
   std::uint32_t used_ = 0;
+  std::uint32_t inserts_ = 0, erases_ = 0;
   std::uint64_t index_full_ = 0;
   Bucket* buckets_ = nullptr;
   Conn* conns_ = nullptr;

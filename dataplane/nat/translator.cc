@@ -134,7 +134,12 @@ Verdict Translator::process_l4(std::span<std::uint8_t> frame, const ParsedPacket
   }
   // A later fragment cannot start a connection: its first was not let in.
   if (p.frag == packet::FragState::kLater) return drop(NatDrop::kFragmentNoConn);
+  return process_miss(frame, p, key, services, now_ms);
+}
 
+Verdict Translator::process_miss(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                                 const ConnKey& key, const lb::ServiceTable& services,
+                                 std::uint32_t now_ms) noexcept {
   if (const lb::Service* svc = services.find(p.l4_proto, p.ipv4_dst, p.dst_port)) {
     return slow_path(frame, p, key, services, *svc, now_ms);
   }

@@ -85,6 +85,15 @@ class Translator {
     return translate(frame, p, ref, now_ms);
   }
 
+  // The slow path for a packet the caller's lookup (lookup_bulk) did not
+  // find, while the table has had no insert since (ConnTable::inserts()
+  // unchanged), so looking up again would miss again: process() without
+  // that lookup. `p` must be an IPv4 TCP/UDP non-fragment and `key` its
+  // key_of().
+  Verdict process_miss(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                       const conntrack::ConnKey& key, const lb::ServiceTable& services,
+                       std::uint32_t now_ms) noexcept;
+
   // After Verdict::kReplyLocal: the answer's frame length (an RST is
   // shorter than the packet it answers; the caller trims the buffer), or
   // kWholeFrame when the answer keeps the packet's length.
