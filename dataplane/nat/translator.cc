@@ -237,19 +237,6 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
   return translate(frame, p, ConnRef{idx << 1}, now_ms);
 }
 
-Verdict Translator::translate(std::span<std::uint8_t> frame, const ParsedPacket& p,
-                              ConnRef ref, std::uint32_t now_ms) noexcept {
-  if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
-  conntrack::Conn& c = tracker_.table().conn(ref.index());
-  const Dir dir = ref.dir();
-  tracker_.on_packet(ref.index(), dir, p.tcp_flags, now_ms);
-  const ConnKey& other = c.key[1 - static_cast<unsigned>(dir)];
-  packet::rewrite_ipv4_tuple(frame, p, other.dst_addr, other.dst_port, other.src_addr,
-                             other.src_port);
-  ++counters_.forwarded;
-  return Verdict::kForward;
-}
-
 Verdict Translator::translate_checked(std::span<std::uint8_t> frame,
                                       const ParsedPacket& p, ConnRef ref,
                                       const lb::ServiceTable& services,

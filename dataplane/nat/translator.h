@@ -21,6 +21,7 @@
 #include "dataplane/lb/service.h"
 #include "dataplane/nat/verdict.h"
 #include "dataplane/packet/parse.h"
+#include "dataplane/packet/rewrite.h"
 #include "dataplane/steer/owner.h"
 
 namespace nva::nat {
@@ -156,5 +157,22 @@ class Translator {
   NatDrop last_drop_ = NatDrop::kNone;
   std::size_t reply_len_ = kWholeFrame;
 };
+
+// A hit's work, inline (it is every established packet's): state, TTL,
+// rewrite to the other direction's tuple.
+inline Verdict Translator::translate(std::span<std::uint8_t> frame,
+                                     const packet::ParsedPacket& p,
+                                     conntrack::ConnRef ref,
+                                     std::uint32_t now_ms) noexcept {
+  if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
+  const conntrack::Dir dir = ref.dir();
+  tracker_.on_packet(ref.index(), dir, p.tcp_flags, now_ms);
+  const conntrack::ConnKey& other =
+      tracker_.table().conn(ref.index()).key[1 - static_cast<unsigned>(dir)];
+  packet::rewrite_ipv4_tuple(frame, p, other.dst_addr, other.dst_port, other.src_addr,
+                             other.src_port);
+  ++counters_.forwarded;
+  return Verdict::kForward;
+}
 
 }  // namespace nva::nat
