@@ -209,12 +209,13 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
     nat::Verdict v;
     // The lookup's answer stands unless a slow path earlier in this burst
     // erased a connection (a hit's record may have been freed and reused)
-    // or inserted one (a miss may exist now): then process() looks again.
+    // or inserted one (a miss may exist now): then look again.
+    const conntrack::ConnKey& key = keys_s[fast[i]].v;
     if (ref.found() ? table.erases() == erases : table.inserts() == inserts) {
       v = ref.found() ? nat_.process_hit(frame, parsed(i), ref, svc, now)
-                      : nat_.process_miss(frame, parsed(i), keys_s[fast[i]].v, svc, now);
+                      : nat_.process_miss(frame, parsed(i), key, svc, now);
     } else {
-      v = nat_.process(frame, parsed(i), svc, now);
+      v = nat_.process_key(frame, parsed(i), key, svc, now);
     }
     // Stage 1 saw this port's gateway MAC known (it never becomes unknown
     // again), so a forward needs no check.

@@ -166,13 +166,6 @@ std::size_t ConnTable::memory_bytes() const noexcept {
   return buckets_bytes_ + conns_bytes_ + sizeof(*this);
 }
 
-// Multiply-xorshift mixing of both key words: the low 32 bits pick the
-// bucket, the top 16 give the signature, and they are independent (a CRC's
-// linearity would correlate them, which starves the cuckoo of alternatives).
-std::uint64_t ConnTable::hash(const ConnKey& k) noexcept {
-  return lb::mix64(k.word0() ^ lb::mix64(k.word1() ^ 0x636f6e6e74726b00ull));
-}
-
 std::uint32_t ConnTable::primary(std::uint64_t h) const noexcept {
   return fastrange(static_cast<std::uint32_t>(h), nbuckets_);
 }
@@ -185,10 +178,15 @@ std::uint32_t ConnTable::alternative(std::uint32_t bucket,
   return f >= bucket ? f - bucket : f + nbuckets_ - bucket;
 }
 
+// Only the entries whose signature matches (match(), SIMD) are visited: a
+// miss, which the slow path's SNAT port search and re-lookups mostly are,
+// costs two match() calls instead of twenty compares.
 ConnRef ConnTable::scan(const Bucket& b, std::uint16_t sig,
                         const ConnKey& k) const noexcept {
-  for (unsigned i = 0; i < kBucketEntries; ++i) {
-    if (b.sig[i] != sig || b.ref[i] == ConnRef::kNone) continue;
+  for (std::uint32_t m = match(b, sig); m != 0;) {
+    const unsigned i = static_cast<unsigned>(__builtin_ctz(m)) >> 1;
+    m &= ~(3u << (2 * i));
+    if (b.ref[i] == ConnRef::kNone) continue;
     const ConnRef r{b.ref[i]};
     if (conns_[r.index()].key[r.raw & 1] == k) return r;
   }

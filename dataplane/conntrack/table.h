@@ -25,6 +25,7 @@
 #include <memory>
 
 #include "dataplane/conntrack/conn.h"
+#include "dataplane/lb/flow_hash.h"
 
 struct rte_hash;  // DPDK's, for IndexKind::kRteHash
 
@@ -58,7 +59,14 @@ class ConnTable {
   ConnTable& operator=(const ConnTable&) = delete;
 
   // The hash of a key; pass it to lookup/insert to avoid recomputing.
-  static std::uint64_t hash(const ConnKey& k) noexcept;
+  // Multiply-xorshift mixing of both key words: the low 32 bits pick the
+  // bucket, the top 16 give the signature, and they are independent (a
+  // CRC's linearity would correlate them, which starves the cuckoo of
+  // alternatives). Inline: every lookup starts with it, and out of line it
+  // was a call per packet once the burst loop grew.
+  static std::uint64_t hash(const ConnKey& k) noexcept {
+    return lb::mix64(k.word0() ^ lb::mix64(k.word1() ^ 0x636f6e6e74726b00ull));
+  }
 
   ConnRef lookup(const ConnKey& k) const noexcept { return lookup(k, hash(k)); }
   ConnRef lookup(const ConnKey& k, std::uint64_t h) const noexcept;

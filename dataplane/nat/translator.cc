@@ -137,6 +137,16 @@ Verdict Translator::process_l4(std::span<std::uint8_t> frame, const ParsedPacket
   return process_miss(frame, p, key, services, now_ms);
 }
 
+// Out of line: the worker's burst loop calls it only after a slow path
+// changed the table, and inlining it there made the hit path longer.
+Verdict Translator::process_key(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                                const ConnKey& key, const lb::ServiceTable& services,
+                                std::uint32_t now_ms) noexcept {
+  const ConnRef ref = tracker_.table().lookup(key);
+  if (ref.found()) return process_hit(frame, p, ref, services, now_ms);
+  return process_miss(frame, p, key, services, now_ms);
+}
+
 Verdict Translator::process_miss(std::span<std::uint8_t> frame, const ParsedPacket& p,
                                  const ConnKey& key, const lb::ServiceTable& services,
                                  std::uint32_t now_ms) noexcept {

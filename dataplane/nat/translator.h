@@ -86,6 +86,13 @@ class Translator {
     return translate(frame, p, ref, now_ms);
   }
 
+  // process() for a packet the caller knows to be an IPv4 TCP/UDP
+  // non-fragment, with its key_of(): one lookup, then process_hit() or
+  // process_miss(), without process()'s classification.
+  Verdict process_key(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                      const conntrack::ConnKey& key, const lb::ServiceTable& services,
+                      std::uint32_t now_ms) noexcept;
+
   // The slow path for a packet the caller's lookup (lookup_bulk) did not
   // find, while the table has had no insert since (ConnTable::inserts()
   // unchanged), so looking up again would miss again: process() without
