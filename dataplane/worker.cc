@@ -116,6 +116,14 @@ void Worker::send(std::size_t pi, rte_mbuf* m) noexcept {
   if (b.n == kBurst) flush(pi);
 }
 
+void Worker::forward(std::size_t pi, rte_mbuf* m) noexcept {
+  const PortBinding& pb = cfg_.ports[pi];
+  auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+  rte_ether_addr_copy(&pb.gateway_mac, &eth->dst_addr);
+  rte_ether_addr_copy(&pb.mac, &eth->src_addr);
+  send(pi, m);
+}
+
 void Worker::flush_handoff() noexcept {
   for (std::uint32_t w = 0; w < cfg_.workers; ++w) {
     const unsigned n = out_n_[w];
@@ -169,7 +177,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
                        p.frag == packet::FragState::kNone &&
                        !rte_is_zero_ether_addr(&cfg_.ports[mpi].gateway_mac);
     if (!plain) continue;
-    if (!from_handoff) {
+    if (!from_handoff && cfg_.workers > 1) {  // one worker owns everything
       const std::uint32_t o =
           steer::owner(packet::first_segment(m), p, svc, owner_params_);
       if (o != steer::kAnyWorker && o != cfg_.id) {
@@ -188,6 +196,8 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   if (nfast != 0) nat_.tracker().table().lookup_bulk(key_ptrs, nfast, refs);
   // Stage 3, in arrival order: hits take the fast path, misses the
   // translator's slow path, everything else handle().
+  const conntrack::ConnTable& table = nat_.tracker().table();
+  const std::uint32_t inserts = table.inserts(), erases = table.erases();
   for (unsigned i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
     if (m == nullptr) continue;
@@ -197,14 +207,25 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
       continue;
     }
     const conntrack::ConnRef ref = refs[fast[i]];
-    // A slow path earlier in this burst may have evicted (and reused) the
-    // connection a lookup found: confirm the key before trusting the hit.
-    const bool hit =
-        ref.found() &&
-        nat_.tracker().table().conn(ref.index()).key[ref.raw & 1] == keys_s[fast[i]].v;
-    finish(hit ? nat_.process_hit(packet::first_segment(m), parsed(i), ref, svc, now)
-               : nat_.process(packet::first_segment(m), parsed(i), svc, now),
-           m, mpi);
+    const std::span<std::uint8_t> frame = packet::first_segment(m);
+    nat::Verdict v;
+    // The lookup's answer stands unless a slow path earlier in this burst
+    // erased a connection (a hit's record may have been freed and reused)
+    // or inserted one (a miss may exist now): then look again.
+    const conntrack::ConnKey& key = keys_s[fast[i]].v;
+    if (ref.found() ? table.erases() == erases : table.inserts() == inserts) {
+      v = ref.found() ? nat_.process_hit(frame, parsed(i), ref, svc, now)
+                      : nat_.process_miss(frame, parsed(i), key, svc, now);
+    } else {
+      v = nat_.process_key(frame, parsed(i), key, svc, now);
+    }
+    // Stage 1 saw this port's gateway MAC known (it never becomes unknown
+    // again), so a forward needs no check.
+    if (v == nat::Verdict::kForward) {
+      forward(mpi, m);
+    } else {
+      finish(v, m, mpi);
+    }
   }
 }
 
@@ -282,9 +303,7 @@ void Worker::finish(nat::Verdict v, rte_mbuf* m, std::size_t pi) noexcept {
         rte_pktmbuf_free(m);
         return;
       }
-      rte_ether_addr_copy(&pb.gateway_mac, &eth->dst_addr);
-      rte_ether_addr_copy(&pb.mac, &eth->src_addr);
-      send(pi, m);
+      forward(pi, m);
       return;
     case nat::Verdict::kReplyLocal:
       if (nat_.reply_len() < rte_pktmbuf_pkt_len(m)) {  // an RST: header only

@@ -141,6 +141,8 @@ class Worker {
               std::uint32_t now) noexcept;
   std::size_t port_index_of(const rte_mbuf* m) const noexcept;
   void send(std::size_t port_index, rte_mbuf* m) noexcept;
+  // Next hop's and the port's MACs, then send(); the gateway MAC is known.
+  void forward(std::size_t port_index, rte_mbuf* m) noexcept;
   void flush(std::size_t port_index) noexcept;
   void flush_handoff() noexcept;
   void learn_from_arp(const rte_mbuf* m, const packet::ParsedPacket& p,

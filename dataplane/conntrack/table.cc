@@ -166,13 +166,6 @@ std::size_t ConnTable::memory_bytes() const noexcept {
   return buckets_bytes_ + conns_bytes_ + sizeof(*this);
 }
 
-// Multiply-xorshift mixing of both key words: the low 32 bits pick the
-// bucket, the top 16 give the signature, and they are independent (a CRC's
-// linearity would correlate them, which starves the cuckoo of alternatives).
-std::uint64_t ConnTable::hash(const ConnKey& k) noexcept {
-  return lb::mix64(k.word0() ^ lb::mix64(k.word1() ^ 0x636f6e6e74726b00ull));
-}
-
 std::uint32_t ConnTable::primary(std::uint64_t h) const noexcept {
   return fastrange(static_cast<std::uint32_t>(h), nbuckets_);
 }
@@ -185,10 +178,15 @@ std::uint32_t ConnTable::alternative(std::uint32_t bucket,
   return f >= bucket ? f - bucket : f + nbuckets_ - bucket;
 }
 
+// Only the entries whose signature matches (match(), SIMD) are visited: a
+// miss, which the slow path's SNAT port search and re-lookups mostly are,
+// costs two match() calls instead of twenty compares.
 ConnRef ConnTable::scan(const Bucket& b, std::uint16_t sig,
                         const ConnKey& k) const noexcept {
-  for (unsigned i = 0; i < kBucketEntries; ++i) {
-    if (b.sig[i] != sig || b.ref[i] == ConnRef::kNone) continue;
+  for (std::uint32_t m = match(b, sig); m != 0;) {
+    const unsigned i = static_cast<unsigned>(__builtin_ctz(m)) >> 1;
+    m &= ~(3u << (2 * i));
+    if (b.ref[i] == ConnRef::kNone) continue;
     const ConnRef r{b.ref[i]};
     if (conns_[r.index()].key[r.raw & 1] == k) return r;
   }
@@ -229,31 +227,45 @@ void ConnTable::lookup_bulk(const ConnKey* const* keys, unsigned n,
     }
     return;
   }
-  // Stage 1: hash, prefetch both candidate buckets.
+  // Stage 1: hash, prefetch the primary bucket. Most entries live there
+  // (insert tries it first), so the alternative is fetched only for the
+  // keys that need it, in stage 2: fetching both for every key doubled the
+  // bucket lines in flight for the few that use the second.
   for (unsigned i = 0; i < n; ++i) {
     h[i] = hash(*keys[i]);
     b1[i] = primary(h[i]);
-    b2[i] = alternative(b1[i], signature(h[i]));
     __builtin_prefetch(&buckets_[b1[i]]);
-    __builtin_prefetch(&buckets_[b2[i]]);
   }
-  // Stage 2: first signature match (primary bucket first), prefetch its
-  // record.
+  // The first match of the signature in `b`, or kNone (no match), or
+  // kRecheck (the slot is empty: a stale signature); its record prefetched.
+  auto first_match = [&](const Bucket& b, std::uint32_t m) {
+    const std::uint32_t c = b.ref[static_cast<unsigned>(__builtin_ctz(m)) >> 1];
+    if (c == ConnRef::kNone) return kRecheck;
+    __builtin_prefetch(&conns_[c >> 1]);
+    return c;
+  };
+  // Stage 2: the primary bucket; keys without a signature match there get
+  // their alternative bucket prefetched and wait for stage 2b.
+  std::uint8_t alt[kMaxBurst];
+  unsigned nalt = 0;
   for (unsigned i = 0; i < n; ++i) {
     const std::uint16_t sig = signature(h[i]);
     const Bucket& p = buckets_[b1[i]];
-    std::uint32_t m = match(p, sig);
-    const Bucket* bk = &p;
-    if (m == 0) {
-      bk = &buckets_[b2[i]];
-      m = match(*bk, sig);
+    const std::uint32_t m = match(p, sig);
+    if (m != 0) {
+      cand[i] = first_match(p, m);
+      continue;
     }
-    // No signature in either bucket: a miss. Otherwise the first match, or
-    // kRecheck when that slot is empty (a stale signature).
-    cand[i] =
-        m == 0 ? ConnRef::kNone : bk->ref[static_cast<unsigned>(__builtin_ctz(m)) >> 1];
-    if (m != 0 && cand[i] == ConnRef::kNone) cand[i] = kRecheck;
-    if (cand[i] < kRecheck) __builtin_prefetch(&conns_[cand[i] >> 1]);
+    b2[i] = alternative(b1[i], sig);
+    __builtin_prefetch(&buckets_[b2[i]]);
+    alt[nalt++] = static_cast<std::uint8_t>(i);
+  }
+  // Stage 2b: the alternative buckets; no match in either is a miss.
+  for (unsigned j = 0; j < nalt; ++j) {
+    const unsigned i = alt[j];
+    const Bucket& a = buckets_[b2[i]];
+    const std::uint32_t m = match(a, signature(h[i]));
+    cand[i] = m == 0 ? ConnRef::kNone : first_match(a, m);
   }
   // Stage 3: confirm the key; a candidate with another key (a 16-bit
   // signature collision) or a stale slot falls back to a full scan of both
@@ -367,6 +379,7 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
     }
     free_head_ = next_free;
     ++used_;
+    ++inserts_;
     return idx;
   }
   if (!index_insert(hash(original), idx << 1)) {
@@ -382,6 +395,7 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
   }
   free_head_ = next_free;
   ++used_;
+  ++inserts_;
   return idx;
 }
 
@@ -398,6 +412,7 @@ void ConnTable::erase(std::uint32_t index) noexcept {
   c.lru_next = free_head_;
   free_head_ = index;
   --used_;
+  ++erases_;
 }
 
 }  // namespace nva::conntrack

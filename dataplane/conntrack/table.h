@@ -25,6 +25,7 @@
 #include <memory>
 
 #include "dataplane/conntrack/conn.h"
+#include "dataplane/lb/flow_hash.h"
 
 struct rte_hash;  // DPDK's, for IndexKind::kRteHash
 
@@ -58,7 +59,14 @@ class ConnTable {
   ConnTable& operator=(const ConnTable&) = delete;
 
   // The hash of a key; pass it to lookup/insert to avoid recomputing.
-  static std::uint64_t hash(const ConnKey& k) noexcept;
+  // Multiply-xorshift mixing of both key words: the low 32 bits pick the
+  // bucket, the top 16 give the signature, and they are independent (a
+  // CRC's linearity would correlate them, which starves the cuckoo of
+  // alternatives). Inline: every lookup starts with it, and out of line it
+  // was a call per packet once the burst loop grew.
+  static std::uint64_t hash(const ConnKey& k) noexcept {
+    return lb::mix64(k.word0() ^ lb::mix64(k.word1() ^ 0x636f6e6e74726b00ull));
+  }
 
   ConnRef lookup(const ConnKey& k) const noexcept { return lookup(k, hash(k)); }
   ConnRef lookup(const ConnKey& k, std::uint64_t h) const noexcept;
@@ -79,6 +87,13 @@ class ConnTable {
 
   Conn& conn(std::uint32_t index) noexcept { return conns_[index]; }
   const Conn& conn(std::uint32_t index) const noexcept { return conns_[index]; }
+
+  // Bumped by every insert and by every erase. A lookup's result still
+  // holds while they are unchanged: a hit while nothing was erased (its
+  // record cannot have been freed and reused; inserts move index entries,
+  // never records), a miss while nothing was inserted.
+  std::uint32_t inserts() const noexcept { return inserts_; }
+  std::uint32_t erases() const noexcept { return erases_; }
 
   std::uint32_t size() const noexcept { return used_; }
   std::uint32_t capacity() const noexcept { return capacity_; }
@@ -112,6 +127,7 @@ class ConnTable {
   std::uint32_t capacity_ = 0;
   std::uint32_t nbuckets_ = 0;
   std::uint32_t used_ = 0;
+  std::uint32_t inserts_ = 0, erases_ = 0;
   std::uint64_t index_full_ = 0;
   Bucket* buckets_ = nullptr;
   Conn* conns_ = nullptr;

@@ -63,10 +63,6 @@ void ConnTracker::unlink(std::uint32_t idx) noexcept {
   --l.size;
 }
 
-void ConnTracker::refresh(Conn& c, std::uint32_t now_ms) noexcept {
-  c.expires = now_ms + timeouts_.of(static_cast<TimeoutClass>(c.timeout_class));
-}
-
 std::uint32_t ConnTracker::create(const ConnKey& original, const ConnKey& reply,
                                   ConnState state, std::uint32_t now_ms) noexcept {
   std::uint32_t idx = table_.insert(original, reply);
@@ -108,8 +104,8 @@ void ConnTracker::set_state(std::uint32_t idx, ConnState s,
   }
 }
 
-ConnState ConnTracker::on_packet(std::uint32_t idx, Dir dir, std::uint8_t tcp_flags,
-                                 std::uint32_t now_ms) noexcept {
+ConnState ConnTracker::on_packet_slow(std::uint32_t idx, Dir dir, std::uint8_t tcp_flags,
+                                      std::uint32_t now_ms) noexcept {
   Conn& c = table_.conn(idx);
   ++c.packets[static_cast<std::size_t>(dir)];
   ConnState next = c.state;

@@ -51,7 +51,22 @@ class ConnTracker {
   // state from its flags, the per-direction packet count and the expiry.
   // Returns the new state.
   ConnState on_packet(std::uint32_t idx, Dir dir, std::uint8_t tcp_flags,
-                      std::uint32_t now_ms) noexcept;
+                      std::uint32_t now_ms) noexcept {
+    Conn& c = table_.conn(idx);
+    // Most packets change nothing but the count and the expiry: a TCP
+    // segment without SYN, FIN or RST on an established connection (for
+    // which tcp_next() returns the state it has), or any packet of a
+    // replied UDP flow (udp_next() likewise). Inline, without the state
+    // machine.
+    constexpr std::uint8_t kSynFinRst = 0x02 | 0x01 | 0x04;
+    if ((c.state == ConnState::kTcpEstablished && (tcp_flags & kSynFinRst) == 0) ||
+        c.state == ConnState::kUdpReplied) {
+      ++c.packets[static_cast<std::size_t>(dir)];
+      refresh(c, now_ms);
+      return c.state;
+    }
+    return on_packet_slow(idx, dir, tcp_flags, now_ms);
+  }
 
   // Sets a state directly (e.g. ICMP), keeping lists consistent.
   void set_state(std::uint32_t idx, ConnState s, std::uint32_t now_ms) noexcept;
@@ -75,7 +90,11 @@ class ConnTracker {
   };
   void link_tail(std::uint32_t idx, TimeoutClass c) noexcept;
   void unlink(std::uint32_t idx) noexcept;
-  void refresh(Conn& c, std::uint32_t now_ms) noexcept;
+  void refresh(Conn& c, std::uint32_t now_ms) noexcept {
+    c.expires = now_ms + timeouts_.of(static_cast<TimeoutClass>(c.timeout_class));
+  }
+  ConnState on_packet_slow(std::uint32_t idx, Dir dir, std::uint8_t tcp_flags,
+                           std::uint32_t now_ms) noexcept;
 
   ConnTable table_;
   Timeouts timeouts_;

@@ -134,7 +134,22 @@ Verdict Translator::process_l4(std::span<std::uint8_t> frame, const ParsedPacket
   }
   // A later fragment cannot start a connection: its first was not let in.
   if (p.frag == packet::FragState::kLater) return drop(NatDrop::kFragmentNoConn);
+  return process_miss(frame, p, key, services, now_ms);
+}
 
+// Out of line: the worker's burst loop calls it only after a slow path
+// changed the table, and inlining it there made the hit path longer.
+Verdict Translator::process_key(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                                const ConnKey& key, const lb::ServiceTable& services,
+                                std::uint32_t now_ms) noexcept {
+  const ConnRef ref = tracker_.table().lookup(key);
+  if (ref.found()) return process_hit(frame, p, ref, services, now_ms);
+  return process_miss(frame, p, key, services, now_ms);
+}
+
+Verdict Translator::process_miss(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                                 const ConnKey& key, const lb::ServiceTable& services,
+                                 std::uint32_t now_ms) noexcept {
   if (const lb::Service* svc = services.find(p.l4_proto, p.ipv4_dst, p.dst_port)) {
     return slow_path(frame, p, key, services, *svc, now_ms);
   }
@@ -233,19 +248,6 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
   // The creating packet was counted by create(); translate without a
   // second state step.
   return translate(frame, p, ConnRef{idx << 1}, now_ms);
-}
-
-Verdict Translator::translate(std::span<std::uint8_t> frame, const ParsedPacket& p,
-                              ConnRef ref, std::uint32_t now_ms) noexcept {
-  if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
-  conntrack::Conn& c = tracker_.table().conn(ref.index());
-  const Dir dir = ref.dir();
-  tracker_.on_packet(ref.index(), dir, p.tcp_flags, now_ms);
-  const ConnKey& other = c.key[1 - static_cast<unsigned>(dir)];
-  packet::rewrite_ipv4_tuple(frame, p, other.dst_addr, other.dst_port, other.src_addr,
-                             other.src_port);
-  ++counters_.forwarded;
-  return Verdict::kForward;
 }
 
 Verdict Translator::translate_checked(std::span<std::uint8_t> frame,

@@ -22,6 +22,7 @@
 #include "dataplane/nat/exhaustion.h"
 #include "dataplane/nat/verdict.h"
 #include "dataplane/packet/parse.h"
+#include "dataplane/packet/rewrite.h"
 #include "dataplane/steer/owner.h"
 
 namespace nva::nat {
@@ -85,6 +86,22 @@ class Translator {
     }
     return translate(frame, p, ref, now_ms);
   }
+
+  // process() for a packet the caller knows to be an IPv4 TCP/UDP
+  // non-fragment, with its key_of(): one lookup, then process_hit() or
+  // process_miss(), without process()'s classification.
+  Verdict process_key(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                      const conntrack::ConnKey& key, const lb::ServiceTable& services,
+                      std::uint32_t now_ms) noexcept;
+
+  // The slow path for a packet the caller's lookup (lookup_bulk) did not
+  // find, while the table has had no insert since (ConnTable::inserts()
+  // unchanged), so looking up again would miss again: process() without
+  // that lookup. `p` must be an IPv4 TCP/UDP non-fragment and `key` its
+  // key_of().
+  Verdict process_miss(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                       const conntrack::ConnKey& key, const lb::ServiceTable& services,
+                       std::uint32_t now_ms) noexcept;
 
   // After Verdict::kReplyLocal: the answer's frame length (an RST is
   // shorter than the packet it answers; the caller trims the buffer), or
@@ -151,5 +168,22 @@ class Translator {
   NatDrop last_drop_ = NatDrop::kNone;
   std::size_t reply_len_ = kWholeFrame;
 };
+
+// A hit's work, inline (it is every established packet's): state, TTL,
+// rewrite to the other direction's tuple.
+inline Verdict Translator::translate(std::span<std::uint8_t> frame,
+                                     const packet::ParsedPacket& p,
+                                     conntrack::ConnRef ref,
+                                     std::uint32_t now_ms) noexcept {
+  if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
+  const conntrack::Dir dir = ref.dir();
+  tracker_.on_packet(ref.index(), dir, p.tcp_flags, now_ms);
+  const conntrack::ConnKey& other =
+      tracker_.table().conn(ref.index()).key[1 - static_cast<unsigned>(dir)];
+  packet::rewrite_ipv4_tuple(frame, p, other.dst_addr, other.dst_port, other.src_addr,
+                             other.src_port);
+  ++counters_.forwarded;
+  return Verdict::kForward;
+}
 
 }  // namespace nva::nat

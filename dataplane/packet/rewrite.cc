@@ -47,36 +47,6 @@ void rewrite_ipv4(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
   store_be16(l4 + csum_at, c);
 }
 
-void rewrite_ipv4_tuple(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
-                        std::uint32_t src_addr, std::uint16_t src_port,
-                        std::uint32_t dst_addr, std::uint16_t dst_port) noexcept {
-  std::uint8_t* const ip = frame.data() + parsed.l3_offset;
-  const std::uint64_t addr_delta = csum_delta32(load_be32(ip + 12), src_addr) +
-                                   csum_delta32(load_be32(ip + 16), dst_addr);
-  // TTL shares its 16-bit word with the protocol: one more delta term.
-  const std::uint16_t ttl_word = load_be16(ip + 8);
-  const auto new_ttl_word = static_cast<std::uint16_t>(ttl_word - 0x0100);
-  store_be16(ip + 10, csum_apply(load_be16(ip + 10),
-                                 addr_delta + csum_delta16(ttl_word, new_ttl_word)));
-  store_be16(ip + 8, new_ttl_word);
-  store_be32(ip + 12, src_addr);
-  store_be32(ip + 16, dst_addr);
-
-  if (parsed.frag == FragState::kLater) return;
-  const bool tcp = parsed.l4_proto == ipproto::kTcp;
-  if (!tcp && parsed.l4_proto != ipproto::kUdp) return;
-  std::uint8_t* const l4 = frame.data() + parsed.l4_offset;
-  const std::uint32_t old_ports = load_be32(l4);
-  const std::uint32_t new_ports = (std::uint32_t{src_port} << 16) | dst_port;
-  store_be32(l4, new_ports);
-  std::uint8_t* const ck = l4 + (tcp ? 16 : 6);
-  const std::uint16_t old_ck = load_be16(ck);
-  if (!tcp && old_ck == 0) return;  // UDP without checksum (RFC 768)
-  std::uint16_t c = csum_apply(old_ck, addr_delta + csum_delta32(old_ports, new_ports));
-  if (!tcp && c == 0) c = 0xFFFF;
-  store_be16(ck, c);
-}
-
 bool ipv4_decrement_ttl(std::span<std::uint8_t> frame,
                         const ParsedPacket& parsed) noexcept {
   std::uint8_t* const ip = frame.data() + parsed.l3_offset;

@@ -287,6 +287,40 @@ TEST_P(Workers, BothDirectionsStayOnTheOwner) {
   EXPECT_EQ(rig.total(&WorkerCounters::handoff_dropped), 0u);
 }
 
+// Packets of a connection created earlier in the same burst: the burst's
+// bulk lookup missed them, and the worker must look again (not create a
+// second connection, nor drop them as mid-stream), in both NAT modes.
+TEST(Worker, ConnectionCreatedEarlierInTheBurst) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  Rig rig(1);
+  for (const char* vip : {"198.19.0.10", "198.19.0.11"}) {
+    const std::uint16_t port = std::string(vip) == "198.19.0.10" ? 80 : 443;
+    rig.inject(0, tcp("203.0.113.7", 5000, vip, port, kSyn));
+    rig.inject(0, tcp("203.0.113.7", 5000, vip, port, kSyn));  // retransmitted
+    rig.inject(0, tcp("203.0.113.7", 5000, vip, port, kAck));
+    rig.inject(0, tcp("203.0.113.8", 5000, vip, port, kSyn));
+  }
+  rig.poll();
+  const auto out = rig.sent();
+  ASSERT_EQ(out.size(), 8u);
+  const auto& c = rig.worker(0).translator().counters();
+  EXPECT_EQ(c.created, 4u);
+  EXPECT_EQ(c.forwarded, 8u);
+  EXPECT_EQ(c.dropped(), 0u);
+  EXPECT_EQ(rig.worker(0).translator().tracker().table().size(), 4u);
+  // The three packets of each first flow leave with the same tuple.
+  for (std::size_t base : {0u, 4u}) {
+    const auto a = parsed(out[base].second);
+    for (std::size_t i = base + 1; i < base + 3; ++i) {
+      const auto b = parsed(out[i].second);
+      EXPECT_EQ(a.ipv4_src, b.ipv4_src);
+      EXPECT_EQ(a.src_port, b.src_port);
+      EXPECT_EQ(a.ipv4_dst, b.ipv4_dst);
+      EXPECT_EQ(a.dst_port, b.dst_port);
+    }
+  }
+}
+
 // All traffic lands on queue 0 (a NIC without RSS): the owners still do
 // all the work, through the handoff rings.
 TEST_P(Workers, EverythingOnOneQueueReachesTheOwners) {

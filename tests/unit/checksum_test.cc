@@ -33,6 +33,37 @@ TEST(Checksum, FoldHandlesLargeAccumulators) {
   EXPECT_EQ(csum_fold(0xFFFFFFFFFFFFFFFFull), 0xFFFF);
 }
 
+// The rotate-and-add fold against the plain one: 16-bit end-around folds,
+// one at a time.
+TEST(Checksum, FoldEqualsStepwiseFold) {
+  auto stepwise = [](std::uint64_t acc) {
+    while (acc > 0xFFFF) acc = (acc & 0xFFFF) + (acc >> 16);
+    return static_cast<std::uint16_t>(acc);
+  };
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 100000; ++i) {
+    const std::uint64_t v = rng() >> (rng() % 64);
+    ASSERT_EQ(csum_fold(v), stepwise(v)) << std::hex << v;
+  }
+  for (std::uint64_t v : {0x1FFFEull, 0xFFFF0000ull, 0xFFFFFFFF0000ull, 0x10000FFFFull,
+                          0xFFFF000000000000ull}) {
+    EXPECT_EQ(csum_fold(v), stepwise(v)) << std::hex << v;
+  }
+}
+
+// A 32-bit delta is the sum of its two 16-bit halves' deltas.
+TEST(Checksum, Delta32EqualsTwoDelta16) {
+  std::mt19937 rng(8);
+  for (int i = 0; i < 100000; ++i) {
+    const std::uint32_t o = rng(), n = rng();
+    const std::uint64_t halves =
+        csum_delta16(static_cast<std::uint16_t>(o >> 16),
+                     static_cast<std::uint16_t>(n >> 16)) +
+        csum_delta16(static_cast<std::uint16_t>(o), static_cast<std::uint16_t>(n));
+    ASSERT_EQ(csum_fold(csum_delta32(o, n)), csum_fold(halves));
+  }
+}
+
 TEST(Checksum, OddLengthPadsWithZero) {
   const std::uint8_t a[] = {0x12, 0x34, 0x56};
   const std::uint8_t b[] = {0x12, 0x34, 0x56, 0x00};

@@ -2,6 +2,7 @@
 // table, bulk lookups (incl. signature collisions), bytes per connection.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <unordered_map>
@@ -140,6 +141,37 @@ TEST(ConnTable, BulkLookupAgreesWithSingleLookups) {
       ASSERT_EQ(out[i].raw, t.lookup(keys[base + i]).raw) << base + i;
     }
   }
+}
+
+// The same with the table full (index at its design load): many entries
+// live in their alternative bucket, which the bulk path fetches late.
+TEST(ConnTable, BulkLookupAgreesWithSingleLookupsWhenFull) {
+  ConnTable t(4096);
+  std::mt19937_64 rng(5);
+  std::vector<ConnKey> keys;
+  while (t.size() < t.capacity()) {
+    const ConnKey a = random_key(rng), b = random_key(rng);
+    if (t.insert(a, b) == ConnRef::kNone) break;
+    keys.push_back(a);
+    keys.push_back(b);
+    keys.push_back(random_key(rng));  // a miss
+  }
+  ASSERT_GT(t.size(), t.capacity() * 9 / 10);
+  std::shuffle(keys.begin(), keys.end(), rng);
+  unsigned found = 0;
+  for (std::size_t base = 0; base < keys.size(); base += ConnTable::kMaxBurst) {
+    const unsigned n = static_cast<unsigned>(
+        std::min<std::size_t>(ConnTable::kMaxBurst, keys.size() - base));
+    const ConnKey* ptrs[ConnTable::kMaxBurst];
+    ConnRef out[ConnTable::kMaxBurst];
+    for (unsigned i = 0; i < n; ++i) ptrs[i] = &keys[base + i];
+    t.lookup_bulk(ptrs, n, out);
+    for (unsigned i = 0; i < n; ++i) {
+      ASSERT_EQ(out[i].raw, t.lookup(keys[base + i]).raw) << base + i;
+      found += out[i].found() ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(found, 2 * t.size());
 }
 
 // Keys whose 16-bit signatures collide in a tiny table: the bulk path must

@@ -42,6 +42,48 @@ TEST_P(TcpStates, FollowFlags) {
   }
 }
 
+// on_packet() skips the state machine for packets that cannot change the
+// state (see tracker.h): for every state, direction and flag byte it must
+// agree with tcp_next()/udp_next() and count and refresh the same.
+TEST(Tracker, OnPacketAgreesWithTheStateMachine) {
+  const ConnState states[] = {ConnState::kTcpSynSent,     ConnState::kTcpSynReceived,
+                              ConnState::kTcpEstablished, ConnState::kTcpFinWait,
+                              ConnState::kTcpClosing,     ConnState::kTcpTimeWait,
+                              ConnState::kTcpClosed,      ConnState::kUdp,
+                              ConnState::kUdpReplied};
+  Timeouts t;
+  for (std::size_t i = 0; i < kTimeoutClassCount; ++i) {
+    t.ms[i] = static_cast<std::uint32_t>(1000 * (i + 1));
+  }
+  for (const ConnState start : states) {
+    const bool udp = start == ConnState::kUdp || start == ConnState::kUdpReplied;
+    for (const Dir dir : {O, P}) {
+      for (unsigned f = 0; f < 256; ++f) {
+        const auto flags = static_cast<std::uint8_t>(udp ? 0 : f);
+        ConnTracker tr(4, t);
+        ConnKey k, r;
+        k.src_addr = 1;
+        k.proto = udp ? 17 : 6;
+        r.src_addr = 2;
+        r.proto = k.proto;
+        const std::uint32_t c = tr.create(k, r, start, 0);
+        ASSERT_NE(c, ConnRef::kNone);
+        std::uint8_t cflags = tr.table().conn(c).flags;
+        const ConnState want =
+            udp ? udp_next(start, dir) : tcp_next(start, dir, flags, cflags);
+        EXPECT_EQ(state_name(tr.on_packet(c, dir, flags, 500)), state_name(want))
+            << state_name(start) << " flags " << f;
+        const Conn& conn = tr.table().conn(c);
+        EXPECT_EQ(state_name(conn.state), state_name(want));
+        EXPECT_EQ(conn.flags, cflags);
+        EXPECT_EQ(conn.packets[static_cast<std::size_t>(dir)], 1u);
+        EXPECT_EQ(conn.expires, 500 + t.of(timeout_class(want)));
+        if (udp) break;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Table, TcpStates,
     ::testing::Values(
