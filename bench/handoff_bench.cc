@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/flow_packets.h"
 #include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
@@ -27,8 +28,10 @@
 namespace nva {
 namespace {
 
-constexpr std::uint32_t kVip = 0xC613000A;         // 198.19.0.10
-constexpr std::uint32_t kClientBase = 0x0A000000;  // 10.0.0.0 + flow (test data)
+using bench::FlowPackets;
+using bench::kClientBase;
+
+constexpr std::uint32_t kVip = 0xC613000A;  // 198.19.0.10
 constexpr std::uint32_t kFlowsPerWorker = 4096;
 constexpr std::uint64_t kSeed = 77;
 
@@ -92,12 +95,6 @@ class TwoWorkers {
       wc.idle.sleep = false;
       workers_[w] = std::make_unique<Worker>(wc, rcu_, services_, handoff_, clock_);
     }
-    tmpl_ = packet::PacketBuilder()
-                .Eth()
-                .IPv4("10.0.0.0", "198.19.0.10")
-                .TCP(40000, 443, {.flags = 0x10})
-                .PadTo(60)
-                .Build();
     // Flows by owner, as owner() (the workers' own parameters) says.
     const steer::OwnerParams op{2, kSeed, rss_.get()};
     const lb::ServiceTable* svc = services_.read();
@@ -109,7 +106,7 @@ class TwoWorkers {
     }
     for (unsigned i = 0; i < kBurst; ++i) {
       rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-      rte_pktmbuf_append(m, static_cast<std::uint16_t>(tmpl_.size()));
+      rte_pktmbuf_append(m, static_cast<std::uint16_t>(gen_.size()));
       spare_.push_back(m);
     }
     // Open every connection on its owner's queue (untimed).
@@ -137,24 +134,10 @@ class TwoWorkers {
     rte_mempool_free(pool_);
   }
 
-  void write(rte_mbuf* m, std::uint32_t f, std::uint8_t flags) {
-    std::uint8_t* d = rte_pktmbuf_mtod(m, std::uint8_t*);
-    std::memcpy(d, tmpl_.data(), tmpl_.size());
-    const std::uint32_t src = kClientBase + f;
-    packet::store_be32(d + 26, src);
-    packet::store_be16(
-        d + 24, packet::csum_replace32(packet::load_be16(d + 24), kClientBase, src));
-    d[47] = flags;
-    std::uint16_t tcp_ck =
-        packet::csum_replace32(packet::load_be16(d + 50), kClientBase, src);
-    tcp_ck = packet::csum_replace16(tcp_ck, 0x10, flags);
-    packet::store_be16(d + 50, tcp_ck);
-  }
-
   // One burst of these flows onto RX queue `q`, both workers polled, all
   // transmitted packets collected; returns how many left.
   unsigned run(const std::uint32_t* flows, std::uint32_t q, std::uint8_t flags) {
-    for (unsigned i = 0; i < kBurst; ++i) write(spare_[i], flows[i], flags);
+    for (unsigned i = 0; i < kBurst; ++i) gen_.write(spare_[i], flows[i], flags);
     rte_ring_enqueue_bulk(rx_[q], reinterpret_cast<void* const*>(spare_.data()), kBurst,
                           nullptr);
     workers_[0]->poll_once();
@@ -165,7 +148,7 @@ class TwoWorkers {
                                   kBurst - got, nullptr);
     for (unsigned i = got; i < kBurst; ++i) {
       spare_[i] = rte_pktmbuf_alloc(pool_);
-      rte_pktmbuf_append(spare_[i], static_cast<std::uint16_t>(tmpl_.size()));
+      rte_pktmbuf_append(spare_[i], static_cast<std::uint16_t>(gen_.size()));
     }
     return got;
   }
@@ -190,7 +173,7 @@ class TwoWorkers {
   std::uint16_t port_ = 0;
   std::array<std::unique_ptr<Worker>, 2> workers_;
   std::array<std::vector<std::uint32_t>, 2> owned_;
-  std::vector<std::uint8_t> tmpl_;
+  FlowPackets gen_{"198.19.0.10", 443};
   std::vector<rte_mbuf*> spare_;
 };
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bench/bench_env.h"
+#include "bench/flow_packets.h"
 #include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
@@ -29,8 +30,10 @@
 namespace nva {
 namespace {
 
-constexpr std::uint32_t kVip = 0xC613000A;         // 198.19.0.10
-constexpr std::uint32_t kClientBase = 0x0A000000;  // flows: 10.0.0.0 + i (test data)
+using bench::FlowPackets;
+using bench::kClientBase;
+
+constexpr std::uint32_t kVip = 0xC613000A;  // 198.19.0.10
 
 std::uint32_t scaled(std::int64_t n) {
   if (bench::smoke() && n > 10000) return 10000;
@@ -82,15 +85,9 @@ class Pipeline {
     wc.nat.index = index;
     wc.forward_only = forward_only;
     worker_ = std::make_unique<Worker>(wc, rcu_, services_, handoff_, clock_);
-    tmpl_ = packet::PacketBuilder()
-                .Eth()
-                .IPv4("10.0.0.0", "198.19.0.10")
-                .TCP(40000, 443, {.flags = 0x10})
-                .PadTo(60)
-                .Build();
     for (unsigned i = 0; i < kBurst; ++i) {
       rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-      rte_pktmbuf_append(m, static_cast<std::uint16_t>(tmpl_.size()));
+      rte_pktmbuf_append(m, static_cast<std::uint16_t>(gen_.size()));
       spare_.push_back(m);
     }
   }
@@ -105,21 +102,6 @@ class Pipeline {
       rte_ring_free(r);
     }
     rte_mempool_free(pool_);
-  }
-
-  // Writes flow `f`'s packet (client 10.0.0.0 + f, TCP flags) into m.
-  void write(rte_mbuf* m, std::uint32_t f, std::uint8_t flags) {
-    std::uint8_t* d = rte_pktmbuf_mtod(m, std::uint8_t*);
-    std::memcpy(d, tmpl_.data(), tmpl_.size());
-    const std::uint32_t src = kClientBase + f;
-    packet::store_be32(d + 26, src);
-    packet::store_be16(
-        d + 24, packet::csum_replace32(packet::load_be16(d + 24), kClientBase, src));
-    d[47] = flags;
-    std::uint16_t tcp_ck =
-        packet::csum_replace32(packet::load_be16(d + 50), kClientBase, src);
-    tcp_ck = packet::csum_replace16(tcp_ck, 0x10, flags);
-    packet::store_be16(d + 50, tcp_ck);
   }
 
   // Writes the backend's packet of flow `f`'s connection (its reply tuple,
@@ -138,7 +120,7 @@ class Pipeline {
     if (!ref.found() || ref.dir() != conntrack::Dir::kOriginal) return false;
     const conntrack::ConnKey& r = t.conn(ref.index()).key[1];
     std::uint8_t* d = rte_pktmbuf_mtod(m, std::uint8_t*);
-    std::memcpy(d, tmpl_.data(), tmpl_.size());
+    std::memcpy(d, gen_.bytes().data(), gen_.size());
     packet::store_be32(d + 26, r.src_addr);
     packet::store_be32(d + 30, r.dst_addr);
     packet::store_be16(d + 34, r.src_port);
@@ -162,7 +144,7 @@ class Pipeline {
   // One burst of the given flows through the worker. Out of line so that
   // callgrind counts the bursts (scripts/bench-callgrind).
   [[gnu::noinline]] unsigned run(const std::uint32_t* flows, std::uint8_t flags) {
-    for (unsigned i = 0; i < kBurst; ++i) write(spare_[i], flows[i], flags);
+    for (unsigned i = 0; i < kBurst; ++i) gen_.write(spare_[i], flows[i], flags);
     return push_burst();
   }
 
@@ -180,7 +162,7 @@ class Pipeline {
     // Whatever was dropped comes back from the pool.
     for (unsigned i = got; i < kBurst; ++i) {
       spare_[i] = rte_pktmbuf_alloc(pool_);
-      rte_pktmbuf_append(spare_[i], static_cast<std::uint16_t>(tmpl_.size()));
+      rte_pktmbuf_append(spare_[i], static_cast<std::uint16_t>(gen_.size()));
     }
     return got;
   }
@@ -198,7 +180,7 @@ class Pipeline {
   rte_ring* tx_ = nullptr;
   std::uint16_t port_ = 0;
   std::unique_ptr<Worker> worker_;
-  std::vector<std::uint8_t> tmpl_;
+  FlowPackets gen_{"198.19.0.10", 443};
   std::vector<rte_mbuf*> spare_;
 };
 
