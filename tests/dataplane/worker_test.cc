@@ -25,6 +25,7 @@
 #include "dataplane/worker.h"
 #include "tests/support/eal.h"
 #include "tests/support/mbuf_util.h"
+#include "tests/support/services.h"
 
 namespace nva {
 namespace {
@@ -39,31 +40,22 @@ std::string addr(std::uint32_t a) { return packet::ipv4_to_string(a); }
 
 std::unique_ptr<lb::ServiceTable> make_services() {
   std::vector<lb::Service> v;
-  lb::Service web;
-  web.name = "web";
-  web.vip = ipv4_from_string("198.19.0.10");
-  web.port = 80;
-  web.mode = lb::NatMode::kDnat;
-  web.backends = {{ipv4_from_string("198.18.2.1"), 8080, 1, true},
-                  {ipv4_from_string("198.18.2.2"), 8080, 1, true}};
-  v.push_back(web);
-  lb::Service api;
-  api.name = "api";
-  api.vip = ipv4_from_string("198.19.0.11");
-  api.port = 443;
-  api.mode = lb::NatMode::kDnatSnat;
-  api.backends = {{ipv4_from_string("198.18.3.1"), 443, 1, true}};
-  api.snat_addrs = {ipv4_from_string("198.18.1.1")};
-  v.push_back(api);
-  lb::Service dns;
-  dns.name = "dns";
-  dns.proto = 17;
-  dns.vip = ipv4_from_string("198.19.0.10");
-  dns.port = 53;
-  dns.mode = lb::NatMode::kDnatSnat;
-  dns.backends = {{ipv4_from_string("198.18.4.1"), 5353, 1, true}};
-  dns.snat_addrs = {ipv4_from_string("198.18.1.1")};
-  v.push_back(dns);
+  v.push_back(test::service({.name = "web",
+                             .vip = "198.19.0.10",
+                             .port = 80,
+                             .backends = {test::backend("198.18.2.1", 8080),
+                                          test::backend("198.18.2.2", 8080)}}));
+  v.push_back(test::service({.name = "api",
+                             .vip = "198.19.0.11",
+                             .port = 443,
+                             .backends = {test::backend("198.18.3.1", 443)},
+                             .snat = {"198.18.1.1"}}));
+  v.push_back(test::service({.name = "dns",
+                             .proto = 17,
+                             .vip = "198.19.0.10",
+                             .port = 53,
+                             .backends = {test::backend("198.18.4.1", 5353)},
+                             .snat = {"198.18.1.1"}}));
   return std::make_unique<lb::ServiceTable>(std::move(v), 307);
 }
 

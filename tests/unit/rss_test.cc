@@ -17,6 +17,7 @@
 #include "dataplane/port/port.h"
 #include "dataplane/steer/owner.h"
 #include "dataplane/steer/rss.h"
+#include "tests/support/services.h"
 
 namespace nva::steer {
 namespace {
@@ -148,12 +149,8 @@ TEST(Rss, CandidatesLandOnTheirWorkerAndPartitionThePorts) {
 // Services over random backends and SNAT addresses.
 lb::ServiceTable random_services(std::mt19937& rng) {
   std::vector<lb::Service> v;
-  lb::Service api;
-  api.name = "api";
-  api.proto = 6;
-  api.vip = ipv4_from_string("198.19.0.11");
-  api.port = 443;
-  api.mode = lb::NatMode::kDnatSnat;
+  lb::Service api = test::service(
+      {.name = "api", .vip = "198.19.0.11", .port = 443, .mode = lb::NatMode::kDnatSnat});
   for (int i = 0; i < 1 + static_cast<int>(rng() % 8); ++i) {
     api.backends.push_back({static_cast<std::uint32_t>(0xC6120000 + (rng() & 0xFFFF)),
                             static_cast<std::uint16_t>(1 + rng() % 65535), 1, true});
@@ -162,14 +159,10 @@ lb::ServiceTable random_services(std::mt19937& rng) {
     api.snat_addrs.push_back(static_cast<std::uint32_t>(0xC6110000 + (rng() & 0xFFFF)));
   }
   v.push_back(api);
-  lb::Service web;
-  web.name = "web";
-  web.proto = 6;
-  web.vip = ipv4_from_string("198.19.0.10");
-  web.port = 80;
-  web.mode = lb::NatMode::kDnat;
-  web.backends = {{ipv4_from_string("198.18.2.1"), 8080, 1, true}};
-  v.push_back(web);
+  v.push_back(test::service({.name = "web",
+                             .vip = "198.19.0.10",
+                             .port = 80,
+                             .backends = {test::backend("198.18.2.1", 8080)}}));
   return lb::ServiceTable(std::move(v), 307);
 }
 

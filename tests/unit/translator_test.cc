@@ -12,6 +12,7 @@
 #include "dataplane/nat/translator.h"
 #include "dataplane/packet/builder.h"
 #include "dataplane/steer/owner.h"
+#include "tests/support/services.h"
 
 namespace nva::nat {
 namespace {
@@ -27,34 +28,23 @@ std::string addr(std::uint32_t a) { return packet::ipv4_to_string(a); }
 
 lb::ServiceTable services(bool healthy = true) {
   std::vector<lb::Service> v;
-  lb::Service web;
-  web.name = "web";
-  web.proto = 6;
-  web.vip = ipv4_from_string("198.19.0.10");
-  web.port = 80;
-  web.mode = lb::NatMode::kDnat;
-  web.backends = {{ipv4_from_string("198.18.2.1"), 8080, 1, healthy},
-                  {ipv4_from_string("198.18.2.2"), 8080, 1, healthy}};
-  web.seed = 7;
-  v.push_back(web);
-  lb::Service api;
-  api.name = "api";
-  api.proto = 6;
-  api.vip = ipv4_from_string("198.19.0.11");
-  api.port = 443;
-  api.mode = lb::NatMode::kDnatSnat;
-  api.backends = {{ipv4_from_string("198.18.3.1"), 443, 1, healthy}};
-  api.snat_addrs = {ipv4_from_string("198.18.1.1")};
-  v.push_back(api);
-  lb::Service dns;
-  dns.name = "dns";
-  dns.proto = 17;
-  dns.vip = ipv4_from_string("198.19.0.10");
-  dns.port = 53;
-  dns.mode = lb::NatMode::kDnatSnat;
-  dns.backends = {{ipv4_from_string("198.18.4.1"), 5353, 1, healthy}};
-  dns.snat_addrs = {ipv4_from_string("198.18.1.1"), ipv4_from_string("198.18.1.2")};
-  v.push_back(dns);
+  v.push_back(test::service({.name = "web",
+                             .vip = "198.19.0.10",
+                             .port = 80,
+                             .backends = {test::backend("198.18.2.1", 8080, 1, healthy),
+                                          test::backend("198.18.2.2", 8080, 1, healthy)},
+                             .seed = 7}));
+  v.push_back(test::service({.name = "api",
+                             .vip = "198.19.0.11",
+                             .port = 443,
+                             .backends = {test::backend("198.18.3.1", 443, 1, healthy)},
+                             .snat = {"198.18.1.1"}}));
+  v.push_back(test::service({.name = "dns",
+                             .proto = 17,
+                             .vip = "198.19.0.10",
+                             .port = 53,
+                             .backends = {test::backend("198.18.4.1", 5353, 1, healthy)},
+                             .snat = {"198.18.1.1", "198.18.1.2"}}));
   return lb::ServiceTable(std::move(v), 307);
 }
 
