@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -100,7 +101,11 @@ int run(const config::Config& cfg, const ReplayOptions& o) {
     std::cerr << "anycast-nva: replay: " << e.what() << "\n";
     status = 1;
   }
+  // The per-run file prefix's runtime directory goes too (EAL leaves it).
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  std::error_code ec;
+  std::filesystem::remove_all(runtime_dir, ec);
   return status;
 }
 

@@ -12,6 +12,13 @@ trap 'rm -rf "$work"' EXIT
 
 PYTHONPATH="$src" "$py" "$src/replay_check.py" gen "$work/in.pcap" || exit 1
 "$nva" --config "$src/replay.ini" --replay "$work/in.pcap" --replay-out "$work/out.pcap" \
-  --json >"$work/summary.json" || { echo "FAIL: anycast-nva --replay exited $?"; cat "$work/summary.json"; exit 1; }
+  --json >"$work/summary.json" &
+pid=$!
+wait "$pid" || { echo "FAIL: anycast-nva --replay exited $?"; cat "$work/summary.json"; exit 1; }
 cat "$work/summary.json"
+# EAL's runtime directory of the replay's own file prefix is gone.
+if [ -e "/var/run/dpdk/nva-replay-$pid" ]; then
+  echo "FAIL: /var/run/dpdk/nva-replay-$pid left behind"
+  exit 1
+fi
 PYTHONPATH="$src" "$py" "$src/replay_check.py" check "$work/out.pcap" "$work/summary.json"
