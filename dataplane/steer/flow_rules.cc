@@ -96,16 +96,21 @@ std::vector<FlowRule> build_flow_rules(const lb::ServiceTable& services,
   sort_unique(snats);
   sort_unique(backends);
 
+  // A rule of class `cls` for protocol `proto`, at the class's priority.
+  auto rule = [](FlowClass cls, std::uint8_t proto) {
+    FlowRule r;
+    r.cls = cls;
+    r.priority = flow_class_priority(cls);
+    r.match.proto = proto;
+    return r;
+  };
   std::vector<FlowRule> rules;
   if (workers < 2) return rules;  // one queue: nothing to steer
   // owner() treats every TCP/UDP packet to a VIP alike (whatever its port),
   // so one rule per VIP and protocol, not per service port.
   for (std::uint32_t vip : vips) {
     for (std::uint8_t proto : kProtos) {
-      FlowRule r;
-      r.cls = FlowClass::kVip;
-      r.priority = flow_class_priority(r.cls);
-      r.match.proto = proto;
+      FlowRule r = rule(FlowClass::kVip, proto);
       r.match.dst = vip;
       r.match.dst_mask = 0xFFFFFFFFu;
       r.action = rss_action(RssFields::kSrcOnly, key, workers);
@@ -122,10 +127,7 @@ std::vector<FlowRule> build_flow_rules(const lb::ServiceTable& services,
     for (std::uint32_t snat : snats) {
       for (std::uint8_t proto : kProtos) {
         for (std::uint32_t w = 0; w < workers; ++w) {
-          FlowRule r;
-          r.cls = FlowClass::kSnatReturn;
-          r.priority = flow_class_priority(r.cls);
-          r.match.proto = proto;
+          FlowRule r = rule(FlowClass::kSnatReturn, proto);
           r.match.dst = snat;
           r.match.dst_mask = 0xFFFFFFFFu;
           r.match.dport = static_cast<std::uint16_t>(w);
@@ -140,10 +142,7 @@ std::vector<FlowRule> build_flow_rules(const lb::ServiceTable& services,
   // Backend port 0 stands for every port (ServiceTable::is_dnat_backend).
   for (const auto& [addr, port] : backends) {
     for (std::uint8_t proto : kProtos) {
-      FlowRule r;
-      r.cls = FlowClass::kDnatReturn;
-      r.priority = flow_class_priority(r.cls);
-      r.match.proto = proto;
+      FlowRule r = rule(FlowClass::kDnatReturn, proto);
       r.match.src = addr;
       r.match.src_mask = 0xFFFFFFFFu;
       r.match.sport = port;

@@ -100,6 +100,16 @@ class TwoQueueRings {
   rte_ring* rings_[4] = {};
 };
 
+// Options of the steering tests: two workers, small tables.
+DataplaneOptions two_small_workers() {
+  DataplaneOptions opts;
+  opts.workers = 2;
+  opts.connections = 64;
+  opts.maglev_table_size = 307;
+  opts.mbufs = 1023;
+  return opts;
+}
+
 Bytes syn(std::uint16_t sport, std::uint8_t flags = 0x02) {
   return PacketBuilder()
       .Eth()
@@ -147,11 +157,7 @@ TEST(DataPlane, ServiceUpdateKeepsExistingConnections) {
 TEST(DataPlane, SteeringFallsBackToHandoffWithTheReason) {
   ASSERT_TRUE(test::EalEnvironment::running());
   TwoQueueRings rings("nvat_dps");
-  DataplaneOptions opts;
-  opts.workers = 2;
-  opts.connections = 64;
-  opts.maglev_table_size = 307;
-  opts.mbufs = 1023;
+  DataplaneOptions opts = two_small_workers();
   {
     const std::string dev = rings.port("nvat_dps0");
     DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {dev});
@@ -197,11 +203,7 @@ TEST(DataPlane, HealthSamplesFollowTheLinkAndThePool) {
 TEST(DataPlane, RteFlowFallsBackPerClassWithTheReason) {
   ASSERT_TRUE(test::EalEnvironment::running());
   TwoQueueRings rings("nvat_dpf");
-  DataplaneOptions opts;
-  opts.workers = 2;
-  opts.connections = 64;
-  opts.maglev_table_size = 307;
-  opts.mbufs = 1023;
+  DataplaneOptions opts = two_small_workers();
   {
     const std::string dev = rings.port("nvat_dpf0");
     DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {dev});
