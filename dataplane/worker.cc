@@ -197,7 +197,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   // Stage 3, in arrival order: hits take the fast path, misses the
   // translator's slow path, everything else handle().
   const conntrack::ConnTable& table = nat_.tracker().table();
-  const std::uint32_t inserts = table.inserts(), erases = table.erases();
+  const std::uint32_t erases = table.erases();
   for (unsigned i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
     if (m == nullptr) continue;
@@ -211,9 +211,9 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
     nat::Verdict v;
     // The lookup's answer stands unless a slow path earlier in this burst
     // erased a connection (a hit's record may have been freed and reused)
-    // or inserted one (a miss may exist now): then look again.
+    // or may have inserted this key: then look again.
     const conntrack::ConnKey& key = keys_s[fast[i]].v;
-    if (ref.found() ? table.erases() == erases : table.inserts() == inserts) {
+    if (ref.found() ? table.erases() == erases : !table.inserted_since_bulk(key)) {
       v = ref.found() ? nat_.process_hit(frame, parsed(i), ref, svc, now)
                       : nat_.process_miss(frame, parsed(i), key, svc, now);
     } else {

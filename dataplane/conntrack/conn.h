@@ -1,8 +1,11 @@
 // A tracked connection: both directions' tuples, NAT facts, state, expiry.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
+
+#include "dataplane/packet/checksum.h"
 
 namespace nva::conntrack {
 
@@ -26,6 +29,25 @@ struct alignas(8) ConnKey {
     std::memcpy(&w, reinterpret_cast<const char*>(this) + 8, 8);
     return w;
   }
+  // This tuple reversed (from dst to src) as a packet carries it on the
+  // wire: IPv4 bytes 12-19 (source, destination address) and TCP/UDP bytes
+  // 0-3 (source, destination port). A packet translated into a connection's
+  // direction d gets the other direction's tuple reversed.
+  std::uint64_t reversed_addrs_wire() const noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+      return __builtin_bswap64(word0());  // src | dst << 32 -> be(dst) be(src)
+    }
+    return (std::uint64_t{dst_addr} << 32) | src_addr;
+  }
+  std::uint32_t reversed_ports_wire() const noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+      std::uint32_t w;
+      std::memcpy(&w, &src_port, 4);  // src_port | dst_port << 16
+      return __builtin_bswap32(w);
+    }
+    return (std::uint32_t{dst_port} << 16) | src_port;
+  }
+
   friend bool operator==(const ConnKey& a, const ConnKey& b) noexcept {
     return a.word0() == b.word0() && a.word1() == b.word1();
   }
@@ -66,12 +88,23 @@ struct alignas(64) Conn {
   std::uint8_t flags = 0;  // kConnSnat, ...
   std::uint8_t timeout_class = 0;
   std::uint8_t lru_list = 0;
-  std::uint32_t packets[2] = {0, 0};  // per direction
-  std::uint32_t queued_expires = 0;   // `expires` when last (re)queued
+  // [Dir]: the checksum change of translating that direction's packets
+  // (rewrite_delta(); set with the keys, by ConnTable::insert).
+  packet::TupleDelta delta[2];
+  std::uint32_t queued_expires = 0;  // `expires` when last (re)queued
 };
 static_assert(sizeof(Conn) == 64, "a connection is one cache line");
 
 inline constexpr std::uint8_t kConnSnat = 1u << 0;
+
+// The checksum change of a packet arriving with tuple `in` that leaves with
+// `other` reversed (see ConnKey::reversed_addrs_wire()), TTL decremented.
+constexpr packet::TupleDelta rewrite_delta(const ConnKey& in,
+                                           const ConnKey& other) noexcept {
+  return packet::tuple_delta(
+      {in.src_addr, in.dst_addr, in.src_port, in.dst_port},
+      {other.dst_addr, other.src_addr, other.dst_port, other.src_port});
+}
 
 // The reply tuple of a connection, given what the original direction looks
 // like after translation: the reply comes from the translated destination

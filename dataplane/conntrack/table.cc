@@ -212,6 +212,7 @@ void ConnTable::lookup_bulk(const ConnKey* const* keys, unsigned n,
   std::uint32_t b1[kMaxBurst], b2[kMaxBurst];
   std::uint32_t cand[kMaxBurst];
   if (n > kMaxBurst) n = kMaxBurst;
+  for (std::uint64_t& w : recent_) w = 0;
   if (kind_ == IndexKind::kRteHash) {
     void* data[kMaxBurst];
     std::uint64_t hits = 0;
@@ -364,6 +365,8 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
   c = Conn{};
   c.key[0] = original;
   c.key[1] = reply;
+  c.delta[0] = rewrite_delta(original, reply);
+  c.delta[1] = rewrite_delta(reply, original);
   if (kind_ == IndexKind::kRteHash) {
     auto ref = [](std::uint32_t r) { return reinterpret_cast<void*>(std::uintptr_t{r}); };
     if (rte_hash_add_key_data(rte_, &c.key[0], ref(idx << 1)) != 0) {
@@ -379,7 +382,7 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
     }
     free_head_ = next_free;
     ++used_;
-    ++inserts_;
+    note_insert(original, reply);
     return idx;
   }
   if (!index_insert(hash(original), idx << 1)) {
@@ -395,7 +398,7 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
   }
   free_head_ = next_free;
   ++used_;
-  ++inserts_;
+  note_insert(original, reply);
   return idx;
 }
 

@@ -72,7 +72,8 @@ class ConnTable {
   ConnRef lookup(const ConnKey& k, std::uint64_t h) const noexcept;
 
   // Looks up n <= kMaxBurst keys, prefetching buckets and records across
-  // the burst. out[i] is the result for keys[i].
+  // the burst. out[i] is the result for keys[i]. Starts a new
+  // inserted_since_bulk() filter.
   void lookup_bulk(const ConnKey* const* keys, unsigned n, ConnRef* out) const noexcept;
 
   // Creates a connection with both tuples indexed. Returns its index, or
@@ -88,12 +89,19 @@ class ConnTable {
   Conn& conn(std::uint32_t index) noexcept { return conns_[index]; }
   const Conn& conn(std::uint32_t index) const noexcept { return conns_[index]; }
 
-  // Bumped by every insert and by every erase. A lookup's result still
-  // holds while they are unchanged: a hit while nothing was erased (its
-  // record cannot have been freed and reused; inserts move index entries,
-  // never records), a miss while nothing was inserted.
-  std::uint32_t inserts() const noexcept { return inserts_; }
+  // Bumped by every erase: a lookup's hit still holds while it is unchanged
+  // (its record cannot have been freed and reused; inserts move index
+  // entries, never records).
   std::uint32_t erases() const noexcept { return erases_; }
+  // Whether `k` can have been inserted since the last lookup_bulk(): false
+  // means a miss there still holds, without a second lookup. A 512-bit
+  // filter of the keys inserted since (reset by lookup_bulk()), so a burst
+  // of new connections, two keys each, looks again only for the few keys
+  // whose bit another insert set.
+  bool inserted_since_bulk(const ConnKey& k) const noexcept {
+    const unsigned b = recent_bit(k);
+    return (recent_[b >> 6] >> (b & 63)) & 1;
+  }
 
   std::uint32_t size() const noexcept { return used_; }
   std::uint32_t capacity() const noexcept { return capacity_; }
@@ -123,11 +131,23 @@ class ConnTable {
   void index_erase(const ConnKey& k, std::uint32_t ref) noexcept;
   ConnRef scan(const Bucket& b, std::uint16_t sig, const ConnKey& k) const noexcept;
   static std::uint32_t match(const Bucket& b, std::uint16_t sig) noexcept;
+  // A key's bit in recent_: a cheap multiplicative hash (a false positive
+  // only costs a lookup).
+  static unsigned recent_bit(const ConnKey& k) noexcept {
+    return static_cast<unsigned>(((k.word0() ^ k.word1()) * 0x9E3779B97F4A7C15ull) >> 55);
+  }
+  void note_insert(const ConnKey& a, const ConnKey& b) noexcept {
+    for (const unsigned bit : {recent_bit(a), recent_bit(b)}) {
+      recent_[bit >> 6] |= 1ull << (bit & 63);
+    }
+  }
 
   std::uint32_t capacity_ = 0;
   std::uint32_t nbuckets_ = 0;
   std::uint32_t used_ = 0;
-  std::uint32_t inserts_ = 0, erases_ = 0;
+  std::uint32_t erases_ = 0;
+  // Inserted since lookup_bulk() (which clears it), by recent_bit().
+  mutable std::uint64_t recent_[8] = {};
   std::uint64_t index_full_ = 0;
   Bucket* buckets_ = nullptr;
   Conn* conns_ = nullptr;

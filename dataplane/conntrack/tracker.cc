@@ -107,7 +107,6 @@ void ConnTracker::set_state(std::uint32_t idx, ConnState s,
 ConnState ConnTracker::on_packet_slow(std::uint32_t idx, Dir dir, std::uint8_t tcp_flags,
                                       std::uint32_t now_ms) noexcept {
   Conn& c = table_.conn(idx);
-  ++c.packets[static_cast<std::size_t>(dir)];
   ConnState next = c.state;
   const std::uint8_t proto = c.key[0].proto;
   if (proto == kTcpProto) {

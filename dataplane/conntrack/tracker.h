@@ -48,12 +48,11 @@ class ConnTracker {
                        std::uint32_t now_ms) noexcept;
 
   // A packet of connection `idx` in direction `dir`: updates the TCP/UDP
-  // state from its flags, the per-direction packet count and the expiry.
-  // Returns the new state.
+  // state from its flags and the expiry. Returns the new state.
   ConnState on_packet(std::uint32_t idx, Dir dir, std::uint8_t tcp_flags,
                       std::uint32_t now_ms) noexcept {
     Conn& c = table_.conn(idx);
-    // Most packets change nothing but the count and the expiry: a TCP
+    // Most packets change nothing but the expiry: a TCP
     // segment without SYN, FIN or RST on an established connection (for
     // which tcp_next() returns the state it has), or any packet of a
     // replied UDP flow (udp_next() likewise). Inline, without the state
@@ -61,7 +60,6 @@ class ConnTracker {
     constexpr std::uint8_t kSynFinRst = 0x02 | 0x01 | 0x04;
     if ((c.state == ConnState::kTcpEstablished && (tcp_flags & kSynFinRst) == 0) ||
         c.state == ConnState::kUdpReplied) {
-      ++c.packets[static_cast<std::size_t>(dir)];
       refresh(c, now_ms);
       return c.state;
     }

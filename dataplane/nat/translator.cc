@@ -55,6 +55,13 @@ Translator::Translator(const TranslatorConfig& cfg)
                                 " of " + std::to_string(cfg.workers));
   }
   if (cfg.snat_port_min == 0) throw std::invalid_argument("translator: SNAT port 0");
+  // This worker's static partition: ports p >= min with p % workers ==
+  // worker, the first of them and how many.
+  const std::uint32_t w = cfg.workers;
+  const std::uint32_t first =
+      (cfg.snat_port_min + w - 1 - cfg.worker) / w * w + cfg.worker;
+  snat_first_ = first;
+  snat_slots_ = first > 65535 ? 0 : (65535 - first) / w + 1;
   if (cfg.rss != nullptr && cfg.rss->workers() != cfg.workers) {
     throw std::invalid_argument("translator: RSS steering for " +
                                 std::to_string(cfg.rss->workers()) + " workers, not " +
@@ -181,15 +188,12 @@ std::uint16_t Translator::pick_snat_port_rss(ConnKey& reply) noexcept {
 
 std::uint16_t Translator::pick_snat_port(ConnKey& reply) noexcept {
   if (cfg_.rss != nullptr) return pick_snat_port_rss(reply);
-  // Ports of this worker's partition: p % workers == worker, p >= min.
-  const std::uint32_t w = cfg_.workers;
-  const std::uint32_t first =
-      (cfg_.snat_port_min + w - 1 - cfg_.worker) / w * w + cfg_.worker;  // >= min
-  if (first > 65535) return 0;
-  const std::uint32_t slots = (65535 - first) / w + 1;
+  // Ports of this worker's partition (snat_first_, every workers-th).
+  if (snat_slots_ == 0) return 0;
   for (unsigned t = 0; t < kSnatTries; ++t) {
-    snat_cursor_ = snat_cursor_ + 1 >= slots ? 0 : snat_cursor_ + 1;
-    const auto port = static_cast<std::uint16_t>(first + snat_cursor_ * w);
+    snat_cursor_ = snat_cursor_ + 1 >= snat_slots_ ? 0 : snat_cursor_ + 1;
+    const auto port =
+        static_cast<std::uint16_t>(snat_first_ + snat_cursor_ * cfg_.workers);
     reply.dst_port = port;
     if (!tracker_.table().lookup(reply).found()) return port;
   }
@@ -226,7 +230,8 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
   std::uint8_t flags = 0;
   if (svc.mode == lb::NatMode::kDnatSnat) {
     if (svc.snat_addrs.empty()) return drop(NatDrop::kSnatPortsExhausted);
-    reply.dst_addr = svc.snat_addrs[(fh >> 32) % svc.snat_addrs.size()];
+    // The flow hash's upper half scaled to the address count (no division).
+    reply.dst_addr = svc.snat_addrs[((fh >> 32) * svc.snat_addrs.size()) >> 32];
     if (pick_snat_port(reply) == 0) {
       exhaustion_.record(reply.src_addr, reply.src_port, reply.dst_addr);
       return drop(NatDrop::kSnatPortsExhausted);

@@ -2,9 +2,9 @@
 // connections (Maglev pick, SNAT port, insert), and in-place rewrites.
 //
 // Fast path (a hit): state update, TTL decrement, rewrite of addresses and
-// ports with incremental checksums. For a packet in direction d the new
-// source is the other direction's destination and the new destination the
-// other direction's source:
+// ports, checksums changed by the connection's precomputed delta. For a packet in
+// direction d the new source is the other direction's destination and the new destination
+// the other direction's source:
 //   original (client -> VIP)       src := SNAT addr:port or client, dst := backend
 //   reply (backend -> SNAT/client) src := VIP:port,                 dst := client
 // Slow path (a miss on traffic to a service): creates the connection, then
@@ -95,10 +95,10 @@ class Translator {
                       std::uint32_t now_ms) noexcept;
 
   // The slow path for a packet the caller's lookup (lookup_bulk) did not
-  // find, while the table has had no insert since (ConnTable::inserts()
-  // unchanged), so looking up again would miss again: process() without
-  // that lookup. `p` must be an IPv4 TCP/UDP non-fragment and `key` its
-  // key_of().
+  // find, while the key cannot have been inserted since
+  // (ConnTable::inserted_since_bulk()), so looking up again would miss
+  // again: process() without that lookup. `p` must be an IPv4 TCP/UDP
+  // non-fragment and `key` its key_of().
   Verdict process_miss(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                        const conntrack::ConnKey& key, const lb::ServiceTable& services,
                        std::uint32_t now_ms) noexcept;
@@ -165,12 +165,14 @@ class Translator {
   TranslatorCounters counters_;
   ExhaustionTally exhaustion_;
   std::uint32_t snat_cursor_;
+  std::uint32_t snat_first_ = 0, snat_slots_ = 0;  // the static SNAT partition
   NatDrop last_drop_ = NatDrop::kNone;
   std::size_t reply_len_ = kWholeFrame;
 };
 
 // A hit's work, inline (it is every established packet's): state, TTL,
-// rewrite to the other direction's tuple.
+// rewrite to the other direction's tuple with the connection's
+// precomputed checksum change.
 inline Verdict Translator::translate(std::span<std::uint8_t> frame,
                                      const packet::ParsedPacket& p,
                                      conntrack::ConnRef ref,
@@ -178,10 +180,11 @@ inline Verdict Translator::translate(std::span<std::uint8_t> frame,
   if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
   const conntrack::Dir dir = ref.dir();
   tracker_.on_packet(ref.index(), dir, p.tcp_flags, now_ms);
-  const conntrack::ConnKey& other =
-      tracker_.table().conn(ref.index()).key[1 - static_cast<unsigned>(dir)];
-  packet::rewrite_ipv4_tuple(frame, p, other.dst_addr, other.dst_port, other.src_addr,
-                             other.src_port);
+  const conntrack::Conn& c = tracker_.table().conn(ref.index());
+  const conntrack::ConnKey& other = c.key[1 - static_cast<unsigned>(dir)];
+  packet::rewrite_ipv4_tuple(frame, p, other.reversed_addrs_wire(),
+                             other.reversed_ports_wire(),
+                             c.delta[static_cast<unsigned>(dir)]);
   ++counters_.forwarded;
   return Verdict::kForward;
 }

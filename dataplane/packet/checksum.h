@@ -60,6 +60,39 @@ constexpr std::uint16_t csum_replace32(std::uint16_t check, std::uint32_t old_v,
   return csum_apply(check, csum_delta32(old_v, new_v));
 }
 
+// An IPv4 4-tuple, host order.
+struct Ipv4Tuple {
+  std::uint32_t src_addr = 0;
+  std::uint32_t dst_addr = 0;
+  std::uint16_t src_port = 0;
+  std::uint16_t dst_port = 0;
+};
+
+// The checksum change of the fast path's rewrite of a packet carrying
+// `from` into one carrying `to`, with the TTL decremented: folded one's
+// complement sums, in wire order. A connection maps each direction's tuple
+// to one fixed tuple, so this is a per-connection constant, computed when
+// the connection is created (VPP's NAT44 sessions keep the same), and the
+// packet path only adds it (rewrite_ipv4_tuple() in rewrite.h): RFC 1624's ~m + m' terms
+// depend on the old and new field values alone, and the TTL's is ~m + (m - 0x100) =
+// 0xFEFF whatever the TTL (> 1) and protocol in its word.
+struct TupleDelta {
+  std::uint16_t l3 = 0;  // IPv4 header: both addresses and the TTL
+  std::uint16_t l4 = 0;  // TCP/UDP: pseudo-header addresses and both ports
+};
+
+constexpr TupleDelta tuple_delta(const Ipv4Tuple& from, const Ipv4Tuple& to) noexcept {
+  const std::uint64_t addrs =
+      csum_delta32(from.src_addr, to.src_addr) + csum_delta32(from.dst_addr, to.dst_addr);
+  const std::uint64_t ports =
+      csum_delta32((std::uint32_t{from.src_port} << 16) | from.dst_port,
+                   (std::uint32_t{to.src_port} << 16) | to.dst_port);
+  auto wire = [](std::uint16_t v) {
+    return std::endian::native == std::endian::little ? __builtin_bswap16(v) : v;
+  };
+  return {wire(csum_fold(addrs + 0xFEFF)), wire(csum_fold(addrs + ports))};
+}
+
 // Checksum of an IPv4 header of `len` bytes, computed as if its checksum
 // field were zero (the value to store in it).
 std::uint16_t ipv4_header_checksum(const std::uint8_t* hdr, std::size_t len) noexcept;

@@ -41,47 +41,37 @@ struct Ipv4Rewrite {
 void rewrite_ipv4(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
                   const Ipv4Rewrite& rw) noexcept;
 
-// The fast path's whole rewrite in one pass: new source and destination
-// address and port, and the TTL decremented, with each checksum folded once.
-// Same result as ipv4_decrement_ttl() then rewrite_ipv4() with all four
-// fields (tested); the caller has checked that TTL > 1. Inline: it is the
-// per-packet work of every connection hit.
-//
-// All in wire order: the one's complement sum is byte-order independent
-// (RFC 1071 2.B), so checksums, old addresses and ports are used as loaded
-// and only the new values are swapped once.
+// The fast path's whole rewrite in one pass: the new addresses (IPv4 bytes
+// 12-19 as they go on the wire) and ports (TCP/UDP bytes 0-3, likewise),
+// the TTL decremented, and each checksum changed by the precomputed
+// `delta` of this mapping (tuple_delta(), for the packet's tuple as
+// parsed). Same result as ipv4_decrement_ttl() then rewrite_ipv4() with all
+// four fields (tested); the caller has checked that TTL > 1. Later
+// fragments only get the IP header, other protocols (no ports) likewise; a
+// UDP checksum of 0 stays 0 and a result of 0 is sent as 0xFFFF. Inline:
+// it is the per-packet work of every connection hit.
 inline void rewrite_ipv4_tuple(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
-                               std::uint32_t src_addr, std::uint16_t src_port,
-                               std::uint32_t dst_addr, std::uint16_t dst_port) noexcept {
+                               std::uint64_t addrs_wire, std::uint32_t ports_wire,
+                               TupleDelta delta) noexcept {
   std::uint8_t* const ip = frame.data() + parsed.l3_offset;
-  const std::uint32_t new_src = to_wire32(src_addr), new_dst = to_wire32(dst_addr);
-  const std::uint64_t addr_delta =
-      csum_delta32(load_raw<std::uint32_t>(ip + 12), new_src) +
-      csum_delta32(load_raw<std::uint32_t>(ip + 16), new_dst);
-  // TTL shares its 16-bit word with the protocol: one more delta term. The
-  // TTL is the word's first byte, so in wire order it is the low byte on a
-  // little-endian machine and the high byte on a big-endian one.
-  const auto ttl_word = load_raw<std::uint16_t>(ip + 8);
+  // The TTL is its 16-bit word's first byte: in wire order the low byte on
+  // a little-endian machine, the high byte on a big-endian one.
   constexpr std::uint16_t kTtlOne =
       std::endian::native == std::endian::little ? 0x0001 : 0x0100;
-  const auto new_ttl_word = static_cast<std::uint16_t>(ttl_word - kTtlOne);
-  store_raw(ip + 10, csum_apply(load_raw<std::uint16_t>(ip + 10),
-                                addr_delta + csum_delta16(ttl_word, new_ttl_word)));
-  store_raw(ip + 8, new_ttl_word);
-  store_raw(ip + 12, new_src);
-  store_raw(ip + 16, new_dst);
+  store_raw(ip + 8,
+            static_cast<std::uint16_t>(load_raw<std::uint16_t>(ip + 8) - kTtlOne));
+  store_raw(ip + 10, csum_apply(load_raw<std::uint16_t>(ip + 10), delta.l3));
+  store_raw(ip + 12, addrs_wire);
 
   if (parsed.frag == FragState::kLater) return;
   const bool tcp = parsed.l4_proto == ipproto::kTcp;
   if (!tcp && parsed.l4_proto != ipproto::kUdp) return;
   std::uint8_t* const l4 = frame.data() + parsed.l4_offset;
-  const auto old_ports = load_raw<std::uint32_t>(l4);
-  const std::uint32_t new_ports = to_wire32((std::uint32_t{src_port} << 16) | dst_port);
-  store_raw(l4, new_ports);
+  store_raw(l4, ports_wire);
   std::uint8_t* const ck = l4 + (tcp ? 16 : 6);
   const auto old_ck = load_raw<std::uint16_t>(ck);
   if (!tcp && old_ck == 0) return;  // UDP without checksum (RFC 768)
-  std::uint16_t c = csum_apply(old_ck, addr_delta + csum_delta32(old_ports, new_ports));
+  std::uint16_t c = csum_apply(old_ck, delta.l4);
   if (!tcp && c == 0) c = 0xFFFF;  // the same in either byte order
   store_raw(ck, c);
 }

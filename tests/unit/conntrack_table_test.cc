@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <random>
 #include <unordered_map>
@@ -57,6 +58,32 @@ TEST(ConnTable, FindsBothDirectionsAndForgetsOnErase) {
   EXPECT_EQ(t.size(), 0u);
   EXPECT_FALSE(t.lookup(fwd).found());
   EXPECT_FALSE(t.lookup(rev).found());
+}
+
+// Each direction's record carries what its packets are rewritten to: the
+// other direction's tuple reversed, in wire order, and the checksum change
+// of that mapping.
+TEST(ConnTable, RecordsTheRewriteOfBothDirections) {
+  ConnTable t(4);
+  const ConnKey fwd = key(0xC6120001, 0xC6130001, 40000, 443);
+  const ConnKey rev = key(0xC6120214, 0xC6120101, 8443, 1025);
+  const Conn& c = t.conn(t.insert(fwd, rev));
+  // A client packet leaves from the SNAT address 198.18.1.1:1025 to the
+  // backend 198.18.2.20:8443.
+  const std::uint8_t want_addrs[8] = {198, 18, 1, 1, 198, 18, 2, 20};
+  const std::uint8_t want_ports[4] = {1025 >> 8, 1025 & 0xFF, 8443 >> 8, 8443 & 0xFF};
+  const std::uint64_t addrs = c.key[1].reversed_addrs_wire();
+  const std::uint32_t ports = c.key[1].reversed_ports_wire();
+  EXPECT_EQ(std::memcmp(&addrs, want_addrs, 8), 0);
+  EXPECT_EQ(std::memcmp(&ports, want_ports, 4), 0);
+  const packet::TupleDelta d0 = packet::tuple_delta({0xC6120001, 0xC6130001, 40000, 443},
+                                                    {0xC6120101, 0xC6120214, 1025, 8443});
+  const packet::TupleDelta d1 = packet::tuple_delta({0xC6120214, 0xC6120101, 8443, 1025},
+                                                    {0xC6130001, 0xC6120001, 443, 40000});
+  EXPECT_EQ(c.delta[0].l3, d0.l3);
+  EXPECT_EQ(c.delta[0].l4, d0.l4);
+  EXPECT_EQ(c.delta[1].l3, d1.l3);
+  EXPECT_EQ(c.delta[1].l4, d1.l4);
 }
 
 TEST(ConnTable, FillsToCapacityThenRefuses) {
@@ -139,6 +166,37 @@ TEST(ConnTable, BulkLookupAgreesWithSingleLookups) {
     t.lookup_bulk(ptrs, n, out);
     for (unsigned i = 0; i < n; ++i) {
       ASSERT_EQ(out[i].raw, t.lookup(keys[base + i]).raw) << base + i;
+    }
+  }
+}
+
+// The filter that spares a second lookup: every key inserted since the last
+// bulk lookup answers "maybe" (no false negative, both directions), a bulk
+// lookup clears it, and with a burst's worth of inserts most other keys
+// answer "no".
+TEST(ConnTable, KnowsWhatWasInsertedSinceTheBulkLookup) {
+  ConnTable t(1000);
+  std::mt19937_64 rng(11);
+  const ConnKey* none[1] = {};
+  ConnRef out[1];
+  for (int round = 0; round < 20; ++round) {
+    t.lookup_bulk(none, 0, out);
+    std::vector<ConnKey> added;
+    for (int i = 0; i < 32; ++i) {
+      const ConnKey a = random_key(rng), b = random_key(rng);
+      ASSERT_NE(t.insert(a, b), ConnRef::kNone);
+      added.push_back(a);
+      added.push_back(b);
+    }
+    for (const ConnKey& k : added) EXPECT_TRUE(t.inserted_since_bulk(k));
+    int maybe = 0;
+    for (int i = 0; i < 1000; ++i) maybe += t.inserted_since_bulk(random_key(rng));
+    EXPECT_LT(maybe, 250) << "64 of 512 bits set: about 12 % false positives";
+    t.lookup_bulk(none, 0, out);
+    for (const ConnKey& k : added) EXPECT_FALSE(t.inserted_since_bulk(k));
+    for (const ConnKey& k : added) {
+      const ConnRef r = t.lookup(k);
+      if (r.found() && r.dir() == Dir::kOriginal) t.erase(r.index());
     }
   }
 }
