@@ -156,13 +156,14 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
                            const lb::ServiceTable& svc, std::uint32_t now) noexcept {
   Uninit<packet::ParsedPacket> parsed_s[kBurst];
   Uninit<conntrack::ConnKey> keys_s[kBurst];
-  Uninit<conntrack::ConnRef> refs_s[kBurst];
+  Uninit<conntrack::ConnTable::Probe> probes_s[kBurst];
   auto parsed = [&](unsigned i) -> packet::ParsedPacket& { return parsed_s[i].v; };
   packet::DropReason reason[kBurst];
   const conntrack::ConnKey* key_ptrs[kBurst];
   std::int8_t fast[kBurst];     // index into keys/refs, or -1: handle() it
   std::size_t port_of[kBurst];  // port index of each packet (handoff: its own)
   unsigned nfast = 0;
+  const conntrack::ConnTable& table = nat_.tracker().table();
   // Stage 1: parse; hand packets owned elsewhere over; gather the keys of
   // the plain TCP/UDP packets this worker owns.
   for (unsigned i = 0; i < n; ++i) {
@@ -186,17 +187,18 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
         continue;
       }
     }
-    keys_s[nfast].v = nat::Translator::key_of(p);
+    keys_s[nfast].v = nat::Translator::key_of_headers(packet::first_segment(m), p);
     key_ptrs[nfast] = &keys_s[nfast].v;
+    table.probe_start(keys_s[nfast].v, probes_s[nfast].v);  // its bucket prefetched
     fast[i] = static_cast<std::int8_t>(nfast++);
   }
-  // Stage 2: bulk lookup, buckets and records prefetched for the burst.
-  conntrack::ConnRef* refs = &refs_s[0].v;
-  static_assert(sizeof(Uninit<conntrack::ConnRef>) == sizeof(conntrack::ConnRef));
-  if (nfast != 0) nat_.tracker().table().lookup_bulk(key_ptrs, nfast, refs);
+  // Stage 2: the burst's buckets matched, the records prefetched.
+  conntrack::ConnTable::Probe* probes = &probes_s[0].v;
+  static_assert(sizeof(Uninit<conntrack::ConnTable::Probe>) ==
+                sizeof(conntrack::ConnTable::Probe));
+  if (nfast != 0) table.probe_buckets(key_ptrs, probes, nfast);
   // Stage 3, in arrival order: hits take the fast path, misses the
   // translator's slow path, everything else handle().
-  const conntrack::ConnTable& table = nat_.tracker().table();
   const std::uint32_t erases = table.erases();
   for (unsigned i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
@@ -206,13 +208,13 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
       handle(m, parsed(i), reason[i], mpi, from_handoff, svc, now);
       continue;
     }
-    const conntrack::ConnRef ref = refs[fast[i]];
+    const conntrack::ConnKey& key = keys_s[fast[i]].v;
+    const conntrack::ConnRef ref = table.probe_finish(key, probes[fast[i]]);
     const std::span<std::uint8_t> frame = packet::first_segment(m);
     nat::Verdict v;
     // The lookup's answer stands unless a slow path earlier in this burst
     // erased a connection (a hit's record may have been freed and reused)
     // or may have inserted this key: then look again.
-    const conntrack::ConnKey& key = keys_s[fast[i]].v;
     if (ref.found() ? table.erases() == erases : !table.inserted_since_bulk(key)) {
       v = ref.found() ? nat_.process_hit(frame, parsed(i), ref, svc, now)
                       : nat_.process_miss(frame, parsed(i), key, svc, now);

@@ -19,6 +19,13 @@ struct alignas(8) ConnKey {
   std::uint8_t proto = 0;
   std::uint8_t pad[3] = {0, 0, 0};  // always zero: part of the compare
 
+  // From the two words word0() and word1() return.
+  static ConnKey from_words(std::uint64_t w0, std::uint64_t w1) noexcept {
+    ConnKey k;
+    std::memcpy(static_cast<void*>(&k), &w0, 8);
+    std::memcpy(reinterpret_cast<char*>(&k) + 8, &w1, 8);
+    return k;
+  }
   std::uint64_t word0() const noexcept {
     std::uint64_t w;
     std::memcpy(&w, this, 8);

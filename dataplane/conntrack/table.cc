@@ -23,9 +23,6 @@ namespace nva::conntrack {
 namespace {
 
 constexpr std::uint32_t kMaxCapacity = 1u << 30;
-// A stage-2 marker in lookup_bulk: never a reference, since indexes stay
-// below kMaxCapacity.
-constexpr std::uint32_t kRecheck = 0xFFFFFFFEu;
 constexpr double kMaxLoad = 0.9;  // index entries / slots at full capacity
 
 constexpr std::size_t kHugePage = 2u << 20;
@@ -77,14 +74,6 @@ std::uint32_t ConnTable::match(const Bucket& b, std::uint16_t sig) noexcept {
   return m;
 #endif
 }
-
-namespace {
-
-constexpr std::uint32_t fastrange(std::uint32_t x, std::uint32_t n) noexcept {
-  return static_cast<std::uint32_t>((std::uint64_t{x} * n) >> 32);
-}
-
-}  // namespace
 
 namespace {
 
@@ -166,10 +155,6 @@ std::size_t ConnTable::memory_bytes() const noexcept {
   return buckets_bytes_ + conns_bytes_ + sizeof(*this);
 }
 
-std::uint32_t ConnTable::primary(std::uint64_t h) const noexcept {
-  return fastrange(static_cast<std::uint32_t>(h), nbuckets_);
-}
-
 // The other bucket of an entry in `bucket`: (f(sig) - bucket) mod n, an
 // involution, so it needs only the entry's signature, not its key.
 std::uint32_t ConnTable::alternative(std::uint32_t bucket,
@@ -208,9 +193,19 @@ ConnRef ConnTable::lookup(const ConnKey& k, std::uint64_t h) const noexcept {
 
 void ConnTable::lookup_bulk(const ConnKey* const* keys, unsigned n,
                             ConnRef* out) const noexcept {
-  std::uint64_t h[kMaxBurst];
-  std::uint32_t b1[kMaxBurst], b2[kMaxBurst];
-  std::uint32_t cand[kMaxBurst];
+  Probe probes[kMaxBurst];
+  if (n > kMaxBurst) n = kMaxBurst;
+  for (unsigned i = 0; i < n; ++i) probe_start(*keys[i], probes[i]);
+  probe_buckets(keys, probes, n);
+  for (unsigned i = 0; i < n; ++i) out[i] = probe_finish(*keys[i], probes[i]);
+}
+
+// Most entries live in their primary bucket (insert tries it first), so the
+// alternative is fetched only for the keys without a signature match there:
+// fetching both for every key doubled the bucket lines in flight for the
+// few that use the second.
+void ConnTable::probe_buckets(const ConnKey* const* keys, Probe* probes,
+                              unsigned n) const noexcept {
   if (n > kMaxBurst) n = kMaxBurst;
   for (std::uint64_t& w : recent_) w = 0;
   if (kind_ == IndexKind::kRteHash) {
@@ -220,66 +215,47 @@ void ConnTable::lookup_bulk(const ConnKey* const* keys, unsigned n,
         rte_, reinterpret_cast<const void**>(const_cast<const ConnKey**>(keys)), n, &hits,
         data);
     for (unsigned i = 0; i < n; ++i) {
-      out[i] = (hits >> i) & 1 ? ConnRef{static_cast<std::uint32_t>(
-                                     reinterpret_cast<std::uintptr_t>(data[i]))}
-                               : ConnRef{};
+      probes[i].cand =
+          (hits >> i) & 1
+              ? static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(data[i]))
+              : ConnRef::kNone;
       // The caller needs the record next: fetch it for the burst.
-      if (out[i].found()) __builtin_prefetch(&conns_[out[i].index()]);
+      if (probes[i].cand != ConnRef::kNone)
+        __builtin_prefetch(&conns_[probes[i].cand >> 1]);
     }
     return;
   }
-  // Stage 1: hash, prefetch the primary bucket. Most entries live there
-  // (insert tries it first), so the alternative is fetched only for the
-  // keys that need it, in stage 2: fetching both for every key doubled the
-  // bucket lines in flight for the few that use the second.
-  for (unsigned i = 0; i < n; ++i) {
-    h[i] = hash(*keys[i]);
-    b1[i] = primary(h[i]);
-    __builtin_prefetch(&buckets_[b1[i]]);
-  }
-  // The first match of the signature in `b`, or kNone (no match), or
-  // kRecheck (the slot is empty: a stale signature); its record prefetched.
+  // The first match of the signature in `b`, or kRecheck (the slot is
+  // empty: a stale signature); its record prefetched.
   auto first_match = [&](const Bucket& b, std::uint32_t m) {
     const std::uint32_t c = b.ref[static_cast<unsigned>(__builtin_ctz(m)) >> 1];
     if (c == ConnRef::kNone) return kRecheck;
     __builtin_prefetch(&conns_[c >> 1]);
     return c;
   };
-  // Stage 2: the primary bucket; keys without a signature match there get
-  // their alternative bucket prefetched and wait for stage 2b.
+  // The primary bucket; keys without a signature match there get their
+  // alternative bucket prefetched and wait for the second loop.
   std::uint8_t alt[kMaxBurst];
   unsigned nalt = 0;
   for (unsigned i = 0; i < n; ++i) {
-    const std::uint16_t sig = signature(h[i]);
-    const Bucket& p = buckets_[b1[i]];
-    const std::uint32_t m = match(p, sig);
+    Probe& p = probes[i];
+    const std::uint16_t sig = signature(p.hash);
+    const Bucket& b = buckets_[p.bucket];
+    const std::uint32_t m = match(b, sig);
     if (m != 0) {
-      cand[i] = first_match(p, m);
+      p.cand = first_match(b, m);
       continue;
     }
-    b2[i] = alternative(b1[i], sig);
-    __builtin_prefetch(&buckets_[b2[i]]);
+    p.bucket = alternative(p.bucket, sig);
+    __builtin_prefetch(&buckets_[p.bucket]);
     alt[nalt++] = static_cast<std::uint8_t>(i);
   }
-  // Stage 2b: the alternative buckets; no match in either is a miss.
+  // The alternative buckets; no match in either is a miss.
   for (unsigned j = 0; j < nalt; ++j) {
-    const unsigned i = alt[j];
-    const Bucket& a = buckets_[b2[i]];
-    const std::uint32_t m = match(a, signature(h[i]));
-    cand[i] = m == 0 ? ConnRef::kNone : first_match(a, m);
-  }
-  // Stage 3: confirm the key; a candidate with another key (a 16-bit
-  // signature collision) or a stale slot falls back to a full scan of both
-  // buckets.
-  for (unsigned i = 0; i < n; ++i) {
-    if (cand[i] == ConnRef::kNone) {
-      out[i] = {};
-    } else if (cand[i] == kRecheck) {
-      out[i] = lookup(*keys[i], h[i]);
-    } else {
-      const ConnRef r{cand[i]};
-      out[i] = conns_[r.index()].key[r.raw & 1] == *keys[i] ? r : lookup(*keys[i], h[i]);
-    }
+    Probe& p = probes[alt[j]];
+    const Bucket& b = buckets_[p.bucket];
+    const std::uint32_t m = match(b, signature(p.hash));
+    p.cand = m == 0 ? ConnRef::kNone : first_match(b, m);
   }
 }
 

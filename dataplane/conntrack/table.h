@@ -64,7 +64,7 @@ class ConnTable {
   // CRC's linearity would correlate them, which starves the cuckoo of
   // alternatives). Inline: every lookup starts with it, and out of line it
   // was a call per packet once the burst loop grew.
-  static std::uint64_t hash(const ConnKey& k) noexcept {
+  [[gnu::always_inline]] static std::uint64_t hash(const ConnKey& k) noexcept {
     return lb::mix64(k.word0() ^ lb::mix64(k.word1() ^ 0x636f6e6e74726b00ull));
   }
 
@@ -73,8 +73,40 @@ class ConnTable {
 
   // Looks up n <= kMaxBurst keys, prefetching buckets and records across
   // the burst. out[i] is the result for keys[i]. Starts a new
-  // inserted_since_bulk() filter.
+  // inserted_since_bulk() filter. The three probe steps below in a row.
   void lookup_bulk(const ConnKey* const* keys, unsigned n, ConnRef* out) const noexcept;
+
+  // A burst's lookup in three steps, so that a caller walking its burst
+  // anyway (the worker: parse, then translate) runs the first and last
+  // inside its own loops: probe_start() for each key (hash, primary bucket
+  // prefetched), probe_buckets() over the burst (signatures matched, the
+  // candidate record or the alternative bucket prefetched; starts a new
+  // inserted_since_bulk() filter), probe_finish() for each (the key
+  // confirmed in the record). With rte_hash as the index, probe_buckets()
+  // is one rte_hash_lookup_bulk_data() and the record prefetch.
+  struct Probe {
+    std::uint64_t hash;
+    std::uint32_t bucket;  // primary; the alternative when it has the candidate
+    std::uint32_t cand;    // a reference, ConnRef::kNone, or kRecheck
+  };
+  void probe_start(const ConnKey& k, Probe& p) const noexcept {
+    if (kind_ == IndexKind::kRteHash) return;
+    p.hash = hash(k);
+    p.bucket = primary(p.hash);
+    __builtin_prefetch(&buckets_[p.bucket]);
+  }
+  void probe_buckets(const ConnKey* const* keys, Probe* probes,
+                     unsigned n) const noexcept;
+  ConnRef probe_finish(const ConnKey& k, const Probe& p) const noexcept {
+    if (p.cand == ConnRef::kNone) return {};
+    if (kind_ == IndexKind::kRteHash) return ConnRef{p.cand};
+    if (p.cand != kRecheck) {
+      const ConnRef r{p.cand};
+      if (conns_[r.index()].key[r.raw & 1] == k) return r;
+    }
+    // A stale slot or a signature collision: both buckets in full.
+    return lookup(k, p.hash);
+  }
 
   // Creates a connection with both tuples indexed. Returns its index, or
   // ConnRef::kNone when the pool is full or the index has no room (the
@@ -122,7 +154,18 @@ class ConnTable {
   };
   static_assert(sizeof(Bucket) == 64);
 
-  std::uint32_t primary(std::uint64_t h) const noexcept;
+  // A probe's candidate that needs a full lookup (the matching slot was
+  // empty: a stale signature); never a reference, as indexes stay below
+  // 2^30.
+  static constexpr std::uint32_t kRecheck = 0xFFFFFFFEu;
+
+  // Lemire's multiply-shift range reduction: x scaled to [0, n).
+  static constexpr std::uint32_t fastrange(std::uint32_t x, std::uint32_t n) noexcept {
+    return static_cast<std::uint32_t>((std::uint64_t{x} * n) >> 32);
+  }
+  std::uint32_t primary(std::uint64_t h) const noexcept {
+    return fastrange(static_cast<std::uint32_t>(h), nbuckets_);
+  }
   std::uint32_t alternative(std::uint32_t bucket, std::uint16_t sig) const noexcept;
   static std::uint16_t signature(std::uint64_t h) noexcept {
     return static_cast<std::uint16_t>(h >> 48);

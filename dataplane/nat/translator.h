@@ -14,7 +14,9 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "dataplane/conntrack/tracker.h"
@@ -111,6 +113,24 @@ class Translator {
 
   // The key a packet is looked up by (its tuple as it arrives).
   static conntrack::ConnKey key_of(const packet::ParsedPacket& p) noexcept;
+  // The same for an IPv4 TCP/UDP non-fragment, read from its headers in
+  // `frame` where parse() found them: two loads that need not wait for the
+  // parser's stores of p's address and port fields (a wide load spanning
+  // several fresh narrow stores stalls until they are written back).
+  static conntrack::ConnKey key_of_headers(std::span<const std::uint8_t> frame,
+                                           const packet::ParsedPacket& p) noexcept {
+    if constexpr (std::endian::native != std::endian::little) return key_of(p);
+    std::uint64_t addrs;  // source, destination: 8 bytes in wire order
+    std::uint32_t ports;  // source, destination port, likewise
+    std::memcpy(&addrs, frame.data() + p.l3_offset + 12, 8);
+    std::memcpy(&ports, frame.data() + p.l4_offset, 4);
+    // Swapped, the loads give dst | src << 32 and dport | sport << 16; the
+    // key's words are src | dst << 32 and sport | dport << 16 | proto << 32.
+    addrs = std::rotl(__builtin_bswap64(addrs), 32);
+    ports = std::rotl(__builtin_bswap32(ports), 16);
+    return conntrack::ConnKey::from_words(addrs,
+                                          ports | (std::uint64_t{p.l4_proto} << 32));
+  }
 
   // A fragment of a TCP/UDP datagram, with the datagram's ports (learned
   // from its first fragment, see fragments.h). The first fragment is handled

@@ -19,6 +19,13 @@ inline std::span<std::uint8_t> first_segment(rte_mbuf* m) noexcept {
 // run past the first segment gives kHeadersSplit rather than a misparse.
 // The IP datagram may extend into later segments: l3_end is then checked
 // against the whole packet length.
-DropReason parse_mbuf(const rte_mbuf* m, ParsedPacket& out) noexcept;
+// Inline, with parse()'s common case (parse_fast()) in the caller's loop.
+inline DropReason parse_mbuf(const rte_mbuf* m, ParsedPacket& out) noexcept {
+  const std::span<const std::uint8_t> seg{rte_pktmbuf_mtod(m, const std::uint8_t*),
+                                          m->data_len};
+  const std::size_t total = m->pkt_len > seg.size() ? m->pkt_len : seg.size();
+  if (parse_fast(seg, total, out)) return DropReason::kNone;
+  return parse(seg, total, out);
+}
 
 }  // namespace nva::packet

@@ -269,59 +269,10 @@ DropReason parse_ipv6(const Frame& f, std::size_t off, ParsedPacket& out) noexce
   return parse_l4(f, out);
 }
 
-// The common case in a few loads and compares: untagged Ethernet, IPv4
-// without options, not a fragment, a complete TCP (no options beyond the
-// contiguous bytes) or UDP header. Returns false, touching nothing the full
-// parser would not overwrite, for anything else, which then takes the full
-// walk. Both must agree on every field (the fuzz target checks it).
-bool parse_fast(const Frame& f, ParsedPacket& out) noexcept {
-  const std::uint8_t* d = f.buf.data();
-  const std::size_t n = f.buf.size();
-  constexpr std::size_t kL3 = kEthHeaderLen, kL4 = kEthHeaderLen + kIpv4MinHeaderLen;
-  if (n < kL4 + kUdpHeaderLen || load_be16(d + 12) != ethertype::kIpv4 ||
-      d[kL3] != 0x45) {
-    return false;
-  }
-  const std::size_t total = load_be16(d + kL3 + 2);
-  if (total < kIpv4MinHeaderLen || total > f.total - kL3) return false;
-  if ((load_be16(d + kL3 + 6) & 0x3FFF) != 0) return false;  // MF or an offset
-  const std::uint8_t proto = d[kL3 + 9];
-  const std::size_t l4_avail = total - kIpv4MinHeaderLen;
-  const std::uint8_t* l4 = d + kL4;
-  std::uint8_t flags = 0;
-  if (proto == ipproto::kTcp) {
-    if (n < kL4 + kTcpMinHeaderLen || l4_avail < kTcpMinHeaderLen) return false;
-    const std::size_t doff = static_cast<std::size_t>(l4[12] >> 4) * 4;
-    if (doff < kTcpMinHeaderLen || doff > l4_avail || doff > n - kL4) return false;
-    flags = l4[13];
-  } else if (proto == ipproto::kUdp) {
-    const std::size_t ulen = load_be16(l4 + 4);
-    if (ulen < kUdpHeaderLen || ulen > l4_avail) return false;
-  } else {
-    return false;
-  }
-  out = ParsedPacket{};
-  out.l3_offset = kL3;
-  out.l4_offset = kL4;
-  out.l3_end = static_cast<std::uint32_t>(kL3 + total);
-  out.ethertype = ethertype::kIpv4;
-  out.l3 = L3Kind::kIpv4;
-  out.l4_proto = proto;
-  out.ttl = d[kL3 + 8];
-  out.ipv4_src = load_be32(d + kL3 + 12);
-  out.ipv4_dst = load_be32(d + kL3 + 16);
-  out.frag_id = load_be16(d + kL3 + 4);
-  out.has_ports = true;
-  out.src_port = load_be16(l4);
-  out.dst_port = load_be16(l4 + 2);
-  out.tcp_flags = flags;
-  return true;
-}
-
 DropReason parse_walk(const Frame& f, ParsedPacket& out) noexcept;
 
 DropReason parse_frame(const Frame& f, ParsedPacket& out) noexcept {
-  if (parse_fast(f, out)) return DropReason::kNone;
+  if (parse_fast(f.buf, f.total, out)) return DropReason::kNone;
   return parse_walk(f, out);
 }
 

@@ -474,5 +474,36 @@ TEST(Translator, OwnerKeepsBothDirectionsOnTheCreatingWorker) {
   }
 }
 
+// The worker's key, read from the headers, equals key_of() of the parsed
+// packet: TCP and UDP, with and without VLAN tags and IPv4 options.
+TEST(Translator, KeyFromHeadersEqualsKeyOfParsed) {
+  std::mt19937_64 rng(5);
+  for (int iter = 0; iter < 2000; ++iter) {
+    PacketBuilder b;
+    b.Eth();
+    for (std::uint64_t v = rng() % 3; v > 0; --v)
+      b.Vlan(static_cast<std::uint16_t>(rng() % 4095));
+    packet::Ipv4Opts o{.ttl = 64};
+    if (rng() % 2 == 0) o.options = {1, 1, 1, 0};
+    const auto sa = static_cast<std::uint32_t>(rng()),
+               da = static_cast<std::uint32_t>(rng());
+    const auto sp = static_cast<std::uint16_t>(rng()),
+               dp = static_cast<std::uint16_t>(rng());
+    b.IPv4(packet::ipv4_to_string(sa), packet::ipv4_to_string(da), o);
+    if (rng() % 2 == 0) {
+      b.TCP(sp, dp);
+    } else {
+      b.UDP(sp, dp);
+    }
+    const Bytes f = b.Build();
+    ParsedPacket p;
+    ASSERT_EQ(packet::parse(f, p), packet::DropReason::kNone);
+    const conntrack::ConnKey k = Translator::key_of_headers(f, p);
+    EXPECT_EQ(k, Translator::key_of(p)) << "iteration " << iter;
+    EXPECT_EQ(k.src_addr, sa);
+    EXPECT_EQ(k.dst_port, dp);
+  }
+}
+
 }  // namespace
 }  // namespace nva::nat
