@@ -186,9 +186,13 @@ ConnRef ConnTable::lookup(const ConnKey& k, std::uint64_t h) const noexcept {
   }
   const std::uint32_t b1 = primary(h);
   const std::uint16_t sig = signature(h);
+  // Both buckets at once: a miss (what the slow path's checks of new
+  // tuples mostly are) reads both, and their misses then overlap.
+  const std::uint32_t b2 = alternative(b1, sig);
+  __builtin_prefetch(&buckets_[b2]);
   const ConnRef r = scan(buckets_[b1], sig, k);
   if (r.found()) return r;
-  return scan(buckets_[alternative(b1, sig)], sig, k);
+  return scan(buckets_[b2], sig, k);
 }
 
 void ConnTable::lookup_bulk(const ConnKey* const* keys, unsigned n,
@@ -319,8 +323,7 @@ bool ConnTable::index_insert(std::uint64_t h, std::uint32_t ref) noexcept {
   return false;
 }
 
-void ConnTable::index_erase(const ConnKey& k, std::uint32_t ref) noexcept {
-  const std::uint64_t h = hash(k);
+void ConnTable::index_erase(std::uint64_t h, std::uint32_t ref) noexcept {
   const std::uint32_t b1 = primary(h);
   for (const std::uint32_t b : {b1, alternative(b1, signature(h))}) {
     Bucket& bk = buckets_[b];
@@ -367,7 +370,7 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
     return ConnRef::kNone;
   }
   if (!index_insert(hash(reply), (idx << 1) | 1)) {
-    index_erase(original, idx << 1);
+    index_erase(hash(original), idx << 1);
     ++index_full_;
     c.lru_next = next_free;
     return ConnRef::kNone;
@@ -378,14 +381,24 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
   return idx;
 }
 
-void ConnTable::erase(std::uint32_t index) noexcept {
+ConnTable::EraseHint ConnTable::prepare_erase(std::uint32_t index) const noexcept {
+  EraseHint e;
+  if (kind_ == IndexKind::kRteHash) return e;
+  for (unsigned d = 0; d < 2; ++d) {
+    e.hash[d] = hash(conns_[index].key[d]);
+    __builtin_prefetch(&buckets_[primary(e.hash[d])]);
+  }
+  return e;
+}
+
+void ConnTable::erase(std::uint32_t index, const EraseHint& hint) noexcept {
   Conn& c = conns_[index];
   if (kind_ == IndexKind::kRteHash) {
     rte_hash_del_key(rte_, &c.key[0]);
     rte_hash_del_key(rte_, &c.key[1]);
   } else {
-    index_erase(c.key[0], index << 1);
-    index_erase(c.key[1], (index << 1) | 1);
+    index_erase(hint.hash[0], index << 1);
+    index_erase(hint.hash[1], (index << 1) | 1);
   }
   c.state = ConnState::kNone;
   c.lru_next = free_head_;

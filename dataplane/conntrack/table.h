@@ -116,7 +116,19 @@ class ConnTable {
 
   // Removes a connection and both its index entries; the record returns to
   // the pool.
-  void erase(std::uint32_t index) noexcept;
+  void erase(std::uint32_t index) noexcept { erase(index, prepare_erase(index)); }
+  // erase() in two steps, for a batch (expiry): prepare_erase() hashes both
+  // keys and prefetches their primary buckets, so that the batch's cache
+  // misses overlap; erase(index, hint) then finds the entries there.
+  struct EraseHint {
+    std::uint64_t hash[2] = {0, 0};  // [Dir]
+  };
+  EraseHint prepare_erase(std::uint32_t index) const noexcept;
+  void erase(std::uint32_t index, const EraseHint& hint) noexcept;
+  // Fetches a record that will be needed soon (the expiry walk's next).
+  void prefetch_record(std::uint32_t index) const noexcept {
+    __builtin_prefetch(&conns_[index]);
+  }
 
   Conn& conn(std::uint32_t index) noexcept { return conns_[index]; }
   const Conn& conn(std::uint32_t index) const noexcept { return conns_[index]; }
@@ -171,7 +183,7 @@ class ConnTable {
     return static_cast<std::uint16_t>(h >> 48);
   }
   bool index_insert(std::uint64_t h, std::uint32_t ref) noexcept;
-  void index_erase(const ConnKey& k, std::uint32_t ref) noexcept;
+  void index_erase(std::uint64_t h, std::uint32_t ref) noexcept;
   ConnRef scan(const Bucket& b, std::uint16_t sig, const ConnKey& k) const noexcept;
   static std::uint32_t match(const Bucket& b, std::uint16_t sig) noexcept;
   // A key's bit in recent_: a cheap multiplicative hash (a false positive
