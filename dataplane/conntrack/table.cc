@@ -1,8 +1,6 @@
 // Connection table: record pool plus bucketised cuckoo index (see table.h).
 #include "dataplane/conntrack/table.h"
 
-#include "dataplane/lb/flow_hash.h"
-
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>

@@ -86,6 +86,32 @@ TEST(ConnTable, RecordsTheRewriteOfBothDirections) {
   EXPECT_EQ(c.delta[1].l4, d1.l4);
 }
 
+// The hash on structured traffic: many clients on one port, few clients on
+// many ports, and SNAT-like reply tuples (8 backends, 64 addresses,
+// sequential ports). The table must take every connection up to its
+// capacity (the index at its design load) without a single failure.
+TEST(ConnTable, StructuredKeysFillToCapacity) {
+  constexpr std::uint32_t n = 1u << 18;
+  for (int pattern = 0; pattern < 3; ++pattern) {
+    ConnTable t(n);
+    std::uint32_t failed = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::uint32_t client = pattern == 0   ? 0x0A000000 + i
+                                   : pattern == 1 ? 0x0A000000 + (i >> 14)
+                                                  : 0x0A000000 + (i & 0xFF);
+      const auto port = static_cast<std::uint16_t>(pattern == 0   ? 40000
+                                                   : pattern == 1 ? 1024 + (i & 0x3FFF)
+                                                                  : 1024 + (i >> 8));
+      const ConnKey a = key(client, 0xC613000A, port, 443);
+      const ConnKey b = key(0xC6120200 + i % 8, 0xC6120100 + (i / 8) % 64, 8443,
+                            static_cast<std::uint16_t>(1024 + i / 512));
+      failed += t.insert(a, b) == ConnRef::kNone;
+    }
+    EXPECT_EQ(failed, 0u) << "pattern " << pattern;
+    EXPECT_EQ(t.index_full(), 0u) << "pattern " << pattern;
+  }
+}
+
 TEST(ConnTable, FillsToCapacityThenRefuses) {
   constexpr std::uint32_t kCap = 50000;
   ConnTable t(kCap);
