@@ -50,6 +50,13 @@ constexpr std::uint16_t csum_apply(std::uint16_t check, std::uint64_t delta) noe
       ~csum_fold(std::uint64_t{static_cast<std::uint16_t>(~check)} + delta));
 }
 
+// csum_apply() for a delta already folded to 16 bits (a TupleDelta): one
+// end-around carry suffices, as ~check + delta < 2^17.
+constexpr std::uint16_t csum_apply16(std::uint16_t check, std::uint16_t delta) noexcept {
+  const std::uint32_t x = std::uint32_t{static_cast<std::uint16_t>(~check)} + delta;
+  return static_cast<std::uint16_t>(~((x & 0xFFFF) + (x >> 16)));
+}
+
 constexpr std::uint16_t csum_replace16(std::uint16_t check, std::uint16_t old_v,
                                        std::uint16_t new_v) noexcept {
   return csum_apply(check, csum_delta16(old_v, new_v));

@@ -60,7 +60,7 @@ inline void rewrite_ipv4_tuple(std::span<std::uint8_t> frame, const ParsedPacket
       std::endian::native == std::endian::little ? 0x0001 : 0x0100;
   store_raw(ip + 8,
             static_cast<std::uint16_t>(load_raw<std::uint16_t>(ip + 8) - kTtlOne));
-  store_raw(ip + 10, csum_apply(load_raw<std::uint16_t>(ip + 10), delta.l3));
+  store_raw(ip + 10, csum_apply16(load_raw<std::uint16_t>(ip + 10), delta.l3));
   store_raw(ip + 12, addrs_wire);
 
   if (parsed.frag == FragState::kLater) return;
@@ -71,7 +71,7 @@ inline void rewrite_ipv4_tuple(std::span<std::uint8_t> frame, const ParsedPacket
   std::uint8_t* const ck = l4 + (tcp ? 16 : 6);
   const auto old_ck = load_raw<std::uint16_t>(ck);
   if (!tcp && old_ck == 0) return;  // UDP without checksum (RFC 768)
-  std::uint16_t c = csum_apply(old_ck, delta.l4);
+  std::uint16_t c = csum_apply16(old_ck, delta.l4);
   if (!tcp && c == 0) c = 0xFFFF;  // the same in either byte order
   store_raw(ck, c);
 }
