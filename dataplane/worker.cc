@@ -160,7 +160,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   auto parsed = [&](unsigned i) -> packet::ParsedPacket& { return parsed_s[i].v; };
   packet::DropReason reason[kBurst];
   const conntrack::ConnKey* key_ptrs[kBurst];
-  std::int8_t fast[kBurst];     // index into keys/refs, or -1: handle() it
+  std::int8_t fast[kBurst];     // index into keys/probes, or -1: handle() it
   std::size_t port_of[kBurst];  // port index of each packet (handoff: its own)
   unsigned nfast = 0;
   const conntrack::ConnTable& table = nat_.tracker().table();

@@ -63,15 +63,14 @@ class ConnTable {
   // two rounds of a 64-bit finaliser took sixteen, and the table fills to
   // its design load with zero failures on sequential addresses, sequential
   // ports and SNAT-like tuples alike (unit-tested at 2^18; 1e6 and 1e7 when
-  // chosen). The low 32
-  // bits pick the bucket, the top 16 give the signature, and they are
-  // independent (a CRC's linearity would correlate them, which starves the
-  // cuckoo of alternatives). The product is 0 for every port of one address
-  // pair only, source 133.163.8.211 to 255.255.255.255, which no
-  // connection has (word1 never equals its constant: its top bytes are
-  // zero). Not keyed, like the finaliser before it: a sender who knows it
-  // can aim SYNs at one bucket pair, which costs those SYNs their
-  // connection (index_full), never an established one.
+  // it was chosen). The low 32 bits pick the bucket, the top 16 give the
+  // signature, and they are independent (a CRC's linearity would correlate
+  // them, which starves the cuckoo of alternatives). The product is 0 for
+  // every port of one address pair only, source 133.163.8.211 to
+  // 255.255.255.255, which no connection has (word1 never equals its
+  // constant: its top bytes are zero). Not keyed, like the finaliser before
+  // it: a sender who knows it can aim SYNs at one bucket pair, which costs
+  // those SYNs their connection (index_full), never an established one.
   [[gnu::always_inline]] static std::uint64_t hash(const ConnKey& k) noexcept {
     __extension__ using U128 = unsigned __int128;
     const U128 m = static_cast<U128>(k.word0() ^ 0xFFFFFFFF85A308D3ull) *
@@ -148,11 +147,11 @@ class ConnTable {
   // (its record cannot have been freed and reused; inserts move index
   // entries, never records).
   std::uint32_t erases() const noexcept { return erases_; }
-  // Whether `k` can have been inserted since the last lookup_bulk(): false
-  // means a miss there still holds, without a second lookup. A 512-bit
-  // filter of the keys inserted since (reset by lookup_bulk()), so a burst
-  // of new connections, two keys each, looks again only for the few keys
-  // whose bit another insert set.
+  // Whether `k` can have been inserted since the last probe_buckets() (or
+  // lookup_bulk(), which runs it): false means a miss there still holds,
+  // without a second lookup. A 512-bit filter of the keys inserted since,
+  // so a burst of new connections, two keys each, looks again only for the
+  // few keys whose bit another insert set.
   bool inserted_since_bulk(const ConnKey& k) const noexcept {
     const unsigned b = recent_bit(k);
     return (recent_[b >> 6] >> (b & 63)) & 1;
@@ -212,7 +211,8 @@ class ConnTable {
   std::uint32_t nbuckets_ = 0;
   std::uint32_t used_ = 0;
   std::uint32_t erases_ = 0;
-  // Inserted since lookup_bulk() (which clears it), by recent_bit().
+  // Keys inserted since probe_buckets() (which clears it: a lookup starts
+  // a new window, hence mutable), by recent_bit().
   mutable std::uint64_t recent_[8] = {};
   std::uint64_t index_full_ = 0;
   Bucket* buckets_ = nullptr;

@@ -2,9 +2,9 @@
 // connections (Maglev pick, SNAT port, insert), and in-place rewrites.
 //
 // Fast path (a hit): state update, TTL decrement, rewrite of addresses and
-// ports, checksums changed by the connection's precomputed delta. For a packet in
-// direction d the new source is the other direction's destination and the new destination
-// the other direction's source:
+// ports, checksums changed by the connection's precomputed delta. For a
+// packet in direction d the new source is the other direction's destination
+// and the new destination the other direction's source:
 //   original (client -> VIP)       src := SNAT addr:port or client, dst := backend
 //   reply (backend -> SNAT/client) src := VIP:port,                 dst := client
 // Slow path (a miss on traffic to a service): creates the connection, then

@@ -80,9 +80,10 @@ struct Ipv4Tuple {
 // complement sums, in wire order. A connection maps each direction's tuple
 // to one fixed tuple, so this is a per-connection constant, computed when
 // the connection is created (VPP's NAT44 sessions keep the same), and the
-// packet path only adds it (rewrite_ipv4_tuple() in rewrite.h): RFC 1624's ~m + m' terms
-// depend on the old and new field values alone, and the TTL's is ~m + (m - 0x100) =
-// 0xFEFF whatever the TTL (> 1) and protocol in its word.
+// packet path only adds it (rewrite_ipv4_tuple() in rewrite.h): RFC 1624's
+// ~m + m' terms depend on the old and new field values alone, and the
+// TTL's is ~m + (m - 0x100) = 0xFEFF whatever the TTL (> 1) and the
+// protocol in its word.
 struct TupleDelta {
   std::uint16_t l3 = 0;  // IPv4 header: both addresses and the TTL
   std::uint16_t l4 = 0;  // TCP/UDP: pseudo-header addresses and both ports
