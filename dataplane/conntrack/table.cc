@@ -264,7 +264,6 @@ void ConnTable::probe_buckets(const ConnKey* const* keys, Probe* probes,
 bool ConnTable::index_insert(std::uint64_t h, std::uint32_t ref) noexcept {
   const std::uint16_t sig = signature(h);
   const std::uint32_t b1 = primary(h);
-  const std::uint32_t b2 = alternative(b1, sig);
   auto place = [&](std::uint32_t b) {
     Bucket& bk = buckets_[b];
     for (unsigned i = 0; i < kBucketEntries; ++i) {
@@ -276,7 +275,9 @@ bool ConnTable::index_insert(std::uint64_t h, std::uint32_t ref) noexcept {
     }
     return false;
   };
-  if (place(b1) || place(b2)) return true;
+  if (place(b1)) return true;
+  const std::uint32_t b2 = alternative(b1, sig);
+  if (place(b2)) return true;
 
   // Both full: breadth-first search for a chain of moves ending in a bucket
   // with a free slot, then shift entries along it (nothing is homeless at
@@ -322,16 +323,18 @@ bool ConnTable::index_insert(std::uint64_t h, std::uint32_t ref) noexcept {
 }
 
 void ConnTable::index_erase(std::uint64_t h, std::uint32_t ref) noexcept {
-  const std::uint32_t b1 = primary(h);
-  for (const std::uint32_t b : {b1, alternative(b1, signature(h))}) {
+  auto clear = [&](std::uint32_t b) {
     Bucket& bk = buckets_[b];
     for (unsigned i = 0; i < kBucketEntries; ++i) {
       if (bk.ref[i] == ref) {
         bk.ref[i] = ConnRef::kNone;
-        return;
+        return true;
       }
     }
-  }
+    return false;
+  };
+  const std::uint32_t b1 = primary(h);
+  if (!clear(b1)) clear(alternative(b1, signature(h)));
 }
 
 std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) noexcept {
