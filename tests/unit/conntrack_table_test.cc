@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <map>
 #include <random>
@@ -29,6 +30,13 @@ ConnKey random_key(std::mt19937_64& rng) {
   return key(static_cast<std::uint32_t>(rng()), static_cast<std::uint32_t>(rng()),
              static_cast<std::uint16_t>(rng()), static_cast<std::uint16_t>(rng()),
              rng() % 2 ? 6 : 17);
+}
+
+// Inserts a connection between two random tuples; returns them.
+std::array<ConnKey, 2> insert_random(ConnTable& t, std::mt19937_64& rng) {
+  const ConnKey a = random_key(rng), b = random_key(rng);
+  EXPECT_NE(t.insert(a, b), ConnRef::kNone);
+  return {a, b};
 }
 
 struct KeyHash {
@@ -177,8 +185,7 @@ TEST(ConnTable, BulkLookupAgreesWithSingleLookups) {
   std::mt19937_64 rng(3);
   std::vector<ConnKey> keys;
   for (int i = 0; i < 5000; ++i) {
-    const ConnKey a = random_key(rng), b = random_key(rng);
-    ASSERT_NE(t.insert(a, b), ConnRef::kNone);
+    const auto [a, b] = insert_random(t, rng);
     keys.push_back(a);
     keys.push_back(b);
     keys.push_back(random_key(rng));  // a miss
@@ -209,8 +216,7 @@ TEST(ConnTable, KnowsWhatWasInsertedSinceTheBulkLookup) {
     t.lookup_bulk(none, 0, out);
     std::vector<ConnKey> added;
     for (int i = 0; i < 32; ++i) {
-      const ConnKey a = random_key(rng), b = random_key(rng);
-      ASSERT_NE(t.insert(a, b), ConnRef::kNone);
+      const auto [a, b] = insert_random(t, rng);
       added.push_back(a);
       added.push_back(b);
     }
