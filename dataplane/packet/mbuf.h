@@ -25,7 +25,7 @@ inline DropReason parse_mbuf(const rte_mbuf* m, ParsedPacket& out) noexcept {
                                           m->data_len};
   const std::size_t total = m->pkt_len > seg.size() ? m->pkt_len : seg.size();
   if (parse_fast(seg, total, out)) return DropReason::kNone;
-  return parse(seg, total, out);
+  return parse_full(seg, total, out);
 }
 
 }  // namespace nva::packet

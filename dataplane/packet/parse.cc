@@ -329,6 +329,12 @@ DropReason parse_full(std::span<const std::uint8_t> frame, ParsedPacket& out) no
   return parse_walk(Frame{frame, frame.size(), false}, out);
 }
 
+DropReason parse_full(std::span<const std::uint8_t> headers, std::size_t total_len,
+                      ParsedPacket& out) noexcept {
+  if (total_len < headers.size()) total_len = headers.size();
+  return parse_walk(Frame{headers, total_len, false}, out);
+}
+
 DropReason parse(std::span<const std::uint8_t> headers, std::size_t total_len,
                  ParsedPacket& out) noexcept {
   if (total_len < headers.size()) total_len = headers.size();

@@ -70,6 +70,10 @@ DropReason parse(std::span<const std::uint8_t> headers, std::size_t total_len,
 // The full header walk without the common-case shortcut that parse() takes
 // first; for tests and the fuzz target, which check that both agree.
 DropReason parse_full(std::span<const std::uint8_t> frame, ParsedPacket& out) noexcept;
+// The same for a multi-segment packet (see parse() above); parse_mbuf()
+// takes it when parse_fast() has said no.
+DropReason parse_full(std::span<const std::uint8_t> headers, std::size_t total_len,
+                      ParsedPacket& out) noexcept;
 
 // parse()'s first step, the common case in a few loads and compares:
 // untagged Ethernet, IPv4 without options, not a fragment, a complete TCP

@@ -16,6 +16,7 @@
 #include "dataplane/port/port.h"
 #include "dataplane/steer/flow_install.h"
 #include "tests/support/eal.h"
+#include "tests/support/services.h"
 
 namespace nva::steer {
 namespace {
@@ -34,18 +35,16 @@ std::vector<std::uint8_t> bytes(const void* p, std::size_t n) {
 }
 
 lb::ServiceTable table() {
-  std::vector<lb::Service> v(2);
-  v[0].name = "web";
-  v[0].vip = ipv4_from_string("198.19.0.10");
-  v[0].port = 80;
-  v[0].mode = lb::NatMode::kDnat;
-  v[0].backends = {{ipv4_from_string("198.18.2.1"), 8080, 1, true}};
-  v[1].name = "api";
-  v[1].vip = ipv4_from_string("198.19.0.11");
-  v[1].port = 443;
-  v[1].mode = lb::NatMode::kDnatSnat;
-  v[1].backends = {{ipv4_from_string("198.18.3.1"), 443, 1, true}};
-  v[1].snat_addrs = {ipv4_from_string("198.18.1.1")};
+  std::vector<lb::Service> v;
+  v.push_back(test::service({.name = "web",
+                             .vip = "198.19.0.10",
+                             .port = 80,
+                             .backends = {test::backend("198.18.2.1", 8080)}}));
+  v.push_back(test::service({.name = "api",
+                             .vip = "198.19.0.11",
+                             .port = 443,
+                             .backends = {test::backend("198.18.3.1", 443)},
+                             .snat = {"198.18.1.1"}}));
   return lb::ServiceTable(std::move(v), 307);
 }
 

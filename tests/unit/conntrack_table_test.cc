@@ -39,6 +39,25 @@ std::array<ConnKey, 2> insert_random(ConnTable& t, std::mt19937_64& rng) {
   return {a, b};
 }
 
+// Looks `keys` up in bursts of kMaxBurst with lookup_bulk(), expecting the
+// answer of a single lookup() for each; returns how many were found.
+unsigned expect_bulk_agrees(const ConnTable& t, const std::vector<ConnKey>& keys) {
+  unsigned found = 0;
+  for (std::size_t base = 0; base < keys.size(); base += ConnTable::kMaxBurst) {
+    const unsigned n = static_cast<unsigned>(
+        std::min<std::size_t>(ConnTable::kMaxBurst, keys.size() - base));
+    const ConnKey* ptrs[ConnTable::kMaxBurst];
+    ConnRef out[ConnTable::kMaxBurst];
+    for (unsigned i = 0; i < n; ++i) ptrs[i] = &keys[base + i];
+    t.lookup_bulk(ptrs, n, out);
+    for (unsigned i = 0; i < n; ++i) {
+      EXPECT_EQ(out[i].raw, t.lookup(keys[base + i]).raw) << base + i;
+      found += out[i].found() ? 1 : 0;
+    }
+  }
+  return found;
+}
+
 struct KeyHash {
   std::size_t operator()(const ConnKey& k) const { return ConnTable::hash(k); }
 };
@@ -190,17 +209,7 @@ TEST(ConnTable, BulkLookupAgreesWithSingleLookups) {
     keys.push_back(b);
     keys.push_back(random_key(rng));  // a miss
   }
-  for (std::size_t base = 0; base < keys.size(); base += ConnTable::kMaxBurst) {
-    const unsigned n = static_cast<unsigned>(
-        std::min<std::size_t>(ConnTable::kMaxBurst, keys.size() - base));
-    const ConnKey* ptrs[ConnTable::kMaxBurst];
-    ConnRef out[ConnTable::kMaxBurst];
-    for (unsigned i = 0; i < n; ++i) ptrs[i] = &keys[base + i];
-    t.lookup_bulk(ptrs, n, out);
-    for (unsigned i = 0; i < n; ++i) {
-      ASSERT_EQ(out[i].raw, t.lookup(keys[base + i]).raw) << base + i;
-    }
-  }
+  expect_bulk_agrees(t, keys);
 }
 
 // The filter that spares a second lookup: every key inserted since the last
@@ -248,19 +257,7 @@ TEST(ConnTable, BulkLookupAgreesWithSingleLookupsWhenFull) {
   }
   ASSERT_GT(t.size(), t.capacity() * 9 / 10);
   std::shuffle(keys.begin(), keys.end(), rng);
-  unsigned found = 0;
-  for (std::size_t base = 0; base < keys.size(); base += ConnTable::kMaxBurst) {
-    const unsigned n = static_cast<unsigned>(
-        std::min<std::size_t>(ConnTable::kMaxBurst, keys.size() - base));
-    const ConnKey* ptrs[ConnTable::kMaxBurst];
-    ConnRef out[ConnTable::kMaxBurst];
-    for (unsigned i = 0; i < n; ++i) ptrs[i] = &keys[base + i];
-    t.lookup_bulk(ptrs, n, out);
-    for (unsigned i = 0; i < n; ++i) {
-      ASSERT_EQ(out[i].raw, t.lookup(keys[base + i]).raw) << base + i;
-      found += out[i].found() ? 1 : 0;
-    }
-  }
+  const unsigned found = expect_bulk_agrees(t, keys);
   EXPECT_EQ(found, 2 * t.size());
 }
 

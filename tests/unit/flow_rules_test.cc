@@ -17,6 +17,7 @@
 #include "dataplane/port/port.h"
 #include "dataplane/steer/flow_rules.h"
 #include "dataplane/steer/owner.h"
+#include "tests/support/services.h"
 
 namespace nva::steer {
 namespace {
@@ -47,24 +48,22 @@ std::uint32_t in(std::uint32_t net, std::mt19937& rng) {
 // web: dnat TCP 80 (two backends on 8080); api: dnat+snat TCP 443 (one SNAT
 // address); dns: dnat UDP 53 on web's VIP with a port-0 backend.
 lb::ServiceTable small_table() {
-  std::vector<lb::Service> v(3);
-  v[0].name = "web";
-  v[0].vip = ip("198.19.0.10");
-  v[0].port = 80;
-  v[0].mode = lb::NatMode::kDnat;
-  v[0].backends = {{ip("198.18.2.2"), 8080, 1, true}, {ip("198.18.2.1"), 8080, 1, true}};
-  v[1].name = "api";
-  v[1].vip = ip("198.19.0.11");
-  v[1].port = 443;
-  v[1].mode = lb::NatMode::kDnatSnat;
-  v[1].backends = {{ip("198.18.3.1"), 443, 1, true}};
-  v[1].snat_addrs = {ip("198.18.1.1")};
-  v[2].name = "dns";
-  v[2].proto = 17;
-  v[2].vip = ip("198.19.0.10");
-  v[2].port = 53;
-  v[2].mode = lb::NatMode::kDnat;
-  v[2].backends = {{ip("198.18.4.1"), 0, 1, true}};
+  std::vector<lb::Service> v;
+  v.push_back(test::service({.name = "web",
+                             .vip = "198.19.0.10",
+                             .port = 80,
+                             .backends = {test::backend("198.18.2.2", 8080),
+                                          test::backend("198.18.2.1", 8080)}}));
+  v.push_back(test::service({.name = "api",
+                             .vip = "198.19.0.11",
+                             .port = 443,
+                             .backends = {test::backend("198.18.3.1", 443)},
+                             .snat = {"198.18.1.1"}}));
+  v.push_back(test::service({.name = "dns",
+                             .proto = 17,
+                             .vip = "198.19.0.10",
+                             .port = 53,
+                             .backends = {test::backend("198.18.4.1", 0)}}));
   return lb::ServiceTable(std::move(v), 307);
 }
 

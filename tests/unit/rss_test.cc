@@ -262,14 +262,13 @@ TEST(Rss, ExhaustionIsCountedAndNeverBorrowsAPort) {
     const auto rss = RssSteering::make(v, 4, why);
     ASSERT_NE(rss, nullptr);
     ASSERT_EQ(rss->rank(), rss->reta_bits());
-    std::vector<lb::Service> sv(1);
-    sv[0].name = "one";
-    sv[0].vip = ipv4_from_string("198.19.0.11");
-    sv[0].port = 443;
-    sv[0].mode = lb::NatMode::kDnatSnat;
-    sv[0].backends = {{ipv4_from_string("198.18.3.1"), 443, 1, true}};
-    sv[0].snat_addrs = {ipv4_from_string("198.18.1.1")};
-    const lb::ServiceTable svc(std::move(sv), 307);
+    const lb::ServiceTable svc(
+        {test::service({.name = "one",
+                        .vip = "198.19.0.11",
+                        .port = 443,
+                        .backends = {test::backend("198.18.3.1", 443)},
+                        .snat = {"198.18.1.1"}})},
+        307);
     const std::uint32_t me = 2;
     nat::TranslatorConfig cfg;
     cfg.worker = me;
