@@ -35,10 +35,8 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr milliseconds kTick{10};
-constexpr milliseconds kWindow{100};        // link, mempool and handoff checks
-constexpr unsigned kExhaustedWindows = 10;  // 1 s of exhaustion is unhealthy
-constexpr milliseconds kCeaseFlush{300};    // NOTIFICATIONs on the wire
-constexpr milliseconds kTelemetry{500};     // snapshot period of /nva/
+constexpr milliseconds kCeaseFlush{300};  // NOTIFICATIONs on the wire
+constexpr milliseconds kTelemetry{500};   // snapshot period of /nva/
 constexpr const char* kVersion = "0.1.0";
 
 std::string ip(std::uint32_t a) {

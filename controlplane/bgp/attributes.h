@@ -27,6 +27,7 @@ struct CodecOptions {
   // eBGP: LOCAL_PREF is discarded on receipt and refused on sending, and
   // AS_CONFED_* segments make an AS_PATH malformed (RFC 7606 section 7.2).
   bool external_peer = true;
+  bool operator==(const CodecOptions&) const = default;
 };
 
 // Attribute Type Codes (IANA "BGP Path Attributes").

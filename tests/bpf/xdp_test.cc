@@ -34,8 +34,12 @@ class XdpTest : public ::testing::Test {
   }
 
   int run(std::vector<std::uint8_t> frame, int repeat) {
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-                .data_size_in = static_cast<__u32>(frame.size()), .repeat = repeat);
+    // LIBBPF_OPTS in plain C++ (the macro is a C compound literal).
+    bpf_test_run_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.data_in = frame.data();
+    opts.data_size_in = static_cast<__u32>(frame.size());
+    opts.repeat = repeat;
     const int err =
         bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.nva_xdp_main), &opts);
     EXPECT_EQ(err, 0) << std::strerror(errno);
