@@ -1,0 +1,143 @@
+#!/bin/bash
+# The README's two set-up commands as a new user meets them.
+#
+# The README must show exactly two commands in its "Run the lab" and "Run the
+# tests" blocks; CI (.ci/run) must run the second. The first is run here as
+# the README writes it, in a fresh clone of the repository at HEAD (no build/,
+# nothing cached, so it configures and compiles build/lab itself), under a lab
+# name of its own. It must exit 0 and its output must prove each step of the
+# demo: ECMP on-prem with answers from both regions, primary/backup by
+# prepend, region A withdrawn within 5 s of its backends stopping with
+# answers from region B only, and region A back. `scripts/lab down` follows,
+# even on failure.
+#
+# Uncommitted changes are not in the clone: this tests what a clone gets.
+# Usage: readme_test.sh SOURCE_ROOT   (root; exit 77 = skipped)
+set -uo pipefail
+src=$(readlink -f "${1:?usage: $0 SOURCE_ROOT}")
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: needs root (the lab makes network namespaces)"
+  exit 77
+fi
+command -v git >/dev/null || { echo "FAIL: git not installed (scripts/install-deps)"; exit 1; }
+git -C "$src" rev-parse --verify -q HEAD >/dev/null ||
+  { echo "FAIL: $src is not a git checkout with a commit: nothing to clone"; exit 1; }
+
+run=${NVA_TEST_RUN_ID:-$$}
+tmp=$(mktemp -d /tmp/nva-readme.XXXXXX)
+clone="$tmp/anycast-nva"
+out="$tmp/demo.out"
+# A lab name of its own (namespaces nvat<run>r-..., links nv<run>r...), so a
+# lab the user has up is not touched; the command itself is the README's.
+export LAB_NAME="nvat${run}r"
+export LAB_LINK_PREFIX="nv${run}r"
+unset NVA_BIN
+failures=0
+ok() { echo "ok: $*"; }
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+cleanup() {
+  [ -x "$clone/scripts/lab" ] && timeout 120 "$clone/scripts/lab" down >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# --- the README's commands ------------------------------------------------------
+# block HEADING: the lines of the first ```sh block after the heading.
+block() {
+  awk -v h="$1" '
+    index($0, h) == 1 { inside = 1; next }
+    inside && /^```sh$/ { code = 1; next }
+    code && /^```$/ { exit }
+    code { print }' "$src/README.md"
+}
+lab_cmd=$(block "## Run the lab")
+test_cmd=$(block "## Run the tests")
+[ "$(printf '%s\n' "$lab_cmd" | grep -c .)" -eq 1 ] && ok "README: one lab command: $lab_cmd" ||
+  fail "README's 'Run the lab' block must hold one command, holds: '$lab_cmd'"
+[ "$(printf '%s\n' "$test_cmd" | grep -c .)" -eq 1 ] && ok "README: one test command: $test_cmd" ||
+  fail "README's 'Run the tests' block must hold one command, holds: '$test_cmd'"
+if grep -q "^exec bash $test_cmd\$\|^bash $test_cmd\$\|^exec $test_cmd\$" "$src/.ci/run"; then
+  ok ".ci/run runs the README's test command ($test_cmd)"
+else
+  fail ".ci/run does not run '$test_cmd'"
+fi
+[ "$failures" -eq 0 ] || exit 1
+
+# --- a fresh clone ------------------------------------------------------------------
+git clone -q "$src" "$clone" || { echo "FAIL: git clone"; exit 1; }
+[ ! -e "$clone/build" ] || { echo "FAIL: the clone has a build/"; exit 1; }
+echo "clone of $(git -C "$clone" rev-parse --short HEAD) in $clone; running: $lab_cmd"
+
+t0=$SECONDS
+(cd "$clone" && timeout 1500 bash -c "$lab_cmd") >"$out" 2>&1
+rc=$?
+echo "--- '$lab_cmd' exited $rc after $((SECONDS - t0)) s; its output:"
+sed 's/\x1b\[[0-9;]*m//g' "$out" | tee "$out.plain"
+echo "---"
+[ "$rc" -eq 0 ] && ok "'$lab_cmd' exits 0" || fail "'$lab_cmd' exited $rc"
+
+# --- the lines that prove each step -----------------------------------------------------
+# section N: the demo's output from "== (N)" to the next "== (" heading.
+section() { awk -v n="== ($1)" 'index($0, n) == 1 { on = 1; print; next } on && /^== \(/ { exit } on' "$out.plain"; }
+answered() { section "$1" | sed -n 's/^answered://p'; }
+
+s1=$(section 1)
+if grep -q "nexthop via 198.51.100.1 " <<<"$s1" && grep -q "nexthop via 198.51.100.5 " <<<"$s1"; then
+  ok "(1) on-prem has ECMP next hops to both regions"
+else
+  fail "(1) on-prem route is not ECMP across both regions"
+fi
+a1=$(answered 1)
+if grep -q "region=A" <<<"$a1" && grep -q "region=B" <<<"$a1" && ! grep -q "\[error\]" <<<"$a1"; then
+  ok "(1) both regions answered:$a1"
+else
+  fail "(1) answers:$a1 (want both regions, no error)"
+fi
+
+a2=$(answered 2)
+if grep -q "region=A" <<<"$a2" && ! grep -q "region=B\|\[error\]" <<<"$a2"; then
+  ok "(2) with region B prepended, region A alone answered:$a2"
+else
+  fail "(2) answers:$a2 (want region A only)"
+fi
+
+s3=$(section 3)
+ms=$(sed -n 's/.*withdrew the VIP at both Route Servers \([0-9]*\) ms after.*/\1/p' <<<"$s3")
+if [ -n "$ms" ] && [ "$ms" -le 5000 ]; then
+  ok "(3) region A withdrawn at both Route Servers in $ms ms"
+else
+  fail "(3) no withdrawal line within 5 s"
+fi
+a3=$(answered 3)
+if grep -q "region=B" <<<"$a3" && ! grep -q "region=A\|\[error\]" <<<"$a3"; then
+  ok "(3) region B alone answered:$a3"
+else
+  fail "(3) answers:$a3 (want region B only)"
+fi
+
+s4=$(section 4)
+if grep -q "region A announces the VIP again" <<<"$s4"; then
+  ok "(4) $(grep -o "region A announces the VIP again.*" <<<"$s4")"
+else
+  fail "(4) region A did not announce the VIP again"
+fi
+a4=$(answered 4)
+if grep -q "region=A" <<<"$a4" && grep -q "region=B" <<<"$a4" && ! grep -q "\[error\]" <<<"$a4"; then
+  ok "(4) both regions answered again:$a4"
+else
+  fail "(4) answers:$a4 (want both regions)"
+fi
+
+if (cd "$clone" && timeout 120 scripts/lab down) >/dev/null 2>&1 &&
+  ! ip netns list | grep -q "^$LAB_NAME-"; then
+  ok "scripts/lab down removed the lab"
+else
+  fail "scripts/lab down left namespaces behind"
+fi
+
+echo "readme: $failures failure(s)"
+[ "$failures" -eq 0 ]
