@@ -1,7 +1,8 @@
 #!/bin/bash
 # Tests scripts/count-results on made-up meson logs: gtest cases count one by
 # one, a process that fails after its cases passed (a sanitizer report at
-# exit) or dies without XML counts as a failure, skips are reported.
+# exit) or dies without XML counts as a failure, skips are reported (and
+# counted as failures with --skips-fail).
 set -uo pipefail
 counter="$1/scripts/count-results"
 tmp=$(mktemp -d /tmp/nva-count-test.XXXXXX)
@@ -56,6 +57,15 @@ make_build "$tmp/timeout" TIMEOUT no FAIL
 expect "timeout and plain failure" "0 passed, 2 failed" 1 "$tmp/timeout"
 
 expect "two builds add up" "6 passed, 1 failed, 2 skipped" 1 "$tmp/all-ok" "$tmp/leak-at-exit"
+
+expect "--skips-fail counts a skip as a failure" "3 passed, 1 failed" 1 --skips-fail "$tmp/all-ok"
+
+cat >"$tmp/all-ok/meson-logs/testlog.json" <<JSON
+{"name": "p:unit / unit-tests", "result": "OK", "returncode": 0}
+{"name": "p:netns / lab", "result": "SKIP", "returncode": 77}
+JSON
+expect "a skipped script counts as skipped" "2 passed, 0 failed, 2 skipped" 0 "$tmp/all-ok"
+expect "--skips-fail: a skipped script fails" "2 passed, 2 failed" 1 --skips-fail "$tmp/all-ok"
 
 mkdir -p "$tmp/empty"
 expect "missing log is a failure" "0 passed, 1 failed" 1 "$tmp/empty"
