@@ -129,11 +129,27 @@ def answers(n):
     return res
 
 
-def feature(name):
-    try:
-        return open(os.path.join(STATE, "feature." + name)).read().strip() == "on"
-    except OSError:
-        return False
+def nva_state(region):
+    """The region's anycast-nva as its own telemetry tells it (/nva/info and
+    /nva/health through scripts/nvactl), or None when it does not answer."""
+    nvactl = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nvactl")
+    out = {}
+    for key, cmd in (("info", "/nva/info"), ("health", "/nva/health")):
+        rc, text = run(["/usr/bin/python3", nvactl, "--file-prefix", f"{LAB}_{region}",
+                        "--json", "raw", cmd], timeout=6)
+        if rc != 0:
+            return None
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            return None
+    info, health = out["info"], out["health"]
+    decisions = health.values() if isinstance(health, dict) else health
+    return {"state": info.get("state"),
+            "dataplane_healthy": bool(info.get("dataplane_healthy")),
+            "dataplane_reason": info.get("dataplane_reason", ""),
+            "vips": [{"vip": d.get("vip"), "decision": d.get("decision"),
+                      "reason": d.get("reason", "")} for d in decisions]}
 
 
 def main():
@@ -142,7 +158,7 @@ def main():
     if "--requests" in sys.argv:
         n = int(sys.argv[sys.argv.index("--requests") + 1])
     st = {"lab": LAB, "up": os.path.exists(os.path.join(STATE, "up")), "vip": VIP,
-          "features": {"health": feature("health"), "drain": feature("drain")},
+          "nva": {},
           "namespaces": {}, "processes": {}, "bgp": {}, "routes": {}}
     for ns in namespaces():
         st["namespaces"][f"{LAB}-{ns}"] = ns_addresses(ns)
@@ -153,14 +169,24 @@ def main():
         st["bgp"][b] = sessions(b)
         st["routes"][b] = bird_routes(b)
     st["routes"]["onprem-kernel"] = kernel_route()
+    for r in "ab":
+        st["nva"][f"{r}-nva"] = nva_state(r) if st["processes"][f"{r}-nva"] else None
     st["answers"] = answers(n)
     if as_json:
         json.dump(st, sys.stdout, indent=2)
         print()
         return
-    print(f"lab {LAB}: {'up' if st['up'] else 'not up'}; VIP {VIP}; "
-          f"anycast-nva features: health={'on' if st['features']['health'] else 'off'} "
-          f"drain={'on' if st['features']['drain'] else 'off'}")
+    print(f"lab {LAB}: {'up' if st['up'] else 'not up'}; VIP {VIP}")
+    print("\nanycast-nva (its own /nva/ telemetry):")
+    for name, n in st["nva"].items():
+        if n is None:
+            print(f"  {name:<7} (not running or not answering)")
+            continue
+        dp = "healthy" if n["dataplane_healthy"] else f"unhealthy: {n['dataplane_reason']}"
+        print(f"  {name:<7} {n['state']}, data plane {dp}")
+        for v in n["vips"]:
+            why = f" ({v['reason']})" if v["reason"] else ""
+            print(f"          VIP {v['vip']}: {v['decision']}{why}")
     print("\nnamespaces and addresses:")
     for ns, addrs in st["namespaces"].items():
         print(f"  {ns:<22} {'(missing)' if addrs is None else ', '.join(addrs)}")
