@@ -38,7 +38,15 @@ enum class NatDrop : std::uint8_t {
   NVA_NAT_DROP_REASONS(NVA_X)
 #undef NVA_X
 };
-inline constexpr std::size_t kNatDropCount = 15;
+// Counted from the list, and the values are 0..count-1 with none skipped:
+// counter arrays are indexed by value.
+#define NVA_X(name, value, metric) +1
+inline constexpr std::size_t kNatDropCount = 0 NVA_NAT_DROP_REASONS(NVA_X);
+#undef NVA_X
+#define NVA_X(name, value, metric) \
+  static_assert(static_cast<std::size_t>(NatDrop::name) < kNatDropCount);
+NVA_NAT_DROP_REASONS(NVA_X)
+#undef NVA_X
 
 std::string_view nat_drop_name(NatDrop d) noexcept;
 
