@@ -93,7 +93,10 @@ json attributes_json(const PathAttributes& a) {
   if (a.as_path) {
     std::string path;
     for (const auto& seg : a.as_path->segments) {
-      for (auto as : seg.asns) path += (path.empty() ? "" : " ") + std::to_string(as);
+      for (auto as : seg.asns) {
+        if (!path.empty()) path += ' ';
+        path += std::to_string(as);
+      }
     }
     j["as_path"] = path;
   }
