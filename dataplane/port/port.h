@@ -14,8 +14,8 @@
 namespace nva::port {
 
 // The Toeplitz key anycast-nva installs when the PMD lets it (40 bytes, the
-// symmetric-free default of many NICs; issue 5 replaces it with a key made
-// for SNAT port pre-calculation).
+// symmetric-free default of many NICs). RSS pre-calculation works with
+// whatever key a port ends up with (steer/rss.h).
 inline constexpr std::uint8_t kDefaultRssKey[40] = {
     0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
     0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
