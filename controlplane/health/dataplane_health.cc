@@ -12,6 +12,7 @@ bool DataplaneHealth::update(const DataplaneSample& s, Clock::time_point now) {
     moved_.assign(s.heartbeats.size(), now);
     window_end_ = now + cfg_.window;
     handoff_at_window_ = s.handoff_dropped;
+    sent_at_window_ = s.handoff_sent;
   }
   std::string why;
   auto add = [&why](const std::string& r) { why += (why.empty() ? "" : "; ") + r; };
@@ -29,7 +30,7 @@ bool DataplaneHealth::update(const DataplaneSample& s, Clock::time_point now) {
     if (!up) add("port " + name + " link down");
   }
   // A window is bad for buffers if every sample in it was low, for handoff
-  // if drops grew during it.
+  // if enough of what was handed off in it was dropped.
   if (static_cast<std::uint64_t>(s.mbufs_free) * 100 >=
       static_cast<std::uint64_t>(s.mbufs_total) * cfg_.mbufs_low_percent) {
     mbufs_ok_in_window_ = true;
@@ -38,8 +39,14 @@ bool DataplaneHealth::update(const DataplaneSample& s, Clock::time_point now) {
     window_end_ = now + cfg_.window;
     mbufs_bad_ = mbufs_ok_in_window_ ? 0 : mbufs_bad_ + 1;
     mbufs_ok_in_window_ = false;
-    handoff_bad_ = s.handoff_dropped > handoff_at_window_ ? handoff_bad_ + 1 : 0;
+    const std::uint64_t dropped = s.handoff_dropped - handoff_at_window_;
+    const std::uint64_t tried = dropped + (s.handoff_sent - sent_at_window_);
+    const bool bad = dropped >= cfg_.handoff_min_drops &&
+                     dropped * 100 >= tried * cfg_.handoff_drop_percent;
+    handoff_bad_ = bad ? handoff_bad_ + 1 : 0;
+    if (bad) last_drop_percent_ = dropped * 100 / tried;
     handoff_at_window_ = s.handoff_dropped;
+    sent_at_window_ = s.handoff_sent;
   }
   const auto sustained = std::to_string(
       duration_cast<milliseconds>(cfg_.window * cfg_.exhausted_windows).count());
@@ -48,7 +55,8 @@ bool DataplaneHealth::update(const DataplaneSample& s, Clock::time_point now) {
         std::to_string(s.mbufs_total) + " free) for " + sustained + " ms");
   }
   if (handoff_bad_ >= cfg_.exhausted_windows) {
-    add("handoff rings dropping packets for " + sustained + " ms");
+    add("handoff rings dropping " + std::to_string(last_drop_percent_) +
+        " % of handed-off packets for " + sustained + " ms");
   }
   const bool ok = why.empty();
   const bool changed = ok != ok_;

@@ -1,8 +1,10 @@
 // Data-plane health from samples the control plane takes every tick: a
 // worker whose heartbeat stands still for the watchdog time (stuck,
-// spinning in a bug), a port whose link is down, packet buffers or handoff
-// rings exhausted for a sustained time. Pure: the daemon feeds samples
-// (DataPlane counters) and time; tests feed their own.
+// spinning in a bug), a port whose link is down, packet buffers exhausted or
+// handoff rings dropping a share of what is handed off, for a sustained
+// time. A single drop is not a verdict: anyone can aim packets at one
+// worker, and withdrawing the region for it would hand them the region. Pure: the daemon
+// feeds samples (DataPlane counters) and time; tests feed their own.
 #pragma once
 
 #include <chrono>
@@ -18,6 +20,7 @@ struct DataplaneSample {
   std::vector<std::pair<std::string, bool>> links;  // port name, link up
   std::uint32_t mbufs_free = 0;
   std::uint32_t mbufs_total = 0;
+  std::uint64_t handoff_sent = 0;     // total so far, all workers
   std::uint64_t handoff_dropped = 0;  // total so far, all workers
 };
 
@@ -32,6 +35,10 @@ class DataplaneHealth {
     unsigned exhausted_windows = 10;
     // Fewer free buffers than this share of the pool counts as exhausted.
     std::uint32_t mbufs_low_percent = 1;
+    // A window is bad for handoff when at least handoff_min_drops packets
+    // and at least this share of the packets handed off in it were dropped.
+    std::uint32_t handoff_drop_percent = 1;
+    std::uint64_t handoff_min_drops = 64;
   };
 
   explicit DataplaneHealth(Config c) : cfg_(c) {}
@@ -51,7 +58,8 @@ class DataplaneHealth {
   bool started_ = false;
   Clock::time_point window_end_{};
   bool mbufs_ok_in_window_ = false;
-  std::uint64_t handoff_at_window_ = 0;
+  std::uint64_t handoff_at_window_ = 0, sent_at_window_ = 0;
+  std::uint64_t last_drop_percent_ = 0;
   unsigned mbufs_bad_ = 0, handoff_bad_ = 0;
   bool ok_ = true;
   std::string reason_;
