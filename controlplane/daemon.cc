@@ -293,6 +293,7 @@ void Daemon::Impl::check_dataplane(SteadyClock::time_point now) {
   }
   sample.mbufs_free = dp.mbufs_free();
   sample.mbufs_total = dp.mbufs_total();
+  sample.handoff_sent = dp.handoff_sent();
   sample.handoff_dropped = dp.handoff_dropped();
   if (dp_health.update(sample, now)) {
     log(dp_health.ok() ? "health: data plane healthy again"

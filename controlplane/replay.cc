@@ -94,6 +94,9 @@ int run(const config::Config& cfg, const ReplayOptions& o) {
     d.workers = 1;
     DataPlane dp(d, cfg.timeouts, cfg.services, {kPortName});
     dp.run_until_idle(kIdleRounds);
+    // Fragments still waiting for their first fragment never get it: they are
+    // dropped as timed out, so every packet in is accounted for.
+    dp.flush_fragments();
     const DataPlaneStats s = dp.stats();
     // Destroying the data plane closes the port, which writes the capture.
     print(s, o);

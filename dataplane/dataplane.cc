@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <bit>
 #include <iostream>
+#include <random>
 #include <stdexcept>
 
 namespace nva {
@@ -114,7 +115,43 @@ std::string flow_line(const port::PortInfo& p, std::size_t index,
   return s;
 }
 
+constexpr std::uint32_t kMempoolCache = 256;
+
+// What the ports, workers, rings and fragment tracking can hold at once.
+// Descriptor counts are the ones the PMD will use (adjusted to its limits).
+MbufBudget count_mbufs(const DataplaneOptions& d,
+                       const std::vector<std::uint16_t>& ports) {
+  MbufBudget b;
+  const port::PortConfig defaults;
+  for (std::uint16_t id : ports) {
+    std::uint16_t rxd = defaults.rx_desc, txd = defaults.tx_desc;
+    rte_eth_dev_adjust_nb_rx_tx_desc(id, &rxd, &txd);  // on failure: the defaults
+    b.rx_descriptors += d.workers * std::uint32_t{rxd};
+    b.tx_descriptors += d.workers * std::uint32_t{txd};
+  }
+  // A cache is flushed above 1.5 x its size; the workers and the main lcore.
+  b.caches = (d.workers + 1) * (kMempoolCache * 3 / 2);
+  // Per worker: one RX burst, one TX buffer per port, one burst of output.
+  b.bursts = d.workers * static_cast<std::uint32_t>(ports.size() + 2) * kBurst;
+  b.handoff_rings = d.workers * d.handoff_ring_size;
+  b.fragments = d.workers * DataplaneOptions::kFragmentMbufsPerWorker;
+  return b;
+}
+
 }  // namespace
+
+std::uint32_t MbufBudget::auto_size() const {
+  const std::uint64_t want = total() + total() / 4;
+  return static_cast<std::uint32_t>(std::max<std::uint64_t>(want, kMinAutoMbufs));
+}
+
+std::string MbufBudget::describe() const {
+  return "RX descriptors " + std::to_string(rx_descriptors) + " + TX descriptors " +
+         std::to_string(tx_descriptors) + " + lcore caches " + std::to_string(caches) +
+         " + worker bursts " + std::to_string(bursts) + " + handoff rings " +
+         std::to_string(handoff_rings) + " + held fragments " +
+         std::to_string(fragments) + " = " + std::to_string(total());
+}
 
 DataPlane::DataPlane(const DataplaneOptions& opts, const conntrack::Timeouts& timeouts,
                      const std::vector<lb::Service>& services,
@@ -136,13 +173,7 @@ DataPlane::DataPlane(const DataplaneOptions& opts, const conntrack::Timeouts& ti
 void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& timeouts,
                       const std::vector<lb::Service>& services,
                       const std::vector<std::string>& ports, const std::string& prefix) {
-  pool_ = rte_pktmbuf_pool_create((prefix + "_mbufs").c_str(), d.mbufs, 256, 0,
-                                  RTE_MBUF_DEFAULT_BUF_SIZE,
-                                  static_cast<int>(rte_socket_id()));
-  if (pool_ == nullptr) {
-    throw std::runtime_error("mbuf pool of " + std::to_string(d.mbufs) +
-                             " (dataplane.mbufs): " + rte_strerror(rte_errno));
-  }
+  std::vector<std::uint16_t> port_ids;
   for (const std::string& name : ports) {
     std::uint16_t id = 0;
     if (rte_eth_dev_get_port_by_name(name.c_str(), &id) != 0) {
@@ -150,6 +181,26 @@ void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& time
                                "' (is it created by eal.args, e.g. --vdev=" + name +
                                ",...?)");
     }
+    port_ids.push_back(id);
+  }
+  budget_ = count_mbufs(d, port_ids);
+  if (d.mbufs != 0 && d.mbufs < budget_.total()) {
+    throw std::runtime_error(
+        "dataplane.mbufs = " + std::to_string(d.mbufs) +
+        " is fewer packet buffers than the data plane can hold at once (" +
+        budget_.describe() + "): raise it to at least " +
+        std::to_string(budget_.total()) + ", or leave it unset to size it automatically");
+  }
+  const std::uint32_t mbufs = d.mbufs != 0 ? d.mbufs : budget_.auto_size();
+  pool_ = rte_pktmbuf_pool_create((prefix + "_mbufs").c_str(), mbufs, kMempoolCache, 0,
+                                  RTE_MBUF_DEFAULT_BUF_SIZE,
+                                  static_cast<int>(rte_socket_id()));
+  if (pool_ == nullptr) {
+    throw std::runtime_error(
+        "mbuf pool of " + std::to_string(mbufs) + " (dataplane.mbufs" +
+        (d.mbufs == 0 ? ", sized automatically" : "") + "): " + rte_strerror(rte_errno));
+  }
+  for (std::uint16_t id : port_ids) {
     port::PortConfig pc;
     pc.port_id = id;
     pc.queues = static_cast<std::uint16_t>(d.workers);
@@ -178,12 +229,19 @@ void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& time
   for (std::size_t i = 0; i < ports_.size(); ++i) {
     learned_macs_.push_back(std::make_unique<std::atomic<std::uint64_t>>(0));
   }
+  std::uint64_t hash_key = 0;
+  if (d.hash_key) {
+    hash_key = *d.hash_key;
+  } else {
+    std::random_device rd;  // getrandom(2)
+    hash_key = (std::uint64_t{rd()} << 32) ^ rd();
+  }
   for (std::uint32_t w = 0; w < d.workers; ++w) {
     WorkerConfig wc;
     wc.pool = pool_;
     wc.id = w;
     wc.workers = d.workers;
-    wc.owner_seed = d.seed;
+    wc.owner_seed = hash_key;
     wc.rss = rss_.get();
     wc.flow = flow_.get();
     for (std::size_t i = 0; i < ports_.size(); ++i) {
@@ -198,6 +256,7 @@ void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& time
       pb.gateway_mac = gw;
       wc.ports.push_back(pb);
     }
+    wc.fragments.max_held_mbufs = DataplaneOptions::kFragmentMbufsPerWorker;
     wc.nat.capacity = d.connections;
     wc.nat.timeouts = timeouts;
     wc.nat.tcp_pickup = d.tcp_pickup;
@@ -359,6 +418,12 @@ bool DataPlane::link_up(std::size_t i) const {
   return link.link_status != RTE_ETH_LINK_DOWN;
 }
 
+std::uint64_t DataPlane::handoff_sent() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) n += w->counters().handoff_out;
+  return n;
+}
+
 std::uint64_t DataPlane::handoff_dropped() const {
   std::uint64_t n = 0;
   for (const auto& w : workers_) n += w->counters().handoff_dropped;
@@ -373,10 +438,15 @@ std::uint32_t DataPlane::mbufs_total() const {
   return pool_ != nullptr ? pool_->size : 0;
 }
 
+void DataPlane::flush_fragments() {
+  for (auto& w : workers_) w->flush_fragments();
+}
+
 DataPlaneStats DataPlane::stats() const {
   DataPlaneStats s;
   std::array<std::uint64_t, packet::kDropReasonCount> parse{};
   std::array<std::uint64_t, nat::kNatDropCount> nat{};
+  std::array<std::uint64_t, nat::kFragmentDropCount> frag{};
   for (const auto& w : workers_) {
     const WorkerCounters& c = w->counters();
     s.rx += c.rx;
@@ -396,6 +466,8 @@ DataPlaneStats DataPlane::stats() const {
     s.connections_live += tr.table().size();
     s.connections_expired += tr.counters().expired;
     s.evicted_embryonic += tr.counters().evicted_embryonic;
+    const auto f = nat::fragment_drops(w->fragments().counters());
+    for (std::size_t i = 0; i < frag.size(); ++i) frag[i] += f[i];
   }
   for (std::size_t i = 0; i < parse.size(); ++i) {
     if (parse[i] != 0) {
@@ -409,6 +481,10 @@ DataPlaneStats DataPlane::stats() const {
       s.drops.emplace_back(std::string(nat::nat_drop_name(static_cast<nat::NatDrop>(i))),
                            nat[i]);
     }
+  }
+  for (std::size_t i = 0; i < frag.size(); ++i) {
+    if (frag[i] != 0)
+      s.drops.emplace_back(std::string(nat::kFragmentDropNames[i]), frag[i]);
   }
   if (s.handoff_dropped != 0)
     s.drops.emplace_back("handoff_ring_full", s.handoff_dropped);

@@ -38,6 +38,27 @@ struct DataPlaneStats {
   }
 };
 
+// Everything in the data plane that can hold packet buffers at the same
+// time. The pool must be at least total(): less, and a full handoff ring or
+// a fragment flood leaves RX without buffers. dataplane.mbufs = 0 sizes the
+// pool at total() plus a quarter (at least kMinAutoMbufs).
+struct MbufBudget {
+  static constexpr std::uint32_t kMinAutoMbufs = 16383;
+  std::uint32_t rx_descriptors = 0;  // every port's RX queues, filled by the PMD
+  std::uint32_t tx_descriptors = 0;  // sent, not yet freed by the PMD
+  std::uint32_t caches = 0;          // per-lcore mempool caches at their flush level
+  std::uint32_t bursts = 0;          // workers' RX bursts and TX buffers
+  std::uint32_t handoff_rings = 0;   // every worker's handoff ring full
+  std::uint32_t fragments = 0;       // fragments held for their first
+  std::uint64_t total() const {
+    return std::uint64_t{rx_descriptors} + tx_descriptors + caches + bursts +
+           handoff_rings + fragments;
+  }
+  std::uint32_t auto_size() const;
+  // "RX descriptors 1024 + TX descriptors 1024 + ... = 7520"
+  std::string describe() const;
+};
+
 class DataPlane {
  public:
   // EAL must be initialised. `ports` are ethdev names (the options' unless
@@ -78,11 +99,18 @@ class DataPlane {
   std::uint64_t active_connections() const;
   // Whether port i's link is up (a PMD that cannot tell counts as up).
   bool link_up(std::size_t i) const;
-  // Packets dropped because an owner's handoff ring was full, all workers.
+  // Packets handed to their owner's ring, and dropped because it was full,
+  // all workers.
+  std::uint64_t handoff_sent() const;
   std::uint64_t handoff_dropped() const;
   // Free buffers in the packet pool, and its size.
   std::uint32_t mbufs_free() const;
   std::uint32_t mbufs_total() const;
+  // What the pool was sized or checked against.
+  const MbufBudget& mbuf_budget() const { return budget_; }
+  // --replay at the end of its capture: every worker drops the fragments it
+  // still holds (counted as fragment_timeout). Workers must not be running.
+  void flush_fragments();
   const std::vector<port::PortInfo>& ports() const { return ports_; }
   // How packets reach their owner, for the start-up log: "RSS
   // pre-calculation (...)" or "software handoff (<why>)", after
@@ -108,6 +136,7 @@ class DataPlane {
   void release() noexcept;
 
   DataplaneOptions opts_;
+  MbufBudget budget_;
   rte_mempool* pool_ = nullptr;
   std::vector<port::PortInfo> ports_;
   // Per port: the gateway MAC learned by ARP, shared by the workers.

@@ -28,7 +28,11 @@ struct DataplaneOptions {
   static constexpr std::uint32_t kMaxWorkers = 64;
   static constexpr std::uint32_t kDefaultConnections = 1u << 20;  // per worker
   static constexpr std::uint32_t kDefaultHandoffRing = 4096;
-  static constexpr std::uint32_t kDefaultMbufs = 16383;
+  // 0: sized from what can hold packet buffers (DataPlane's MbufBudget).
+  static constexpr std::uint32_t kDefaultMbufs = 0;
+  // Packet buffers each worker may hold for fragments waiting for their
+  // first fragment (a share of the pool, so fragment floods cannot starve RX).
+  static constexpr std::uint32_t kFragmentMbufsPerWorker = 512;
   static constexpr std::uint16_t kDefaultSnatPortMin = 1024;
   static constexpr std::uint32_t kDefaultIdleSleepUs = 200;
   static constexpr std::uint32_t kDefaultIdlePolls = 256;
@@ -39,10 +43,14 @@ struct DataplaneOptions {
   std::optional<std::uint32_t> gateway_ip;  // set: the gateway's MAC by ARP
   std::optional<std::uint32_t> local_ip;    // source of those ARP requests
   std::uint32_t connections = kDefaultConnections;
-  std::uint64_t seed = 0;
+  std::uint64_t seed = 0;  // Maglev: the same on every NVA of a service
+  // Secret key of the hashes that place flows on workers (owner(), the
+  // fragment tracker): random per process, so nobody outside can aim a flood
+  // at one worker's handoff ring. Set only to make a test reproducible.
+  std::optional<std::uint64_t> hash_key;
   std::uint32_t maglev_table_size = lb::kDefaultMaglevTableSize;
   std::uint32_t handoff_ring_size = kDefaultHandoffRing;
-  std::uint32_t mbufs = kDefaultMbufs;
+  std::uint32_t mbufs = kDefaultMbufs;  // packet buffers; 0: auto
   std::uint16_t snat_port_min = kDefaultSnatPortMin;
   RssPrecalc rss_precalc = RssPrecalc::kAuto;
   RssFlow rss_flow = RssFlow::kAuto;

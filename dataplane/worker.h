@@ -118,6 +118,8 @@ class Worker {
   const WorkerCounters& counters() const noexcept { return counters_; }
   const nat::Translator& translator() const noexcept { return nat_; }
   const nat::FragmentTracker& fragments() const noexcept { return frags_; }
+  // Drops every held fragment (DataPlane::flush_fragments()); not while running.
+  void flush_fragments() noexcept { frags_.flush(); }
   nat::Translator& translator() noexcept { return nat_; }
   std::uint32_t id() const noexcept { return cfg_.id; }
 

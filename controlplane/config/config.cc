@@ -297,7 +297,8 @@ Config parse(const std::string& text, const std::string& name,
           fail(v, v.text + " is not a power of two");
         }
       } else if (rest == "mbufs") {
-        d.mbufs = static_cast<std::uint32_t>(to_uint(v, 1023, 1u << 24));
+        d.mbufs =
+            v.text == "auto" ? 0 : static_cast<std::uint32_t>(to_uint(v, 1023, 1u << 24));
       } else if (rest == "snat_port_min") {
         d.snat_port_min = static_cast<std::uint16_t>(to_uint(v, 1, 65535));
       } else if (rest == "rss_precalc") {

@@ -35,6 +35,7 @@ FragmentTracker::FragmentTracker(const FragmentConfig& cfg) : cfg_(cfg) {
   }
   table_.resize(cfg.datagrams);
   mask_ = cfg.datagrams - 1;
+  max_held_ = cfg.max_held_mbufs != 0 ? cfg.max_held_mbufs : cfg.datagrams * kMaxHeld;
 }
 
 FragmentTracker::~FragmentTracker() {
@@ -86,6 +87,7 @@ FragmentTracker::Ports FragmentTracker::on_fragment(
       // A retransmitted first fragment: the same ports pass, others do not.
       ++counters_.duplicate_first;
       if (e->sport != p.src_port || e->dport != p.dst_port) {
+        ++counters_.dropped_first_conflict;
         rte_pktmbuf_free(m);
         return {};
       }
@@ -95,6 +97,7 @@ FragmentTracker::Ports FragmentTracker::on_fragment(
     e->sport = p.src_port;
     e->dport = p.dst_port;
     counters_.released += e->nheld;
+    held_now_ -= e->nheld;
     for (unsigned i = 0; i < e->nheld; ++i) released.push_back(e->held[i]);
     e->nheld = 0;
     const Ports ports{true, e->sport, e->dport};
@@ -111,7 +114,13 @@ FragmentTracker::Ports FragmentTracker::on_fragment(
     rte_pktmbuf_free(m);
     return {};
   }
+  if (held_now_ >= max_held_) {
+    ++counters_.dropped_held_cap;
+    rte_pktmbuf_free(m);
+    return {};
+  }
   e->held[e->nheld++] = m;
+  ++held_now_;
   ++counters_.held;
   // Its bytes count now; the entry cannot complete before the first
   // fragment's bytes arrive too.
@@ -140,9 +149,16 @@ void FragmentTracker::expire(std::uint32_t now_ms, unsigned budget) noexcept {
   }
 }
 
+void FragmentTracker::flush() noexcept {
+  for (Entry& e : table_) {
+    if (e.used) drop_expired(e);
+  }
+}
+
 void FragmentTracker::drop_expired(Entry& e) noexcept {
   for (unsigned k = 0; k < e.nheld; ++k) rte_pktmbuf_free(e.held[k]);
   counters_.dropped_timeout += e.nheld;
+  held_now_ -= e.nheld;
   e = Entry{};
   --live_;
 }

@@ -10,14 +10,17 @@
 // owner before the later ones it released.
 //
 // Bounded: a fixed table of datagrams, a fixed number of held fragments per
-// datagram, and a timeout; overflow and expiry are counted drops. A datagram
-// leaves the table as soon as all its bytes have passed (or at the timeout).
+// datagram, a cap on the packet buffers held at once (a share of the pool:
+// fragments that never complete must not starve RX), and a timeout; overflow
+// and expiry are counted drops. A datagram leaves the table as soon as all
+// its bytes have passed (or at the timeout).
 #pragma once
 
 #include <rte_mbuf.h>
 
 #include <array>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "dataplane/packet/parse.h"
@@ -29,18 +32,48 @@ struct FragmentConfig {
   static constexpr std::uint32_t kDefaultTimeoutMs = 2000;
   std::uint32_t datagrams = kDefaultDatagrams;
   std::uint32_t timeout_ms = kDefaultTimeoutMs;
+  // Packet buffers held at once, at most (0: datagrams x kMaxHeld, no cap
+  // beyond the table's). The data plane sets it from the pool.
+  std::uint32_t max_held_mbufs = 0;
 };
+
+// X(member, "metric_name"): the tracker's drops; every fragment it frees
+// without passing it on is counted in exactly one.
+#define NVA_FRAGMENT_DROPS(X)                                                         \
+  X(dropped_table_full, "fragment_table_full")         /* no slot for the datagram */ \
+  X(dropped_too_many, "fragment_too_many")             /* more held than kMaxHeld */  \
+  X(dropped_held_cap, "fragment_held_cap")             /* max_held_mbufs reached */   \
+  X(dropped_timeout, "fragment_timeout")               /* held until the timeout */   \
+  X(dropped_first_conflict, "fragment_first_conflict") /* first, other ports */
 
 struct FragmentCounters {
   std::uint64_t first_seen = 0;
-  std::uint64_t held = 0;      // later fragments waiting for their first
-  std::uint64_t released = 0;  // held ones released by their first
-  std::uint64_t dropped_table_full = 0;
-  std::uint64_t dropped_too_many = 0;  // more held than kMaxHeld
-  std::uint64_t dropped_timeout = 0;
+  std::uint64_t held = 0;             // later fragments waiting for their first
+  std::uint64_t released = 0;         // held ones released by their first
   std::uint64_t duplicate_first = 0;  // retransmitted first fragments
   std::uint64_t completed = 0;        // datagrams whose every byte passed
+#define NVA_X(member, metric) std::uint64_t member = 0;
+  NVA_FRAGMENT_DROPS(NVA_X)
+#undef NVA_X
 };
+
+#define NVA_X(member, metric) +1
+inline constexpr std::size_t kFragmentDropCount = 0 NVA_FRAGMENT_DROPS(NVA_X);
+#undef NVA_X
+inline constexpr std::array<std::string_view, kFragmentDropCount> kFragmentDropNames = {
+#define NVA_X(member, metric) metric,
+    NVA_FRAGMENT_DROPS(NVA_X)
+#undef NVA_X
+};
+// The drop counters, in kFragmentDropNames' order.
+inline std::array<std::uint64_t, kFragmentDropCount> fragment_drops(
+    const FragmentCounters& c) noexcept {
+  return {
+#define NVA_X(member, metric) c.member,
+      NVA_FRAGMENT_DROPS(NVA_X)
+#undef NVA_X
+  };
+}
 
 class FragmentTracker {
  public:
@@ -68,8 +101,14 @@ class FragmentTracker {
   // fragments); examines at most `budget` slots per call.
   void expire(std::uint32_t now_ms, unsigned budget) noexcept;
 
+  // Frees every entry now; held fragments count as timed out (nothing more
+  // will arrive: --replay at the end of its capture).
+  void flush() noexcept;
+
   const FragmentCounters& counters() const noexcept { return counters_; }
   std::uint32_t live() const noexcept { return live_; }
+  // Packet buffers held now.
+  std::uint32_t held_mbufs() const noexcept { return held_now_; }
 
  private:
   struct Entry {
@@ -93,6 +132,8 @@ class FragmentTracker {
   std::vector<Entry> table_;
   std::uint32_t mask_;
   std::uint32_t live_ = 0;
+  std::uint32_t held_now_ = 0;
+  std::uint32_t max_held_;
   std::uint32_t sweep_ = 0;
   FragmentCounters counters_;
 };

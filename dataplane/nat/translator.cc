@@ -1,6 +1,7 @@
 // The NAT of one worker: lookup, create, rewrite (see translator.h).
 #include "dataplane/nat/translator.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -329,15 +330,19 @@ Verdict Translator::answer_rst(std::span<std::uint8_t> frame,
 // connection in direction d; the error travels like a packet of direction
 // d, so its destination becomes the one such a packet gets, and the quote is
 // restored to the untranslated packet of the other direction, key[1-d].
-// Inner checksums are updated incrementally where the quote holds them; the
-// ICMP checksum, over the whole (short) message, is recomputed.
+// Inner checksums are updated incrementally where the quote holds them, and
+// so is the ICMP checksum: only the first segment of a chained mbuf is read.
 Verdict Translator::icmp_error(std::span<std::uint8_t> frame, const ParsedPacket& p,
                                const lb::ServiceTable& services,
                                std::uint32_t now_ms) noexcept {
   const bool ours = services.is_vip(p.ipv4_dst) || services.is_snat_addr(p.ipv4_dst);
   ParsedPacket in;
   const std::size_t quote = p.l4_offset + packet::kIcmpHeaderLen;
-  if (packet::parse_quoted_ip(frame.first(p.l3_end), quote, in) !=
+  // `frame` is the first segment; a long error (a chained mbuf) continues in
+  // later ones. The quoted headers must lie in the first segment (the
+  // parser clamps the quote to it); nothing past it is read or written.
+  const std::size_t in_frame = std::min<std::size_t>(p.l3_end, frame.size());
+  if (packet::parse_quoted_ip(frame.first(in_frame), quote, in) !=
           packet::DropReason::kNone ||
       in.l3 != packet::L3Kind::kIpv4 || !in.has_ports) {
     if (ours) return drop(NatDrop::kIcmpErrorUntracked);
@@ -367,6 +372,13 @@ Verdict Translator::icmp_error(std::span<std::uint8_t> frame, const ParsedPacket
   std::uint8_t* ip_in = frame.data() + in.l3_offset;
   std::uint8_t* l4_in = frame.data() + in.l4_offset;
   const std::size_t l4_have = in.l3_end - in.l4_offset;
+  // The bytes this rewrites: the inner IP header and the inner L4 header up
+  // to its checksum. They start at an even offset in the ICMP message, so
+  // their one's-complement sum before and after updates the ICMP checksum
+  // (RFC 1624) without reading the rest of the message, wherever it is.
+  const std::size_t changed_len =
+      (in.l4_offset - in.l3_offset) + std::min<std::size_t>(l4_have, 18);
+  const std::uint64_t sum_before = packet::csum_add_bytes(0, ip_in, changed_len);
   const std::uint32_t old_src = in.ipv4_src, old_dst = in.ipv4_dst;
   const std::uint16_t old_sport = in.src_port, old_dport = in.dst_port;
   // Inner IP header: addresses and its checksum.
@@ -391,9 +403,13 @@ Verdict Translator::icmp_error(std::span<std::uint8_t> frame, const ParsedPacket
   }
   packet::store_be16(l4_in, restored.src_port);
   packet::store_be16(l4_in + 2, restored.dst_port);
-  // ICMP checksum over the whole message.
+  // ICMP checksum: the change of the rewritten bytes.
   std::uint8_t* icmp = frame.data() + p.l4_offset;
-  packet::store_be16(icmp + 2, packet::inet_checksum(icmp, p.l3_end - p.l4_offset, 2));
+  const std::uint16_t before = packet::csum_fold(sum_before);
+  const std::uint16_t after =
+      packet::csum_fold(packet::csum_add_bytes(0, ip_in, changed_len));
+  packet::store_be16(icmp + 2,
+                     packet::csum_replace16(packet::load_be16(icmp + 2), before, after));
   // Outer header: destination and TTL.
   (void)packet::ipv4_decrement_ttl(frame, p);
   packet::rewrite_ipv4(frame, p,

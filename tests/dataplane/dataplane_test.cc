@@ -106,7 +106,6 @@ DataplaneOptions two_small_workers() {
   opts.workers = 2;
   opts.connections = 64;
   opts.maglev_table_size = 307;
-  opts.mbufs = 1023;
   return opts;
 }
 
@@ -125,7 +124,6 @@ TEST(DataPlane, ServiceUpdateKeepsExistingConnections) {
   DataplaneOptions opts;
   opts.connections = 1024;
   opts.maglev_table_size = 307;
-  opts.mbufs = 1023;
   opts.gateway_mac = "12:34:56:78:9a:bc";
   DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {port.name()});
 
@@ -182,7 +180,6 @@ TEST(DataPlane, HealthSamplesFollowTheLinkAndThePool) {
   DataplaneOptions opts;
   opts.connections = 64;
   opts.maglev_table_size = 307;
-  opts.mbufs = 1023;
   DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {port.name()});
   const std::uint16_t id = dp.ports()[0].port_id;
   EXPECT_TRUE(dp.link_up(0));
@@ -190,11 +187,42 @@ TEST(DataPlane, HealthSamplesFollowTheLinkAndThePool) {
   EXPECT_FALSE(dp.link_up(0));
   ASSERT_EQ(rte_eth_dev_set_link_up(id), 0);
   EXPECT_TRUE(dp.link_up(0));
-  EXPECT_EQ(dp.mbufs_total(), 1023u);
+  EXPECT_EQ(dp.mbufs_total(), dp.mbuf_budget().auto_size());
   EXPECT_GT(dp.mbufs_free(), 0u);
-  EXPECT_LE(dp.mbufs_free(), 1023u);
+  EXPECT_LE(dp.mbufs_free(), dp.mbufs_total());
   EXPECT_EQ(dp.handoff_dropped(), 0u);
   EXPECT_EQ(dp.active_connections(), 0u);
+}
+
+// The pool is sized from, or checked against, everything that can hold
+// packet buffers at once; too few is refused with the sum spelled out.
+TEST(DataPlane, PacketPoolIsSizedForWhatCanHoldBuffers) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  TwoQueueRings rings("nvat_dpm");
+  DataplaneOptions opts = two_small_workers();
+  {
+    DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")},
+                 {rings.port("nvat_dpm0")});
+    const MbufBudget& b = dp.mbuf_budget();
+    EXPECT_EQ(b.rx_descriptors, 2u * 1024u);  // two queues of 1024
+    EXPECT_EQ(b.tx_descriptors, 2u * 1024u);
+    EXPECT_EQ(b.handoff_rings, 2u * opts.handoff_ring_size);
+    EXPECT_EQ(b.fragments, 2u * DataplaneOptions::kFragmentMbufsPerWorker);
+    EXPECT_GE(dp.mbufs_total(), b.total() + b.total() / 4);
+    EXPECT_EQ(dp.mbufs_total(), b.auto_size());
+  }
+  opts.mbufs = 1023;
+  try {
+    DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")},
+                 {rings.port("nvat_dpm1")});
+    ADD_FAILURE() << "a pool of 1023 for two workers was accepted";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind("dataplane.mbufs = 1023 is fewer packet buffers", 0), 0u)
+        << what;
+    EXPECT_NE(what.find("handoff rings 8192"), std::string::npos) << what;
+    EXPECT_NE(what.find("raise it to at least"), std::string::npos) << what;
+  }
 }
 
 // net_ring has no rte_flow: one line per port says every class falls back
@@ -239,7 +267,6 @@ TEST(DataPlane, UnknownPortIsNamedInTheError) {
   DataplaneOptions opts;
   opts.connections = 64;
   opts.maglev_table_size = 307;
-  opts.mbufs = 1023;
   try {
     DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {"net_nosuch0"});
     FAIL() << "no error";

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "dataplane/options.h"
 #include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
@@ -104,6 +105,7 @@ class Rig {
       wc.pool = pool_.get();
       wc.ports.push_back(pb);
       wc.nat.capacity = 10000;
+      wc.fragments.max_held_mbufs = DataplaneOptions::kFragmentMbufsPerWorker;
       workers_.push_back(std::make_unique<Worker>(wc, rcu_, services_, handoff_, clock_));
     }
   }
@@ -118,8 +120,9 @@ class Rig {
   }
 
   // As if the NIC put the packet on RX queue q.
-  void inject(std::uint32_t q, const Bytes& frame) {
-    rte_mbuf* m = test::mbuf_from_bytes(pool_.get(), frame).release();
+  // seg_len > 0: a chain of segments of at most seg_len bytes (scatter RX).
+  void inject(std::uint32_t q, const Bytes& frame, std::size_t seg_len = 0) {
+    rte_mbuf* m = test::mbuf_from_bytes(pool_.get(), frame, seg_len).release();
     ASSERT_NE(m, nullptr);
     m->port = port_;
     ASSERT_EQ(rte_ring_enqueue(rx_[q], m), 0);
@@ -577,6 +580,118 @@ TEST(Worker, LoneLaterFragmentsTimeOutAndAreCounted) {
   }
   EXPECT_EQ(timeouts, 1u);
   EXPECT_EQ(rte_mempool_in_use_count(rig.pool()), in_use);  // freed
+}
+
+// An ICMP error longer than a segment (a chained mbuf: scatter RX, or
+// net_pcap) about a tracked connection leaves translated with a valid ICMP
+// checksum over the whole message; nothing past the first segment is read
+// for it.
+TEST(Worker, LongIcmpErrorInAChainedMbufKeepsAValidChecksum) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  Rig rig(1);
+  const std::string body(1400, 'x');
+  rig.inject(0, PacketBuilder()
+                    .Eth()
+                    .IPv4("203.0.113.5", "198.19.0.11")
+                    .TCP(40000, 443, {.flags = kSyn})
+                    .Payload(body)
+                    .Build());
+  rig.poll();
+  auto sent = rig.sent();
+  ASSERT_EQ(sent.size(), 1u);
+  const Bytes sent_ip(sent[0].second.begin() + 14, sent[0].second.end());  // SNATed
+  Bytes quote = sent_ip;
+  quote.resize(sent_ip.size() + 1600, 0x5a);  // a 3 KiB error: beyond any one segment
+  const Bytes err = PacketBuilder()
+                        .Eth()
+                        .IPv4("198.18.9.1", "198.18.1.1", {.ttl = 60})
+                        .ICMP(3, 4, 0, 1400)
+                        .Payload(quote)
+                        .Build();
+  ASSERT_GT(err.size(), 3000u);
+  const unsigned in_use = rte_mempool_in_use_count(rig.pool());
+  rig.inject(0, err, 1024);
+  rig.poll();
+  sent = rig.sent();
+  ASSERT_EQ(sent.size(), 1u);
+  const Bytes& out = sent[0].second;
+  ASSERT_EQ(out.size(), err.size());
+  packet::ParsedPacket p;
+  ASSERT_EQ(packet::parse(out, p), packet::DropReason::kNone);
+  EXPECT_EQ(addr(p.ipv4_dst), "203.0.113.5");  // to the client
+  const std::uint8_t* icmp = out.data() + p.l4_offset;
+  EXPECT_EQ(packet::load_be16(icmp + 2),
+            packet::inet_checksum(icmp, out.size() - p.l4_offset, 2));
+  // The client's own SYN is quoted back to it, the rest of the quote as it came.
+  const std::uint8_t* inner = icmp + 8;
+  EXPECT_EQ(addr(packet::load_be32(inner + 12)), "203.0.113.5");
+  EXPECT_EQ(addr(packet::load_be32(inner + 16)), "198.19.0.11");
+  EXPECT_EQ(packet::load_be16(inner + 20), 40000);
+  EXPECT_EQ(packet::load_be16(inner + 22), 443);
+  EXPECT_EQ(packet::load_be16(inner + 10), packet::ipv4_header_checksum(inner, 20));
+  EXPECT_EQ(Bytes(out.end() - 1600, out.end()), Bytes(1600, 0x5a));
+  EXPECT_EQ(rte_mempool_in_use_count(rig.pool()), in_use);  // every segment freed
+}
+
+// A flood of lone later fragments from spoofed sources (their first never
+// comes) holds at most each worker's share of the pool; the rest are counted
+// drops. Honest traffic passes meanwhile: a datagram whose first fragment
+// comes first and a TCP connection. At the timeout every buffer returns.
+TEST(Worker, FragmentFloodHoldsAtMostItsShareOfThePool) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  Rig rig(2);
+  const unsigned in_use = rte_mempool_in_use_count(rig.pool());
+  constexpr unsigned kFlood = 1500;  // more than both workers' shares (2 x 512)
+  std::mt19937 rng(5);
+  for (unsigned i = 0; i < kFlood; ++i) {
+    const std::string src =
+        "203.0." + std::to_string(1 + i / 250) + "." + std::to_string(1 + i % 250);
+    for (const Bytes& f :
+         fragments(src, 9000, static_cast<std::uint16_t>(i), 1480, {1})) {
+      rig.inject(rng() % 2, f);
+    }
+    if (i % 500 == 499) rig.poll();  // the RX rings hold 1024
+  }
+  rig.poll();
+  EXPECT_TRUE(rig.sent().empty());
+  std::uint64_t held = 0, capped = 0, table_full = 0;
+  for (std::uint32_t w = 0; w < 2; ++w) {
+    const auto& f = rig.worker(w).fragments();
+    EXPECT_LE(f.held_mbufs(), DataplaneOptions::kFragmentMbufsPerWorker);
+    held += f.counters().held;
+    capped += f.counters().dropped_held_cap;
+    table_full += f.counters().dropped_table_full;
+  }
+  EXPECT_EQ(held + capped + table_full, kFlood);
+  EXPECT_GT(capped, 0u);
+  EXPECT_LE(rte_mempool_in_use_count(rig.pool()),
+            in_use + 2 * DataplaneOptions::kFragmentMbufsPerWorker);
+
+  // Honest traffic during the flood.
+  for (const Bytes& f : fragments("192.0.2.77", 7100, 4242, 1480, {0, 1}))
+    rig.inject(0, f);
+  rig.inject(1, tcp("192.0.2.78", 41000, "198.19.0.10", 80, 0x02));
+  rig.poll();
+  const auto out = rig.sent();
+  ASSERT_EQ(out.size(), 3u);
+  std::vector<Bytes> datagram;
+  for (const auto& [q, b] : out) {
+    packet::ParsedPacket p;
+    ASSERT_EQ(packet::parse(b, p), packet::DropReason::kNone);
+    if (p.l4_proto == 17) datagram.push_back(b);
+  }
+  std::uint16_t snat_port = 0;
+  expect_translated_datagram(datagram, &snat_port);
+
+  rig.clock().advance(nat::FragmentConfig::kDefaultTimeoutMs);
+  for (int i = 0; i < 400; ++i) rig.poll();  // the sweep is bounded per poll
+  std::uint64_t timeouts = 0;
+  for (std::uint32_t w = 0; w < 2; ++w) {
+    timeouts += rig.worker(w).fragments().counters().dropped_timeout;
+    EXPECT_EQ(rig.worker(w).fragments().held_mbufs(), 0u);
+  }
+  EXPECT_EQ(timeouts, held);
+  EXPECT_EQ(rte_mempool_in_use_count(rig.pool()), in_use);
 }
 
 // With a gateway address the next hop comes from ARP: requests once a

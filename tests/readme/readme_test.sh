@@ -132,6 +132,22 @@ else
   fail "(4) answers:$a4 (want both regions)"
 fi
 
+# The lab stays up after the demo: `scripts/lab status --json` reads each
+# NVA's own telemetry (running, data plane healthy, the VIP announced).
+status_json=$(cd "$clone" && timeout 120 scripts/lab status --json --requests 0 2>/dev/null)
+if /usr/bin/python3 -c '
+import json, sys
+st = json.loads(sys.argv[1])
+for r in ("a-nva", "b-nva"):
+    n = st["nva"][r]
+    assert n and n["state"] == "running" and n["dataplane_healthy"], (r, n)
+    assert [v["decision"] for v in n["vips"]] == ["announce"], (r, n["vips"])
+' "$status_json"; then
+  ok "scripts/lab status: both NVAs running, data plane healthy, VIP announced"
+else
+  fail "scripts/lab status --json: $(head -c 600 <<<"$status_json")"
+fi
+
 if (cd "$clone" && timeout 120 scripts/lab down) >/dev/null 2>&1 &&
   ! ip netns list | grep -q "^$LAB_NAME-"; then
   ok "scripts/lab down removed the lab"

@@ -56,4 +56,8 @@ def cases():
     trunc = bytes(inp(IP(src=C1, dst=WEB) / TCP(sport=1, dport=80)))[:30]
     c.append((Ether(trunc), None, "ipv4_truncated"))
     c.append((Ether(src=CLIENT_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=WEB), None, "exception"))
+    # a later fragment whose first never comes: held, and at the end of the
+    # capture dropped as timed out (not lost from the summary)
+    c.append((inp(IP(src=C1, dst=WEB, proto=17, id=999, frag=100) / Raw(b"y" * 24)), None,
+              "fragment_timeout"))
     return c

@@ -55,6 +55,13 @@ def main():
         if summary.get(key) != val:
             print(f"FAIL: summary {key} = {summary.get(key)}, want {val}")
             failures += 1
+    # Every packet in is accounted for exactly once.
+    accounted = (summary.get("forwarded", 0) + summary.get("answered", 0) +
+                 summary.get("dropped", 0) + summary.get("exceptions", 0))
+    if accounted != summary.get("packets_in"):
+        print(f"FAIL: forwarded + answered + dropped + exceptions = {accounted}, "
+              f"packets in = {summary.get('packets_in')}")
+        failures += 1
     print(f"replay check: {len(got)} packets compared, {failures} failure(s)")
     return 1 if failures else 0
 
