@@ -234,6 +234,15 @@ OpenMessage make_open(std::uint32_t local_as, std::uint16_t hold_time,
   return m;
 }
 
+std::optional<std::string> check_hold_time(std::uint16_t seconds) {
+  if (seconds == 0) {
+    return "hold time 0 (no keepalives) is refused: a dead peer's routes would never "
+           "expire";
+  }
+  if (seconds < kMinHoldTime) return "hold time must be at least 3 seconds (RFC 4271)";
+  return std::nullopt;
+}
+
 std::optional<DecodeError> check_peer_as(const OpenMessage& open,
                                          std::uint32_t expected) {
   if (open.autonomous_system() == expected) return std::nullopt;

@@ -251,8 +251,8 @@ int main(int argc, char** argv) {
        "large community A:B:C (repeatable)")                                       //
       ("next-hop", po::value<std::string>(), "next hop (default: next-hop self)")  //
       ("hold-time", po::value<unsigned>()->default_value(kDefaultHoldTime),
-       "hold time offered, seconds (0 or >= 3)")  //
-      ("passive", "wait for peers to connect")    //
+       "hold time offered, seconds (>= 3; 0 is refused)")  //
+      ("passive", "wait for peers to connect")             //
       ("port", po::value<unsigned>()->default_value(kPort),
        "BGP port (peers and listener)")           //
       ("no-listen", "do not accept connections")  //

@@ -830,9 +830,8 @@ std::vector<std::string> validate(const SpeakerConfig& c) {
       errors.push_back(who + ": name given twice");
     }
     if (p.peer_as == 0) errors.push_back(who + ": AS must not be 0");
-    if (p.hold_time == 1 || p.hold_time == 2) {
-      errors.push_back(who + ": hold time must be 0 or at least 3 seconds");
-    }
+    if (const auto why = check_hold_time(p.hold_time))
+      errors.push_back(who + ": " + *why);
     if (p.port == 0) errors.push_back(who + ": port must not be 0");
     if (p.ttl == 0) errors.push_back(who + ": TTL must be at least 1");
     if (p.gtsm_hops && *p.gtsm_hops == 0)

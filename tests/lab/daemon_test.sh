@@ -6,7 +6,7 @@
 # the daemon runs, withdrawn within 1 s when a worker stalls (test hook,
 # SIGUSR1) and announced again when it recovers; a probed backend's VIP
 # follows its listener; SIGHUP reloads (MED change without a flap, a broken
-# file refused); nvactl reads /nva/ telemetry; the drain command withdraws,
+# file refused, a file the prober would refuse refused alike); nvactl reads /nva/ telemetry; the drain command withdraws,
 # waits and sends Cease (BIRD logs the shutdown communication) and the
 # daemon exits cleanly. Everything made here is
 # removed on exit.
@@ -250,6 +250,38 @@ if grep -q "keeping the running configuration" "$work/nva.log" && has 198.19.0.1
   grep "reload:" "$work/nva.log" | tail -1
 else
   echo "FAIL: a broken file on SIGHUP was not refused cleanly"; status=1
+fi
+cp "$work/nva.ini.good" "$work/nva.ini"
+
+# SIGHUP with a file only the prober's own check refused (issue 12, finding
+# 3: http_path with a non-ASCII byte passed --check-config, then Prober::add
+# threw on the control-plane thread and the daemon aborted): --check-config
+# and the reload now run the same validation; the daemon keeps running.
+path_utf8=$(printf '/h\303\251alth')
+awk -v p="$path_utf8" '{print} /^\[service.api\]$/ {print "http_path = " p}' \
+  "$work/nva.ini.good" >"$work/nva.ini"
+refused0=$(grep -c "keeping the running configuration" "$work/nva.log")
+if "$nva" --config "$work/nva.ini" --check-config >"$work/check.out" 2>&1; then
+  echo "FAIL: --check-config accepted http_path $path_utf8"; status=1
+else
+  echo "ok: --check-config refuses it: $(cat "$work/check.out")"
+fi
+kill -HUP "$pid"
+for _ in $(seq 1 30); do
+  [ "$(grep -c "keeping the running configuration" "$work/nva.log")" -gt "$refused0" ] && break
+  sleep 0.1
+done
+sleep 0.5  # an abort would come right after the reload
+if kill -0 "$pid" 2>/dev/null &&
+   grep -q "reload: .*service.api.http_path: not an HTTP path.*keeping the running configuration" \
+     "$work/nva.log" &&
+   ! grep -q "control plane:" "$work/nva.log" && has 198.19.0.10/32 && has 198.19.0.11/32; then
+  echo "ok: SIGHUP with http_path $path_utf8: refused with the reason, daemon and routes untouched"
+  grep "reload:" "$work/nva.log" | tail -1
+else
+  echo "FAIL: SIGHUP with http_path $path_utf8 was not refused cleanly"
+  kill -0 "$pid" 2>/dev/null || echo "  the daemon died"
+  tail -5 "$work/nva.log"; status=1
 fi
 cp "$work/nva.ini.good" "$work/nva.ini"
 
