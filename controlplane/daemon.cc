@@ -12,7 +12,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <iostream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -24,6 +23,7 @@
 #include "controlplane/health/dataplane_health.h"
 #include "controlplane/health/decision.h"
 #include "controlplane/health/prober.h"
+#include "controlplane/logger.h"
 #include "dataplane/dataplane.h"
 
 namespace nva {
@@ -54,7 +54,11 @@ long long ms_since(SteadyClock::time_point t, SteadyClock::time_point now) {
   return std::chrono::duration_cast<milliseconds>(now - t).count();
 }
 
-void log(const std::string& line) { std::cout << line << std::endl; }
+// Through the logger (logger.h): never blocks this thread on stdout; exact
+// repeats, or lines of one `key`, are rate-limited.
+void log(std::string line, std::string_view key = {}) {
+  logging::line(key, std::move(line));
+}
 
 health::Target probe_target(const lb::Service& s, const lb::Backend& b,
                             const config::ProbeSettings& p) {
@@ -275,9 +279,11 @@ void Daemon::Impl::on_probe(std::size_t id, const health::BackendStatus& st) {
     lb::Service& s = services[p.service];
     lb::Backend& b = s.backends[p.backend];
     const bool up = st.healthy.value_or(false);
-    log("health: service " + s.name + ": backend " + endpoint(b.addr, b.port) + " " +
-        (up ? "up" : "down") + " (" + health::probe_kind_name(st.kind).data() + ": " +
-        st.last_detail + ")");
+    const std::string who =
+        "health: service " + s.name + ": backend " + endpoint(b.addr, b.port);
+    log(who + " " + (up ? "up" : "down") + " (" +
+            health::probe_kind_name(st.kind).data() + ": " + st.last_detail + ")",
+        who);
     if (b.healthy != up) {
       b.healthy = up;
       services_dirty = true;
@@ -618,6 +624,7 @@ void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
                      {"state", std::string(bgp::state_name(p.state))},
                      {"prefixes_sent", p.routes_sent},
                      {"prefixes_received", p.routes_received},
+                     {"prefix_limit_resets", p.counters.prefix_limit_resets},
                      {"established_transitions", p.counters.established_transitions},
                      {"last_error", p.last_notification_received ? "notification received"
                                     : p.last_notification_sent   ? "notification sent"

@@ -311,6 +311,17 @@ NotificationMessage administrative_shutdown(std::string_view communication) {
           std::move(data)};
 }
 
+NotificationMessage maximum_prefixes_reached(Afi afi, Safi safi, std::uint32_t bound) {
+  const auto a = static_cast<std::uint16_t>(afi);
+  std::vector<std::uint8_t> data{
+      static_cast<std::uint8_t>(a >> 8),      static_cast<std::uint8_t>(a),
+      static_cast<std::uint8_t>(safi),        static_cast<std::uint8_t>(bound >> 24),
+      static_cast<std::uint8_t>(bound >> 16), static_cast<std::uint8_t>(bound >> 8),
+      static_cast<std::uint8_t>(bound)};
+  return {static_cast<std::uint8_t>(ErrorCode::kCease),
+          cease::kMaximumNumberOfPrefixesReached, std::move(data)};
+}
+
 std::optional<std::string> shutdown_communication(const NotificationMessage& n) {
   if (n.error_code != static_cast<std::uint8_t>(ErrorCode::kCease) ||
       (n.error_subcode != cease::kAdministrativeShutdown &&

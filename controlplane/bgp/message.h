@@ -130,6 +130,9 @@ NotificationMessage to_notification(const DecodeError& e);
 // Cease / Administrative Shutdown with a shutdown communication (RFC 9003):
 // a length octet and UTF-8 text, cut to 255 octets at a character boundary.
 NotificationMessage administrative_shutdown(std::string_view communication);
+// Cease / Maximum Number of Prefixes Reached (RFC 4486 section 4): data =
+// AFI (2 octets), SAFI (1), the prefix upper bound (4).
+NotificationMessage maximum_prefixes_reached(Afi afi, Safi safi, std::uint32_t bound);
 // The shutdown communication of a Cease / Administrative Shutdown or Reset,
 // if it carries a well-formed one.
 std::optional<std::string> shutdown_communication(const NotificationMessage& n);

@@ -77,6 +77,7 @@ json event_json(const SpeakerEvent& e) {
     case SpeakerEvent::Kind::kUpdateReceived:
     case SpeakerEvent::Kind::kEndOfRibSent:
     case SpeakerEvent::Kind::kRouteLimit:
+    case SpeakerEvent::Kind::kPrefixLimit:
     case SpeakerEvent::Kind::kEndOfRibReceived:
       j["routes"] = e.count;
       break;
@@ -264,6 +265,8 @@ int main(int argc, char** argv) {
       ("gtsm", po::value<unsigned>(), "GTSM (RFC 5082): accept only TTL >= 256 - N")  //
       ("max-routes", po::value<std::size_t>()->default_value(kDefaultMaxRoutes),
        "routes per peer before a warning (the excess is held back)")  //
+      ("max-prefixes-in", po::value<std::size_t>()->default_value(kDefaultMaxPrefixesIn),
+       "received prefixes per family before Cease / Maximum Number of Prefixes")  //
       ("no-four-octet-as",
        "do not offer the 4-octet AS capability (2-octet local AS)")  //
       ("advertisement-interval-ms",
@@ -327,6 +330,8 @@ int main(int argc, char** argv) {
     base.connect_retry_time =
         std::chrono::seconds(vm["connect-retry-time"].as<unsigned>());
     base.export_policy.max_routes = vm["max-routes"].as<std::size_t>();
+    base.max_prefixes_in = vm["max-prefixes-in"].as<std::size_t>();
+    base.keep_received_routes = true;  // the routes command shows them
     if (vm.count("next-hop")) {
       base.export_policy.next_hop =
           address_option(vm["next-hop"].as<std::string>(), "next hop");

@@ -368,6 +368,8 @@ Config parse(const std::string& text, const std::string& name,
         b.gtsm_hops = static_cast<std::uint8_t>(to_uint(v, 1, 255));
       } else if (rest == "peer") {
         b.peers.push_back(to_peer(v));
+      } else if (rest == "max_prefixes_in") {
+        b.max_prefixes_in = static_cast<std::uint32_t>(to_uint(v, 1, 1'000'000));
       } else if (rest == "listen") {
         b.listen = to_bool(v);
       } else if (rest == "listen_port") {

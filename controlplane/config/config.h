@@ -43,6 +43,8 @@ struct BgpConfig {
   static constexpr std::uint16_t kDefaultHoldTime = 180;  // Route Server: 60/180 s
   // hold_time: at least 3 s, 0 refused (bgp::check_hold_time).
   static constexpr std::uint8_t kDefaultTtl = 255;  // eBGP multihop
+  // bgp::kDefaultMaxPrefixesIn (advertiser.cc checks they agree).
+  static constexpr std::uint32_t kDefaultMaxPrefixesIn = 20000;
 
   bool enabled = false;  // any [bgp] key given
   std::uint32_t local_as = 0;
@@ -54,6 +56,9 @@ struct BgpConfig {
   bool listen = true;
   std::uint16_t listen_port = 179;
   std::vector<BgpPeerConfig> peers;
+  // Received prefixes per peer and address family; one more resets the
+  // session (Cease / Maximum Number of Prefixes Reached, RFC 4486).
+  std::uint32_t max_prefixes_in = kDefaultMaxPrefixesIn;
   // Applied to every announced VIP.
   unsigned prepend = 0;
   std::optional<std::uint32_t> med;

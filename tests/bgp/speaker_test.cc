@@ -31,11 +31,18 @@ std::uint16_t free_port(asio::io_context& io, const Ipv4Address& a) {
   return acc.local_endpoint().port();
 }
 
+// B's inbound settings towards A.
+struct Inbound {
+  std::size_t max_prefixes = kDefaultMaxPrefixesIn;
+  bool keep = true;
+};
+
 class SpeakerPair : public ::testing::Test {
  protected:
   // A: AS 65001 (the NVA); B: AS 65515 (a Route Server), passive unless
   // both_active.
-  void make(bool both_active) {
+  // b_in: B's inbound settings towards A.
+  void make(bool both_active, Inbound b_in = {}) {
     const std::uint16_t pa = free_port(io, kA);
     const std::uint16_t pb = free_port(io, kB);
     SpeakerConfig ca;
@@ -51,6 +58,7 @@ class SpeakerPair : public ::testing::Test {
     to_b.port = pb;
     to_b.source = kA;
     to_b.idle_hold_time = milliseconds(50);
+    to_b.max_idle_hold_time = milliseconds(400);  // sessions reset by a test return soon
     to_b.export_policy.communities = {Community::of(65001, 7)};
     ca.peers = {to_b};
 
@@ -67,6 +75,9 @@ class SpeakerPair : public ::testing::Test {
     to_a.source = kB;
     to_a.passive = !both_active;
     to_a.idle_hold_time = milliseconds(50);
+    to_a.max_idle_hold_time = milliseconds(400);
+    to_a.max_prefixes_in = b_in.max_prefixes;
+    to_a.keep_received_routes = b_in.keep;
     cb.peers = {to_a};
 
     ASSERT_TRUE(validate(ca).empty());
@@ -163,6 +174,42 @@ TEST_F(SpeakerPair, AnnounceWithdrawAndAdministrativeStop) {
   EXPECT_EQ(a->peers()[0].state, State::kIdle);
   run_for(milliseconds(300));
   EXPECT_EQ(a->peers()[0].state, State::kIdle);  // no automatic restart
+}
+
+// Issue 12, finding 9: B accepts at most 3 prefixes from A. A fourth ends
+// the session with Cease / Maximum Number of Prefixes Reached (RFC 4486,
+// data AFI 1, SAFI 1, bound 3); B keeps no attributes (only counts), the
+// session comes back after the back-off and, once A is within the limit,
+// stays up.
+TEST_F(SpeakerPair, PeerPastTheInboundLimitGetsCeaseMaximumPrefixes) {
+  make(false, {3, false});
+  for (int i = 0; i < 4; ++i) {
+    a->announce(*Ipv4Prefix::make({198, 18, static_cast<std::uint8_t>(200 + i), 0}, 24),
+                {});
+  }
+  ASSERT_TRUE(
+      run_until([&] { return a->peers()[0].last_notification_received.has_value(); }));
+  const NotificationMessage n = *a->peers()[0].last_notification_received;
+  EXPECT_EQ(n.error_code, static_cast<std::uint8_t>(ErrorCode::kCease));
+  EXPECT_EQ(n.error_subcode, cease::kMaximumNumberOfPrefixesReached);
+  EXPECT_EQ(n.data, (std::vector<std::uint8_t>{0, 1, 1, 0, 0, 0, 3}));
+  EXPECT_EQ(b->peers()[0].last_notification_sent, n);
+  EXPECT_GE(b->peers()[0].counters.prefix_limit_resets, 1u);
+  EXPECT_GE(count(events_b, SpeakerEvent::Kind::kPrefixLimit), 1);
+  // It comes back (IdleHoldTime back-off) and is reset again while A sends 4.
+  ASSERT_TRUE(run_until([&] { return b->peers()[0].counters.prefix_limit_resets >= 2; }));
+
+  a->withdraw(*Ipv4Prefix::make({198, 18, 203, 0}, 24));
+  // Withdrawn while the session is down (between resets): it must not be
+  // in the table sent when the session comes back.
+  ASSERT_TRUE(run_until(
+      [&] { return both_established() && b->peers()[0].routes_received == 3; }));
+  const auto resets = b->peers()[0].counters.prefix_limit_resets;
+  run_for(milliseconds(300));
+  EXPECT_TRUE(both_established());
+  EXPECT_EQ(b->peers()[0].counters.prefix_limit_resets, resets);
+  EXPECT_EQ(b->peers()[0].routes_received, 3u);
+  EXPECT_TRUE(b->received_routes("a").empty());  // counted, not kept
 }
 
 // Both sides connect at once: each sees the other's connection while its

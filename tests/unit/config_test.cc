@@ -170,6 +170,7 @@ local_as = 65001
 router_id = 198.18.0.2
 source = 198.18.0.2
 hold_time = 90
+max_prefixes_in = 500
 peer = 198.18.0.4:65515 name=rs1
 peer = 198.18.0.5:65515 name=rs2 passive port=1179
 prepend = 2
@@ -183,6 +184,7 @@ large_community = 65001:1:2
   EXPECT_EQ(c.bgp.router_id, 0xC6120002u);
   EXPECT_EQ(c.bgp.source.value_or(0), 0xC6120002u);
   EXPECT_EQ(c.bgp.hold_time, 90);
+  EXPECT_EQ(c.bgp.max_prefixes_in, 500u);
   ASSERT_EQ(c.bgp.peers.size(), 2u);
   EXPECT_EQ(c.bgp.peers[0].name, "rs1");
   EXPECT_EQ(c.bgp.peers[0].as, 65515u);
@@ -196,6 +198,9 @@ large_community = 65001:1:2
   EXPECT_EQ(c.bgp.large_communities[0][2], 2u);
   EXPECT_NE(summary(c).find("BGP AS 65001 with 2 peer(s)"), std::string::npos);
   EXPECT_FALSE(parse(kGood, "nva.ini").bgp.enabled);
+  EXPECT_EQ(parse(kGood, "nva.ini").bgp.max_prefixes_in, 20000u);
+  EXPECT_EQ(error_of("[bgp]\nmax_prefixes_in = 0\n"),
+            "nva.ini:2: bgp.max_prefixes_in: 0 is out of range 1..1000000");
 }
 
 TEST(Config, BgpErrors) {
