@@ -89,7 +89,7 @@ std::string restart_needed(const config::Config& a, const config::Config& b) {
     return c;
   };
   if (!(sessions(a.bgp) == sessions(b.bgp))) {
-    return "[bgp] sessions (AS, router id, source, peers, timers)";
+    return "[bgp] sessions (AS, router id, source, peers, timers, max_prefixes_in)";
   }
   return "";
 }

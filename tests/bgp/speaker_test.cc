@@ -359,5 +359,26 @@ TEST(SpeakerConfig, ValidationFindsEveryProblem) {
   EXPECT_EQ(errors.size(), 2u + 2 * 5 + 2) << ::testing::PrintToString(errors);
 }
 
+// Issue 12, findings 9 and 10: the rules anycast-nva's [bgp] and nva-bgp's
+// options share (both are checked by validate()).
+TEST(SpeakerConfig, HoldTimeZeroAndNoInboundLimitAreRefused) {
+  SpeakerConfig c;
+  c.local_as = 65001;
+  c.router_id = a4("198.18.0.1");
+  PeerConfig p;
+  p.name = "rs1";
+  p.address = a4("198.18.0.4");
+  p.peer_as = 65515;
+  c.peers = {p};
+  EXPECT_TRUE(validate(c).empty());
+  c.peers[0].hold_time = 0;
+  c.peers[0].max_prefixes_in = 0;
+  const std::vector<std::string> want = {
+      "peer rs1: hold time 0 (no keepalives) is refused: a dead peer's routes would "
+      "never expire",
+      "peer rs1: inbound prefix limit must be >= 1"};
+  EXPECT_EQ(validate(c), want);
+}
+
 }  // namespace
 }  // namespace nva::bgp::test
