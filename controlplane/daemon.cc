@@ -682,6 +682,15 @@ int Daemon::run(const sigset_t& sigs) {
       w.test_stall = !w.test_stall.load();
       log(std::string("anycast-nva: test hook: worker 0 ") +
           (w.test_stall.load() ? "stalled" : "released"));
+    } else if (sig == SIGUSR2 && m.cfg.dataplane.test_hooks) {
+      // Test hook: one handler that throws under guarded() and one that
+      // throws bare (caught by the run loop); the daemon must run on.
+      asio::post(m.io, [&m] {
+        m.guarded("test hook",
+                  [] { throw std::runtime_error("test hook: a throwing handler"); });
+      });
+      asio::post(m.io,
+                 [] { throw std::runtime_error("test hook: a bare throwing handler"); });
     } else if (sig == SIGHUP) {
       asio::post(m.io, [&m] { m.guarded("reload", [&m] { m.reload(); }); });
     } else if (sig == SIGTERM || sig == SIGINT) {

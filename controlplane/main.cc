@@ -32,7 +32,8 @@ int run_daemon(const nva::config::Config& cfg, const std::string& path,
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGHUP);
-  sigaddset(&sigs, SIGUSR1);  // test hook (dataplane.test_hooks)
+  sigaddset(&sigs, SIGUSR1);  // test hooks (dataplane.test_hooks)
+  sigaddset(&sigs, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   std::vector<std::string> args = {"anycast-nva"};

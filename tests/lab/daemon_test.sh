@@ -344,6 +344,35 @@ else
 fi
 /usr/bin/python3 "$nvactl" -f "$prefix" show workers || status=1
 
+# No exception ends the control plane (issue 12, finding 3): the SIGUSR2 test
+# hook makes one guarded handler and one bare handler throw on the
+# control-plane thread; both are logged and counted, the daemon, its BGP
+# session and its telemetry carry on.
+errors_are() {
+  out=$(/usr/bin/python3 "$nvactl" -f "$prefix" --json raw /nva/info 2>&1) &&
+    /usr/bin/python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+d = d.get("/nva/info", d)
+assert d["control_plane_errors"] == int(sys.argv[2]), d
+' "$out" "$1"
+}
+errors_are 0 || { echo "FAIL: control_plane_errors is not 0 before the hook: $out"; status=1; }
+kill -USR2 "$pid"
+ok=0
+for _ in $(seq 1 20); do errors_are 2 2>/dev/null && { ok=1; break; }; sleep 0.2; done
+sleep 0.5
+if [ "$ok" -eq 1 ] && kill -0 "$pid" 2>/dev/null &&
+   grep -q "control plane: test hook: test hook: a throwing handler (caught" "$work/nva.log" &&
+   grep -q "control plane: handler failed: test hook: a bare throwing handler (caught" \
+     "$work/nva.log" && has 198.19.0.10/32 && health_ok 2>/dev/null; then
+  echo "ok: two throwing control-plane handlers: logged, counted (control_plane_errors 2), daemon and routes untouched"
+else
+  echo "FAIL: a throwing control-plane handler: errors=$out"
+  kill -0 "$pid" 2>/dev/null || echo "  the daemon died"
+  grep "control plane:" "$work/nva.log"; status=1
+fi
+
 # The drain command (nvactl drain; SIGTERM does the same, see the lab test),
 # here with drain.mode = graceful-shutdown: the VIPs are re-announced with
 # 65535:0 while the process still runs (the SYNs of the traffic test keep
