@@ -4,11 +4,14 @@
 #include "controlplane/advertiser.h"
 
 #include <boost/asio/io_context.hpp>
-#include <iostream>
+#include <string>
 
 #include "controlplane/bgp/speaker.h"
+#include "controlplane/logger.h"
 
 namespace nva {
+
+static_assert(config::BgpConfig::kDefaultMaxPrefixesIn == bgp::kDefaultMaxPrefixesIn);
 
 namespace {
 
@@ -17,14 +20,19 @@ bgp::Ipv4Address to_bgp(std::uint32_t a) {
           static_cast<std::uint8_t>(a >> 8), static_cast<std::uint8_t>(a)};
 }
 
+// Through the logger (logger.h): a peer that sends UPDATEs by the thousand
+// gets `burst` lines a second per event kind, and a count of the rest; the
+// control-plane thread never waits for stdout.
 void log_event(const bgp::SpeakerEvent& e) {
-  std::cout << "bgp: " << (e.peer.empty() ? "speaker" : e.peer) << ": "
-            << bgp::event_kind_name(e.kind);
+  std::string key = "bgp: " + (e.peer.empty() ? std::string("speaker") : e.peer) + ": " +
+                    std::string(bgp::event_kind_name(e.kind));
+  std::string line = key;
   if (e.kind == bgp::SpeakerEvent::Kind::kStateChange) {
-    std::cout << " " << bgp::state_name(e.from) << " -> " << bgp::state_name(e.to);
+    line += " " + std::string(bgp::state_name(e.from)) + " -> " +
+            std::string(bgp::state_name(e.to));
   }
-  if (!e.detail.empty()) std::cout << " (" << e.detail << ")";
-  std::cout << std::endl;
+  if (!e.detail.empty()) line += " (" + e.detail + ")";
+  logging::line(key, std::move(line));
 }
 
 }  // namespace
@@ -47,6 +55,9 @@ bgp::SpeakerConfig speaker_config(const config::BgpConfig& b) {
     pc.hold_time = b.hold_time;
     pc.ttl = b.ttl;
     pc.gtsm_hops = b.gtsm_hops;
+    // Only exported to: received routes are counted, never stored.
+    pc.max_prefixes_in = b.max_prefixes_in;
+    pc.keep_received_routes = false;
     s.peers.push_back(pc);
   }
   if (const auto problems = bgp::validate(s); !problems.empty()) {

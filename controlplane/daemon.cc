@@ -12,7 +12,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <iostream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -24,6 +23,7 @@
 #include "controlplane/health/dataplane_health.h"
 #include "controlplane/health/decision.h"
 #include "controlplane/health/prober.h"
+#include "controlplane/logger.h"
 #include "dataplane/dataplane.h"
 
 namespace nva {
@@ -54,30 +54,10 @@ long long ms_since(SteadyClock::time_point t, SteadyClock::time_point now) {
   return std::chrono::duration_cast<milliseconds>(now - t).count();
 }
 
-void log(const std::string& line) { std::cout << line << std::endl; }
-
-health::ProbeConfig probe_config(const config::ProbeSettings& p,
-                                 std::optional<std::uint32_t> source) {
-  health::ProbeConfig c;
-  switch (p.kind) {
-    case config::ProbeSettings::Kind::kNone:
-      c.kind = health::ProbeKind::kNone;
-      break;
-    case config::ProbeSettings::Kind::kTcp:
-      c.kind = health::ProbeKind::kTcp;
-      break;
-    case config::ProbeSettings::Kind::kHttp:
-      c.kind = health::ProbeKind::kHttp;
-      break;
-  }
-  c.interval = milliseconds(p.interval_ms);
-  c.timeout = milliseconds(p.timeout_ms);
-  c.rise = p.rise;
-  c.fall = p.fall;
-  c.http_path = p.http_path;
-  c.http_status = p.http_status;
-  c.source = source;
-  return c;
+// Through the logger (logger.h): never blocks this thread on stdout; exact
+// repeats, or lines of one `key`, are rate-limited.
+void log(std::string line, std::string_view key = {}) {
+  logging::line(key, std::move(line));
 }
 
 health::Target probe_target(const lb::Service& s, const lb::Backend& b,
@@ -109,7 +89,7 @@ std::string restart_needed(const config::Config& a, const config::Config& b) {
     return c;
   };
   if (!(sessions(a.bgp) == sessions(b.bgp))) {
-    return "[bgp] sessions (AS, router id, source, peers, timers)";
+    return "[bgp] sessions (AS, router id, source, peers, timers, max_prefixes_in)";
   }
   return "";
 }
@@ -120,11 +100,20 @@ struct Daemon::Impl {
   Impl(config::Config c, std::string p, std::vector<std::string> o, DataPlane& d);
 
   // --- io thread ---
+  // Runs `f`; an exception is logged and counted, never thrown on: every
+  // handler this file posts runs under it, so a bug or a refused input in
+  // one handler costs that handler, not the process.
+  template <typename F>
+  void guarded(const char* what, F&& f) noexcept;
   void on_tick();
   void check_dataplane(SteadyClock::time_point now);
   void decide(SteadyClock::time_point now);
   void apply(std::uint32_t vip);
-  void start_probes(std::map<std::string, std::size_t> reuse);
+  struct Probe;
+  std::vector<Probe> make_probes(const config::Config& c, std::vector<lb::Service>& svcs,
+                                 std::map<std::string, std::size_t>& reuse);
+  void install_probes(std::vector<Probe> next,
+                      const std::map<std::string, std::size_t>& unused);
   void on_probe(std::size_t id, const health::BackendStatus& st);
   void reload();
   void start_drain(const std::string& cause);
@@ -170,7 +159,25 @@ struct Daemon::Impl {
   bool finishing = false;
   SteadyClock::time_point drain_start, drain_deadline;
   std::atomic<bool> finished{false};
+
+  // Exceptions caught by guarded() or the run loop (/nva/info).
+  std::uint64_t handler_errors = 0;
 };
+
+template <typename F>
+void Daemon::Impl::guarded(const char* what, F&& f) noexcept {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    ++handler_errors;
+    log(std::string("control plane: ") + what + ": " + e.what() +
+        " (caught; the daemon keeps running)");
+  } catch (...) {
+    ++handler_errors;
+    log(std::string("control plane: ") + what +
+        ": unknown exception (caught; the daemon keeps running)");
+  }
+}
 
 Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
                    DataPlane& d)
@@ -184,7 +191,8 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
   }
   prober = std::make_unique<health::Prober>(io);
   services = cfg.services;
-  start_probes({});
+  std::map<std::string, std::size_t> none;
+  install_probes(make_probes(cfg, services, none), none);
   for (const auto& s : services) vips.try_emplace(s.vip, decision_config(cfg.health));
   telemetry = std::make_unique<api::Telemetry>();
   telemetry->on_command(
@@ -192,7 +200,8 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
       [this](const std::string&) {
         // The telemetry thread: only post, and read nothing the control
         // plane's thread writes.
-        asio::post(io, [this] { start_drain("drain command"); });
+        asio::post(
+            io, [this] { guarded("drain", [this] { start_drain("drain command"); }); });
         return nlohmann::json{{"draining", 1}};
       },
       "Drain: withdraw (or GRACEFUL_SHUTDOWN) the VIPs, forward until idle, then exit");
@@ -203,39 +212,58 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
   }
 }
 
-// Probes for every backend of every service. `reuse`: key -> prober id of
-// probes to keep (with their health) instead of starting new ones.
-void Daemon::Impl::start_probes(std::map<std::string, std::size_t> reuse) {
-  probes.clear();
-  for (std::size_t i = 0; i < services.size(); ++i) {
-    const config::ProbeSettings& ps = cfg.service_health[i].probe;
-    for (std::size_t j = 0; j < services[i].backends.size(); ++j) {
-      lb::Backend& b = services[i].backends[j];
-      const health::Target t = probe_target(services[i], b, ps);
-      std::ostringstream key;
-      key << services[i].name << '|' << endpoint(b.addr, b.port) << '|'
-          << endpoint(t.addr, t.port) << '|' << static_cast<int>(ps.kind) << '|'
-          << ps.interval_ms << '|' << ps.timeout_ms << '|' << ps.rise << '|' << ps.fall
-          << '|' << ps.http_path << '|' << ps.http_status << '|'
-          << cfg.health.source.value_or(0);
-      Probe p{i, j, 0, key.str()};
-      if (const auto it = reuse.find(p.key); it != reuse.end()) {
-        p.id = it->second;
-        reuse.erase(it);
-        p.healthy = prober->status(p.id).healthy;
-        b.healthy = p.healthy.value_or(false);
-      } else {
-        // Unknown until probed: no new connection goes to it before.
-        b.healthy = false;
-        p.id = prober->add(t, probe_config(ps, cfg.health.source),
-                           [this](std::size_t id, const health::BackendStatus& st) {
-                             on_probe(id, st);
-                           });
+// Probes for every backend of `svcs` under `c`, each backend's healthy flag
+// set from its probe. `reuse`: key -> prober id of running probes to keep
+// (with their health) instead of starting new ones; those used are erased
+// from it. Strong guarantee: if adding a probe throws, the probes this call
+// added are removed again and the running ones are untouched.
+std::vector<Daemon::Impl::Probe> Daemon::Impl::make_probes(
+    const config::Config& c, std::vector<lb::Service>& svcs,
+    std::map<std::string, std::size_t>& reuse) {
+  std::vector<Probe> out;
+  std::vector<std::size_t> added;
+  try {
+    for (std::size_t i = 0; i < svcs.size(); ++i) {
+      const config::ProbeSettings& ps = c.service_health[i].probe;
+      for (std::size_t j = 0; j < svcs[i].backends.size(); ++j) {
+        lb::Backend& b = svcs[i].backends[j];
+        const health::Target t = probe_target(svcs[i], b, ps);
+        std::ostringstream key;
+        key << svcs[i].name << '|' << endpoint(b.addr, b.port) << '|'
+            << endpoint(t.addr, t.port) << '|' << static_cast<int>(ps.kind) << '|'
+            << ps.interval_ms << '|' << ps.timeout_ms << '|' << ps.rise << '|' << ps.fall
+            << '|' << ps.http_path << '|' << ps.http_status << '|'
+            << c.health.source.value_or(0);
+        Probe p{i, j, 0, key.str()};
+        if (const auto it = reuse.find(p.key); it != reuse.end()) {
+          p.id = it->second;
+          reuse.erase(it);
+          p.healthy = prober->status(p.id).healthy;
+          b.healthy = p.healthy.value_or(false);
+        } else {
+          // Unknown until probed: no new connection goes to it before.
+          b.healthy = false;
+          p.id = prober->add(t, config::probe_config(ps, c.health.source),
+                             [this](std::size_t id, const health::BackendStatus& st) {
+                               guarded("probe result", [&] { on_probe(id, st); });
+                             });
+          added.push_back(p.id);
+        }
+        out.push_back(std::move(p));
       }
-      probes.push_back(std::move(p));
     }
+  } catch (...) {
+    for (const std::size_t id : added) prober->remove(id);
+    throw;
   }
-  for (const auto& [key, id] : reuse) prober->remove(id);
+  return out;
+}
+
+// Makes `next` (probes of `services`) the running probes; stops `unused`.
+void Daemon::Impl::install_probes(std::vector<Probe> next,
+                                  const std::map<std::string, std::size_t>& unused) {
+  for (const auto& [key, id] : unused) prober->remove(id);
+  probes = std::move(next);
   probe_index.clear();
   for (std::size_t k = 0; k < probes.size(); ++k) probe_index[probes[k].id] = k;
   vip_services.clear();
@@ -251,9 +279,11 @@ void Daemon::Impl::on_probe(std::size_t id, const health::BackendStatus& st) {
     lb::Service& s = services[p.service];
     lb::Backend& b = s.backends[p.backend];
     const bool up = st.healthy.value_or(false);
-    log("health: service " + s.name + ": backend " + endpoint(b.addr, b.port) + " " +
-        (up ? "up" : "down") + " (" + health::probe_kind_name(st.kind).data() + ": " +
-        st.last_detail + ")");
+    const std::string who =
+        "health: service " + s.name + ": backend " + endpoint(b.addr, b.port);
+    log(who + " " + (up ? "up" : "down") + " (" +
+            health::probe_kind_name(st.kind).data() + ": " + st.last_detail + ")",
+        who);
     if (b.healthy != up) {
       b.healthy = up;
       services_dirty = true;
@@ -262,6 +292,12 @@ void Daemon::Impl::on_probe(std::size_t id, const health::BackendStatus& st) {
 }
 
 void Daemon::Impl::on_tick() {
+  // Armed first: if anything below throws (guarded() logs it), the next
+  // tick still comes.
+  tick.expires_after(kTick);
+  tick.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) guarded("tick", [this] { on_tick(); });
+  });
   const auto now = SteadyClock::now();
   check_dataplane(now);
   if (services_dirty) {
@@ -276,10 +312,6 @@ void Daemon::Impl::on_tick() {
     next_telemetry = now + kTelemetry;
     publish_telemetry(now);
   }
-  tick.expires_after(kTick);
-  tick.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) on_tick();
-  });
 }
 
 void Daemon::Impl::check_dataplane(SteadyClock::time_point now) {
@@ -360,10 +392,16 @@ void Daemon::Impl::reload() {
   log("reload: reading " + path);
   config::Config next;
   try {
+    // The same validation as --check-config and start (config::load calls
+    // each setting's own validator: the prober's, the speaker's).
     next = config::load(path, overrides);
     if (next.bgp.enabled) check_bgp(next.bgp);
   } catch (const config::ConfigError& e) {
     log(std::string("reload: ") + e.what() + ": keeping the running configuration");
+    return;
+  } catch (const std::exception& e) {
+    log(std::string("reload: failed: ") + e.what() +
+        ": keeping the running configuration");
     return;
   }
   if (const std::string why = restart_needed(cfg, next); !why.empty()) {
@@ -376,11 +414,20 @@ void Daemon::Impl::reload() {
   std::map<std::string, std::size_t> reuse;
   for (const Probe& p : probes) reuse[p.key] = p.id;
   const std::size_t before = reuse.size();
+  // Everything that can fail happens before anything running changes.
+  std::vector<lb::Service> next_services = next.services;
+  std::vector<Probe> next_probes;
+  try {
+    next_probes = make_probes(next, next_services, reuse);
+  } catch (const std::exception& e) {
+    log(std::string("reload: cannot start the probes: ") + e.what() +
+        ": keeping the running configuration");
+    return;
+  }
+  const std::size_t kept = before - reuse.size();
   cfg = std::move(next);
-  services = cfg.services;
-  start_probes(reuse);
-  std::size_t kept = 0;
-  for (const Probe& p : probes) kept += reuse.count(p.key);
+  services = std::move(next_services);
+  install_probes(std::move(next_probes), reuse);
 
   std::set<std::uint32_t> now_vips;
   for (const auto& s : services) now_vips.insert(s.vip);
@@ -470,6 +517,7 @@ void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
        {"dataplane_reason", dp_reason},
        {"active_connections", dp.active_connections()},
        {"mbufs_free", dp.mbufs_free()},
+       {"control_plane_errors", handler_errors},
        {"config", cfg.source}});
   json workers = json::object();
   for (std::size_t i = 0; i < dp.worker_count(); ++i) {
@@ -577,6 +625,7 @@ void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
                      {"state", std::string(bgp::state_name(p.state))},
                      {"prefixes_sent", p.routes_sent},
                      {"prefixes_received", p.routes_received},
+                     {"prefix_limit_resets", p.counters.prefix_limit_resets},
                      {"established_transitions", p.counters.established_transitions},
                      {"last_error", p.last_notification_received ? "notification received"
                                     : p.last_notification_sent   ? "notification sent"
@@ -605,8 +654,26 @@ Daemon::~Daemon() {
 
 int Daemon::run(const sigset_t& sigs) {
   Impl& m = *impl_;
-  asio::post(m.io, [&m] { m.on_tick(); });
-  m.thread = std::thread([&m] { m.io.run(); });
+  asio::post(m.io, [&m] { m.guarded("tick", [&m] { m.on_tick(); }); });
+  m.thread = std::thread([&m] {
+    // The last line of defence for handlers this file does not wrap (the
+    // speaker's, the prober's): Asio lets run() be called again after a
+    // handler threw; the io_context's other work is untouched.
+    for (;;) {
+      try {
+        m.io.run();
+        return;
+      } catch (const std::exception& e) {
+        ++m.handler_errors;
+        log(std::string("control plane: handler failed: ") + e.what() +
+            " (caught; the daemon keeps running)");
+      } catch (...) {
+        ++m.handler_errors;
+        log("control plane: handler failed: unknown exception (caught; the daemon keeps "
+            "running)");
+      }
+    }
+  });
   bool stopping = false;
   while (!m.finished.load()) {
     timespec ts{0, 100'000'000};
@@ -616,16 +683,28 @@ int Daemon::run(const sigset_t& sigs) {
       w.test_stall = !w.test_stall.load();
       log(std::string("anycast-nva: test hook: worker 0 ") +
           (w.test_stall.load() ? "stalled" : "released"));
+    } else if (sig == SIGUSR2 && m.cfg.dataplane.test_hooks) {
+      // Test hook: one handler that throws under guarded() and one that
+      // throws bare (caught by the run loop); the daemon must run on.
+      asio::post(m.io, [&m] {
+        m.guarded("test hook",
+                  [] { throw std::runtime_error("test hook: a throwing handler"); });
+      });
+      asio::post(m.io,
+                 [] { throw std::runtime_error("test hook: a bare throwing handler"); });
     } else if (sig == SIGHUP) {
-      asio::post(m.io, [&m] { m.reload(); });
+      asio::post(m.io, [&m] { m.guarded("reload", [&m] { m.reload(); }); });
     } else if (sig == SIGTERM || sig == SIGINT) {
       const std::string name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
       if (!stopping) {
         stopping = true;
-        asio::post(m.io, [&m, name] { m.start_drain(name); });
+        asio::post(m.io,
+                   [&m, name] { m.guarded("drain", [&] { m.start_drain(name); }); });
       } else {
         log("anycast-nva: " + name + " again: stopping without waiting for the drain");
-        asio::post(m.io, [&m] { m.finish("anycast-nva stopping"); });
+        asio::post(m.io, [&m] {
+          m.guarded("stop", [&m] { m.finish("anycast-nva stopping"); });
+        });
       }
     }
   }

@@ -8,6 +8,9 @@
 //                     a second one exits at once
 //   SIGHUP            reload the configuration file
 //   SIGUSR1           test hook (dataplane.test_hooks): stall worker 0
+//   SIGUSR2           test hook (dataplane.test_hooks): two control-plane
+//                     handlers throw (one guarded, one bare); the daemon
+//                     logs, counts (control_plane_errors) and runs on
 #pragma once
 
 #include <signal.h>

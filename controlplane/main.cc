@@ -13,6 +13,7 @@
 #include "controlplane/advertiser.h"
 #include "controlplane/config/config.h"
 #include "controlplane/daemon.h"
+#include "controlplane/logger.h"
 #include "controlplane/replay.h"
 #include "dataplane/dataplane.h"
 
@@ -31,7 +32,8 @@ int run_daemon(const nva::config::Config& cfg, const std::string& path,
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGHUP);
-  sigaddset(&sigs, SIGUSR1);  // test hook (dataplane.test_hooks)
+  sigaddset(&sigs, SIGUSR1);  // test hooks (dataplane.test_hooks)
+  sigaddset(&sigs, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   std::vector<std::string> args = {"anycast-nva"};
@@ -49,20 +51,26 @@ int run_daemon(const nva::config::Config& cfg, const std::string& path,
     nva::DataPlane dp(cfg.dataplane, cfg.timeouts, cfg.services, cfg.dataplane.ports);
     for (const auto& p : dp.ports()) std::cout << nva::port::describe(p) << "\n";
     for (const auto& l : dp.flow_lines()) std::cout << "anycast-nva: " << l << "\n";
-    std::cout << "anycast-nva: steering: " << dp.steering() << "\n";
+    std::cout << "anycast-nva: steering: " << dp.steering() << "
+";
     std::cout << "anycast-nva: packet buffers: " << dp.mbufs_total() << " for "
-              << dp.mbuf_budget().describe() << "\n";
+              << dp.mbuf_budget().describe() << std::endl;
     dp.start();
+    // From here on, lines go through the logger (logger.h), in order with
+    // the control plane's.
     {
       nva::Daemon daemon(cfg, path, overrides, dp);
-      std::cout << "anycast-nva: running " << dp.worker_count() << " worker(s); "
-                << "SIGTERM drains and stops, SIGHUP reloads" << std::endl;
+      nva::logging::line({}, "anycast-nva: running " + std::to_string(dp.worker_count()) +
+                                 " worker(s); SIGTERM drains and stops, SIGHUP reloads");
       status = daemon.run(sigs);
     }
     dp.stop();
     const nva::DataPlaneStats s = dp.stats();
-    std::cout << "anycast-nva: rx " << s.rx << ", tx " << s.tx << ", connections created "
-              << s.connections_created << ", dropped " << s.dropped() << std::endl;
+    nva::logging::line({}, "anycast-nva: rx " + std::to_string(s.rx) + ", tx " +
+                               std::to_string(s.tx) + ", connections created " +
+                               std::to_string(s.connections_created) + ", dropped " +
+                               std::to_string(s.dropped()));
+    nva::logging::stdout_logger().flush(nva::logging::kExitGrace);
   } catch (const std::exception& e) {
     std::cerr << "anycast-nva: " << e.what() << "\n";
     status = 1;

@@ -105,6 +105,13 @@ OpenMessage local_open(const FsmConfig& c) {
 
 std::optional<DecodeError> validate_open(const FsmConfig& c, const OpenMessage& open) {
   if (auto e = check_peer_as(open, c.peer_as)) return e;
+  // 1 and 2 fail decoding (RFC 4271 MUST); 0 is this speaker's refusal.
+  if (check_hold_time(open.hold_time)) {
+    return DecodeError{ErrorCode::kOpenMessageError,
+                       open_error::kUnacceptableHoldTime,
+                       {},
+                       "unacceptable hold time (0 or below 3 s)"};
+  }
   // RFC 6286 section 2.1: only an internal peer must not share our identifier.
   if (c.peer_as == c.local_as && open.bgp_identifier == c.router_id) {
     return DecodeError{ErrorCode::kOpenMessageError,

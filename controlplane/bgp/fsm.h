@@ -128,7 +128,7 @@ struct FsmConfig {
   std::uint32_t local_as = 0;
   Ipv4Address router_id{};
   std::uint32_t peer_as = 0;
-  std::uint16_t hold_time = kDefaultHoldTime;  // offered; 0 or >= 3
+  std::uint16_t hold_time = kDefaultHoldTime;  // offered; >= kMinHoldTime
   bool passive = false;                        // wait for the peer to connect
   bool four_octet_as = true;                   // offer the RFC 6793 capability
   Duration connect_retry_time = kDefaultConnectRetryTime;
@@ -140,7 +140,7 @@ struct FsmConfig {
 
 // What the OPEN exchange settled.
 struct Negotiated {
-  std::uint16_t hold_time = 0;  // min(ours, theirs); 0: no keepalives
+  std::uint16_t hold_time = 0;  // min(ours, theirs), >= kMinHoldTime
   std::uint16_t keepalive_time = 0;
   std::uint32_t peer_as = 0;
   Ipv4Address peer_id{};
@@ -152,7 +152,8 @@ struct Negotiated {
 // The OPEN this FSM sends: IPv4 unicast, route refresh, 4-octet AS.
 OpenMessage local_open(const FsmConfig& c);
 // Checks a received OPEN against the configuration (peer AS, BGP
-// Identifier); nullopt when it is acceptable.
+// Identifier) and check_hold_time (a hold time of 0 gets OPEN Message Error
+// / Unacceptable Hold Time); nullopt when it is acceptable.
 std::optional<DecodeError> validate_open(const FsmConfig& c, const OpenMessage& open);
 Negotiated negotiate(const FsmConfig& c, const OpenMessage& peer_open);
 

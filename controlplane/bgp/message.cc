@@ -234,6 +234,15 @@ OpenMessage make_open(std::uint32_t local_as, std::uint16_t hold_time,
   return m;
 }
 
+std::optional<std::string> check_hold_time(std::uint16_t seconds) {
+  if (seconds == 0) {
+    return "hold time 0 (no keepalives) is refused: a dead peer's routes would never "
+           "expire";
+  }
+  if (seconds < kMinHoldTime) return "hold time must be at least 3 seconds (RFC 4271)";
+  return std::nullopt;
+}
+
 std::optional<DecodeError> check_peer_as(const OpenMessage& open,
                                          std::uint32_t expected) {
   if (open.autonomous_system() == expected) return std::nullopt;
@@ -300,6 +309,17 @@ NotificationMessage administrative_shutdown(std::string_view communication) {
   if (n != 0) std::memcpy(data.data() + 1, communication.data(), n);
   return {static_cast<std::uint8_t>(ErrorCode::kCease), cease::kAdministrativeShutdown,
           std::move(data)};
+}
+
+NotificationMessage maximum_prefixes_reached(Afi afi, Safi safi, std::uint32_t bound) {
+  const auto a = static_cast<std::uint16_t>(afi);
+  std::vector<std::uint8_t> data{
+      static_cast<std::uint8_t>(a >> 8),      static_cast<std::uint8_t>(a),
+      static_cast<std::uint8_t>(safi),        static_cast<std::uint8_t>(bound >> 24),
+      static_cast<std::uint8_t>(bound >> 16), static_cast<std::uint8_t>(bound >> 8),
+      static_cast<std::uint8_t>(bound)};
+  return {static_cast<std::uint8_t>(ErrorCode::kCease),
+          cease::kMaximumNumberOfPrefixesReached, std::move(data)};
 }
 
 std::optional<std::string> shutdown_communication(const NotificationMessage& n) {

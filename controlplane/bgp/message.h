@@ -80,6 +80,17 @@ struct OpenMessage {
 OpenMessage make_open(std::uint32_t local_as, std::uint16_t hold_time,
                       Ipv4Address bgp_identifier, std::vector<Capability> capabilities);
 
+// The smallest hold time this speaker offers or accepts, in seconds. RFC
+// 4271 allows 0 (no KEEPALIVEs, no hold timer) and allows refusing it
+// (section 6.2): with 0 the routes of a peer that died silently never
+// expire, so both the configuration and a peer's OPEN are refused.
+inline constexpr std::uint16_t kMinHoldTime = 3;
+
+// The one hold-time rule, for the configuration (anycast-nva's [bgp]
+// hold_time, nva-bgp's --hold-time, validate(SpeakerConfig)) and for a
+// peer's OPEN (validate_open): nullopt when `seconds` is acceptable, else why not.
+std::optional<std::string> check_hold_time(std::uint16_t seconds);
+
 // Bad Peer AS (RFC 4271 6.2, RFC 6793): `expected` is the configured AS of
 // the peer. Returns the NOTIFICATION to send, data = the 2-octet My AS.
 std::optional<DecodeError> check_peer_as(const OpenMessage& open, std::uint32_t expected);
@@ -119,6 +130,9 @@ NotificationMessage to_notification(const DecodeError& e);
 // Cease / Administrative Shutdown with a shutdown communication (RFC 9003):
 // a length octet and UTF-8 text, cut to 255 octets at a character boundary.
 NotificationMessage administrative_shutdown(std::string_view communication);
+// Cease / Maximum Number of Prefixes Reached (RFC 4486 section 4): data =
+// AFI (2 octets), SAFI (1), the prefix upper bound (4).
+NotificationMessage maximum_prefixes_reached(Afi afi, Safi safi, std::uint32_t bound);
 // The shutdown communication of a Cease / Administrative Shutdown or Reset,
 // if it carries a well-formed one.
 std::optional<std::string> shutdown_communication(const NotificationMessage& n);

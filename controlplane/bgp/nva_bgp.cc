@@ -77,6 +77,7 @@ json event_json(const SpeakerEvent& e) {
     case SpeakerEvent::Kind::kUpdateReceived:
     case SpeakerEvent::Kind::kEndOfRibSent:
     case SpeakerEvent::Kind::kRouteLimit:
+    case SpeakerEvent::Kind::kPrefixLimit:
     case SpeakerEvent::Kind::kEndOfRibReceived:
       j["routes"] = e.count;
       break;
@@ -254,8 +255,8 @@ int main(int argc, char** argv) {
        "large community A:B:C (repeatable)")                                       //
       ("next-hop", po::value<std::string>(), "next hop (default: next-hop self)")  //
       ("hold-time", po::value<unsigned>()->default_value(kDefaultHoldTime),
-       "hold time offered, seconds (0 or >= 3)")  //
-      ("passive", "wait for peers to connect")    //
+       "hold time offered, seconds (>= 3; 0 is refused)")  //
+      ("passive", "wait for peers to connect")             //
       ("port", po::value<unsigned>()->default_value(kPort),
        "BGP port (peers and listener)")           //
       ("no-listen", "do not accept connections")  //
@@ -267,6 +268,8 @@ int main(int argc, char** argv) {
       ("gtsm", po::value<unsigned>(), "GTSM (RFC 5082): accept only TTL >= 256 - N")  //
       ("max-routes", po::value<std::size_t>()->default_value(kDefaultMaxRoutes),
        "routes per peer before a warning (the excess is held back)")  //
+      ("max-prefixes-in", po::value<std::size_t>()->default_value(kDefaultMaxPrefixesIn),
+       "received prefixes per family before Cease / Maximum Number of Prefixes")  //
       ("no-four-octet-as",
        "do not offer the 4-octet AS capability (2-octet local AS)")  //
       ("advertisement-interval-ms",
@@ -330,6 +333,8 @@ int main(int argc, char** argv) {
     base.connect_retry_time =
         std::chrono::seconds(vm["connect-retry-time"].as<unsigned>());
     base.export_policy.max_routes = vm["max-routes"].as<std::size_t>();
+    base.max_prefixes_in = vm["max-prefixes-in"].as<std::size_t>();
+    base.keep_received_routes = true;  // the routes command shows them
     if (vm.count("next-hop")) {
       base.export_policy.next_hop =
           address_option(vm["next-hop"].as<std::string>(), "next hop");

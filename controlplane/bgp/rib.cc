@@ -69,22 +69,58 @@ UpdateMessage withdrawal(std::vector<Ipv4Prefix> prefixes) {
   return u;
 }
 
-void AdjRibIn::apply(const UpdateMessage& u, const UpdateErrors& errors) {
+namespace {
+
+// Adds `prefixes` to `routes` (with `a`) or `keys`, never past `limit`
+// entries; false when a new one did not fit.
+template <class P>
+bool add_within(const std::vector<P>& prefixes, std::map<P, PathAttributes>& routes,
+                std::set<P>& keys, bool keep, const PathAttributes& a,
+                std::size_t limit) {
+  for (const P& p : prefixes) {
+    if (keep) {
+      if (const auto it = routes.find(p); it != routes.end()) {
+        it->second = a;
+      } else if (routes.size() >= limit) {
+        return false;
+      } else {
+        routes.emplace(p, a);
+      }
+    } else if (!keys.contains(p)) {
+      if (keys.size() >= limit) return false;
+      keys.insert(p);
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<Afi> AdjRibIn::apply(const UpdateMessage& u, const UpdateErrors& errors,
+                                   std::size_t limit) {
   const Prefixes gone = withdrawn_prefixes(u, errors.handling);
-  for (const auto& p : gone.ipv4) ipv4_.erase(p);
-  for (const auto& p : gone.ipv6) ipv6_.erase(p);
+  for (const auto& p : gone.ipv4)
+    keep_ ? (void)ipv4_.erase(p) : (void)ipv4_keys_.erase(p);
+  for (const auto& p : gone.ipv6)
+    keep_ ? (void)ipv6_.erase(p) : (void)ipv6_keys_.erase(p);
   const Prefixes added = announced_prefixes(u, errors.handling);
-  if (added.ipv4.empty() && added.ipv6.empty()) return;
-  PathAttributes a = u.path_attributes;
-  a.mp_reach_nlri.reset();  // the prefixes are the keys; keep the next hop only
-  a.mp_unreach_nlri.reset();
-  for (const auto& p : added.ipv4) ipv4_[p] = a;
-  for (const auto& p : added.ipv6) ipv6_[p] = a;
+  if (added.ipv4.empty() && added.ipv6.empty()) return std::nullopt;
+  PathAttributes a;
+  if (keep_) {
+    a = u.path_attributes;
+    a.mp_reach_nlri.reset();  // the prefixes are the keys; keep the next hop only
+    a.mp_unreach_nlri.reset();
+  }
+  if (!add_within(added.ipv4, ipv4_, ipv4_keys_, keep_, a, limit)) return Afi::kIpv4;
+  if (!add_within(added.ipv6, ipv6_, ipv6_keys_, keep_, a, limit)) return Afi::kIpv6;
+  return std::nullopt;
 }
 
 void AdjRibIn::clear() {
   ipv4_.clear();
   ipv6_.clear();
+  ipv4_keys_.clear();
+  ipv6_keys_.clear();
 }
 
 }  // namespace nva::bgp

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <boost/asio.hpp>
 #include <deque>
+#include <limits>
 #include <set>
 #include <utility>
 
@@ -346,6 +347,7 @@ class Peer {
   void update_received(Session& s, const UpdateMessage& u, const UpdateErrors& e);
   void route_refresh_received(Session& s);
   void notification(Session& s, const NotificationMessage& n, bool sent);
+  void prefix_limit_reached(Afi afi);
   void counted(MessageType t, bool sent) {
     auto& c = sent ? counters_.messages_sent : counters_.messages_received;
     const auto i = static_cast<std::size_t>(t);
@@ -490,7 +492,10 @@ void Session::on_message(DecodedMessage m) {
 // --- Peer ----------------------------------------------------------------------
 
 Peer::Peer(Speaker::Impl& speaker, PeerConfig config)
-    : speaker_(speaker), config_(std::move(config)), flush_timer_(speaker.io) {
+    : speaker_(speaker),
+      config_(std::move(config)),
+      in_(config_.keep_received_routes),
+      flush_timer_(speaker.io) {
   if (config_.name.empty()) config_.name = to_string(config_.address);
   fsm_config_.local_as = speaker_.config.local_as;
   fsm_config_.router_id = speaker_.config.router_id;
@@ -668,8 +673,12 @@ void Peer::update_received(Session& s, const UpdateMessage& u,
   if (u.is_end_of_rib()) {
     e.kind = SpeakerEvent::Kind::kEndOfRibReceived;
   } else {
-    in_.apply(u, errors);
+    const auto over = in_.apply(u, errors, config_.max_prefixes_in);
     if (errors.handling == ErrorHandling::kTreatAsWithdraw) ++counters_.treat_as_withdraw;
+    if (over) {
+      prefix_limit_reached(*over);
+      return;
+    }
     e.kind = SpeakerEvent::Kind::kUpdateReceived;
     if (errors.handling != ErrorHandling::kNone) {
       e.detail = std::string(error_handling_name(errors.handling));
@@ -677,6 +686,26 @@ void Peer::update_received(Session& s, const UpdateMessage& u,
   }
   e.count = in_.size();
   emit(std::move(e));
+}
+
+// RFC 4486: Cease / Maximum Number of Prefixes Reached by AutomaticStop
+// (queued: this runs inside the FSM's handling of the UPDATE); Idle, then
+// the IdleHoldTimer restarts the session, backed off like any failure.
+void Peer::prefix_limit_reached(Afi afi) {
+  ++counters_.prefix_limit_resets;
+  const std::size_t limit = config_.max_prefixes_in;
+  SpeakerEvent e;
+  e.kind = SpeakerEvent::Kind::kPrefixLimit;
+  e.count = limit;
+  e.detail = "more than " + std::to_string(limit) + " " +
+             (afi == Afi::kIpv4 ? "IPv4" : "IPv6") +
+             " prefixes received: session reset (Cease / Maximum Number of Prefixes "
+             "Reached)";
+  emit(std::move(e));
+  const auto bound = static_cast<std::uint32_t>(
+      std::min<std::size_t>(limit, std::numeric_limits<std::uint32_t>::max()));
+  main_->fsm().handle(Event(EventType::kAutomaticStop,
+                            maximum_prefixes_reached(afi, Safi::kUnicast, bound)));
 }
 
 void Peer::route_refresh_received(Session& s) {
@@ -721,7 +750,13 @@ void Peer::send_update(const UpdateMessage& u) {
 }
 
 void Peer::route_changed(const Ipv4Prefix& p) {
-  if (!is_established()) return;  // Established sends the whole table
+  if (!is_established()) {
+    // Established sends the whole table, from what the Adj-RIB-Out wants:
+    // a route withdrawn meanwhile must leave it, or it would be announced
+    // again when the session comes back.
+    if (!speaker_.routes.contains(p)) out_.remove(p);
+    return;
+  }
   if (auto a = exported(p)) {
     out_.set(p, std::move(*a));
     if (out_.has_pending()) schedule_flush();
@@ -801,6 +836,8 @@ std::string_view event_kind_name(SpeakerEvent::Kind k) {
       return "end-of-rib-sent";
     case K::kRouteLimit:
       return "route-limit";
+    case K::kPrefixLimit:
+      return "prefix-limit";
     case K::kConnectionRejected:
       return "connection-rejected";
     case K::kCollision:
@@ -830,9 +867,8 @@ std::vector<std::string> validate(const SpeakerConfig& c) {
       errors.push_back(who + ": name given twice");
     }
     if (p.peer_as == 0) errors.push_back(who + ": AS must not be 0");
-    if (p.hold_time == 1 || p.hold_time == 2) {
-      errors.push_back(who + ": hold time must be 0 or at least 3 seconds");
-    }
+    if (const auto why = check_hold_time(p.hold_time))
+      errors.push_back(who + ": " + *why);
     if (p.port == 0) errors.push_back(who + ": port must not be 0");
     if (p.ttl == 0) errors.push_back(who + ": TTL must be at least 1");
     if (p.gtsm_hops && *p.gtsm_hops == 0)
@@ -842,6 +878,8 @@ std::vector<std::string> validate(const SpeakerConfig& c) {
     }
     if (p.export_policy.max_routes == 0)
       errors.push_back(who + ": route limit must be >= 1");
+    if (p.max_prefixes_in == 0)
+      errors.push_back(who + ": inbound prefix limit must be >= 1");
     if (p.idle_hold_time <= Duration::zero() || p.max_idle_hold_time < p.idle_hold_time) {
       errors.push_back(who + ": idle hold time must be > 0 and <= its maximum");
     }

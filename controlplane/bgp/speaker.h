@@ -25,6 +25,12 @@ namespace nva::bgp {
 
 inline constexpr std::uint8_t kDefaultMultihopTtl = 255;  // eBGP multihop (Route Server)
 inline constexpr Duration kDefaultAdvertisementInterval = std::chrono::milliseconds(500);
+// Received prefixes per address family before the session is reset (RFC
+// 4486). Route Server sends an NVA the VNet ranges and, with branch-to-branch,
+// what the gateways learned (ExpressRoute Premium: up to 10,000 on-premises
+// prefixes); 20,000 leaves room for that and bounds a broken or hijacked
+// peer at about 1 MB of prefixes (the attributes are not kept).
+inline constexpr std::size_t kDefaultMaxPrefixesIn = 20000;
 
 // One peer. Defaults suit Azure Route Server: hold 180 s, multihop TTL 255,
 // route refresh, at most 1,000 routes.
@@ -46,6 +52,14 @@ struct PeerConfig {
   Duration idle_hold_time = kDefaultIdleHoldTime;
   Duration max_idle_hold_time = kDefaultMaxIdleHoldTime;
   ExportPolicy export_policy;
+  // Received routes: a new prefix past this many of one address family
+  // ends the session with Cease / Maximum Number of Prefixes Reached (RFC
+  // 4486, data: AFI, SAFI, this bound); it restarts after the usual
+  // IdleHoldTime back-off.
+  std::size_t max_prefixes_in = kDefaultMaxPrefixesIn;
+  // Keep the received routes' attributes (received_routes(): nva-bgp shows
+  // them). false: only their prefixes are kept, to be counted.
+  bool keep_received_routes = false;
 };
 
 struct SpeakerConfig {
@@ -75,6 +89,7 @@ struct PeerCounters {
   std::uint64_t connections_rejected = 0;  // unexpected or colliding connections
   std::uint64_t routes_held_back = 0;      // over max_routes, last count
   std::uint64_t treat_as_withdraw = 0;     // received UPDATEs handled per RFC 7606
+  std::uint64_t prefix_limit_resets = 0;   // sessions ended by max_prefixes_in
 };
 
 struct PeerStatus {
@@ -100,6 +115,7 @@ struct SpeakerEvent {
     kUpdateReceived,      // count: routes in Adj-RIB-In; detail: RFC 7606 action
     kEndOfRibSent,        // count: routes in the initial table
     kRouteLimit,          // count: routes held back; detail
+    kPrefixLimit,         // count: max_prefixes_in, passed; detail (family)
     kConnectionRejected,  // detail
     kCollision,           // detail: which connection was kept
     kError,               // detail (listener, socket options)
@@ -146,7 +162,8 @@ class Speaker {
   const std::map<Ipv4Prefix, RouteAttributes>& routes() const;
 
   std::vector<PeerStatus> peers() const;
-  // Adj-RIB-In / Adj-RIB-Out of a peer (empty for an unknown name).
+  // Adj-RIB-In / Adj-RIB-Out of a peer (empty for an unknown name; the
+  // Adj-RIB-In is empty unless the peer has keep_received_routes).
   std::map<Ipv4Prefix, PathAttributes> received_routes(const std::string& name) const;
   std::map<Ipv4Prefix, PathAttributes> sent_routes(const std::string& name) const;
   // The port the listener is bound to (listen_port 0 picks one).

@@ -8,10 +8,13 @@
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <cctype>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+
+#include "controlplane/bgp/message.h"
 
 namespace nva::config {
 
@@ -99,6 +102,13 @@ std::uint32_t to_ipv4(const Value& v, const std::string& text) {
   return ntohl(a.s_addr);
 }
 
+std::string ipv4_string(std::uint32_t a) {
+  in_addr in{htonl(a)};
+  char buf[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &in, buf, sizeof buf);
+  return buf;
+}
+
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   std::string item;
@@ -167,11 +177,11 @@ ProbeSettings::Kind to_probe_kind(const Value& v) {
   fail(v, "not tcp, http or none: '" + v.text + "'");
 }
 
+// The prober's own check (health::check_http_path): what passes here is what
+// Prober::add accepts.
 std::string to_http_path(const Value& v) {
-  if (v.text.empty() || v.text[0] != '/' ||
-      v.text.find_first_of(" \t\r\n") != std::string::npos) {
-    fail(v, "not an HTTP path (starts with '/', no spaces): '" + v.text + "'");
-  }
+  if (const auto why = health::check_http_path(v.text))
+    fail(v, "not an HTTP path: " + *why + ": '" + v.text + "'");
   return v.text;
 }
 
@@ -254,6 +264,12 @@ Config parse(const std::string& text, const std::string& name,
   };
   std::map<std::string, ProbeOverrides> overrides_of;
   std::map<std::string, std::string> service_where;
+  // Every snat and backend address with its place, for the VIP checks.
+  struct AddressUse {
+    std::uint32_t addr = 0;
+    Value value;
+  };
+  std::vector<AddressUse> snat_uses, backend_uses;
   std::set<std::string> scalars_seen;
   for (const Value& v : values) {
     const auto dot = v.key.find('.');
@@ -345,14 +361,16 @@ Config parse(const std::string& text, const std::string& name,
         b.source = to_ipv4(v, v.text);
       } else if (rest == "hold_time") {
         b.hold_time = static_cast<std::uint16_t>(to_uint(v, 0, 65535));
-        if (b.hold_time == 1 || b.hold_time == 2)
-          fail(v, "must be 0 or at least 3 (RFC 4271)");
+        // The speaker's own rule (it refuses a peer's OPEN by it too).
+        if (const auto why = bgp::check_hold_time(b.hold_time)) fail(v, *why);
       } else if (rest == "ttl") {
         b.ttl = static_cast<std::uint8_t>(to_uint(v, 1, 255));
       } else if (rest == "gtsm_hops") {
         b.gtsm_hops = static_cast<std::uint8_t>(to_uint(v, 1, 255));
       } else if (rest == "peer") {
         b.peers.push_back(to_peer(v));
+      } else if (rest == "max_prefixes_in") {
+        b.max_prefixes_in = static_cast<std::uint32_t>(to_uint(v, 1, 1'000'000));
       } else if (rest == "listen") {
         b.listen = to_bool(v);
       } else if (rest == "listen_port") {
@@ -482,10 +500,13 @@ Config parse(const std::string& text, const std::string& name,
           fail(v, "not dnat or dnat+snat: '" + v.text + "'");
         }
       } else if (field == "snat") {
-        for (const std::string& a : split_list(v.text))
+        for (const std::string& a : split_list(v.text)) {
           s.snat_addrs.push_back(to_ipv4(v, a));
+          snat_uses.push_back({s.snat_addrs.back(), v});
+        }
       } else if (field == "backend") {
         s.backends.push_back(to_backend(v));
+        backend_uses.push_back({s.backends.back().addr, v});
       } else if (field == "probe") {
         overrides_of[sname].kind = to_probe_kind(v);
       } else if (field == "probe_port") {
@@ -526,6 +547,25 @@ Config parse(const std::string& text, const std::string& name,
       if (!addrs.insert(p.addr).second) {
         throw ConfigError(where + "peer " + p.name + " is given twice");
       }
+    }
+  }
+  // An address that is some service's VIP cannot be a SNAT source (replies
+  // to it would be taken for client traffic of that VIP) nor a backend
+  // (the NVA would forward to itself: a forwarding loop).
+  std::map<std::uint32_t, std::string> vip_of;  // VIP -> first service by name
+  for (const auto& [sname, s] : services) {
+    if (s.vip != 0) vip_of.try_emplace(s.vip, sname);
+  }
+  for (const AddressUse& u : snat_uses) {
+    if (const auto it = vip_of.find(u.addr); it != vip_of.end()) {
+      fail(u.value, "SNAT address " + ipv4_string(u.addr) + " is the VIP of service " +
+                        it->second + " (a forwarding loop)");
+    }
+  }
+  for (const AddressUse& u : backend_uses) {
+    if (const auto it = vip_of.find(u.addr); it != vip_of.end()) {
+      fail(u.value, "backend address " + ipv4_string(u.addr) + " is the VIP of service " +
+                        it->second + " (a forwarding loop)");
     }
   }
   std::set<std::uint64_t> keys;
@@ -570,6 +610,12 @@ Config parse(const std::string& text, const std::string& name,
         }
       }
     }
+    // The prober's whole check of what it will be given (each key was
+    // checked on its own above; this catches combinations).
+    if (const auto problems = health::validate(probe_config(sh.probe, c.health.source));
+        !problems.empty()) {
+      throw ConfigError(where + "probe: " + problems.front());
+    }
     if (sh.min_healthy_backends > s.backends.size()) {
       throw ConfigError(where + "min_healthy_backends " +
                         std::to_string(sh.min_healthy_backends) + " exceeds its " +
@@ -579,6 +625,30 @@ Config parse(const std::string& text, const std::string& name,
     c.services.push_back(std::move(s));
     c.service_health.push_back(sh);
   }
+  return c;
+}
+
+health::ProbeConfig probe_config(const ProbeSettings& p,
+                                 std::optional<std::uint32_t> source) {
+  health::ProbeConfig c;
+  switch (p.kind) {
+    case ProbeSettings::Kind::kNone:
+      c.kind = health::ProbeKind::kNone;
+      break;
+    case ProbeSettings::Kind::kTcp:
+      c.kind = health::ProbeKind::kTcp;
+      break;
+    case ProbeSettings::Kind::kHttp:
+      c.kind = health::ProbeKind::kHttp;
+      break;
+  }
+  c.interval = std::chrono::milliseconds(p.interval_ms);
+  c.timeout = std::chrono::milliseconds(p.timeout_ms);
+  c.rise = p.rise;
+  c.fall = p.fall;
+  c.http_path = p.http_path;
+  c.http_status = p.http_status;
+  c.source = source;
   return c;
 }
 

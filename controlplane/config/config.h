@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/health/prober.h"
 #include "dataplane/conntrack/state.h"
 #include "dataplane/lb/maglev.h"
 #include "dataplane/lb/service.h"
@@ -40,7 +41,10 @@ struct BgpPeerConfig {
 
 struct BgpConfig {
   static constexpr std::uint16_t kDefaultHoldTime = 180;  // Route Server: 60/180 s
-  static constexpr std::uint8_t kDefaultTtl = 255;        // eBGP multihop
+  // hold_time: at least 3 s, 0 refused (bgp::check_hold_time).
+  static constexpr std::uint8_t kDefaultTtl = 255;  // eBGP multihop
+  // bgp::kDefaultMaxPrefixesIn (advertiser.cc checks they agree).
+  static constexpr std::uint32_t kDefaultMaxPrefixesIn = 20000;
 
   bool enabled = false;  // any [bgp] key given
   std::uint32_t local_as = 0;
@@ -52,6 +56,9 @@ struct BgpConfig {
   bool listen = true;
   std::uint16_t listen_port = 179;
   std::vector<BgpPeerConfig> peers;
+  // Received prefixes per peer and address family; one more resets the
+  // session (Cease / Maximum Number of Prefixes Reached, RFC 4486).
+  std::uint32_t max_prefixes_in = kDefaultMaxPrefixesIn;
   // Applied to every announced VIP.
   unsigned prepend = 0;
   std::optional<std::uint32_t> med;
@@ -140,6 +147,11 @@ Config load(const std::string& path, const std::vector<std::string>& overrides =
 // The same from text (tests); `name` stands for the file in messages.
 Config parse(const std::string& text, const std::string& name,
              const std::vector<std::string>& overrides = {});
+
+// What the prober is given for `p` (probes leave from `source`); parse()
+// refuses a service whose probe health::validate() would refuse.
+health::ProbeConfig probe_config(const ProbeSettings& p,
+                                 std::optional<std::uint32_t> source);
 
 // A one-paragraph summary for --check-config.
 std::string summary(const Config& c);

@@ -82,6 +82,21 @@ std::string_view probe_kind_name(ProbeKind k) {
   return "unknown";
 }
 
+std::optional<std::string> check_http_path(std::string_view path) {
+  if (path.empty() || path.front() != '/') return "must start with '/'";
+  if (path.size() > kMaxHttpPath) {
+    return "must be at most " + std::to_string(kMaxHttpPath) + " characters";
+  }
+  for (const char ch : path) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u <= 0x20 || u >= 0x7f) {
+      return "must hold only visible ASCII (no spaces, controls or non-ASCII bytes; "
+             "percent-encode them)";
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> validate(const ProbeConfig& c) {
   std::vector<std::string> errors;
   if (c.kind != ProbeKind::kNone && c.kind != ProbeKind::kTcp &&
@@ -98,19 +113,8 @@ std::vector<std::string> validate(const ProbeConfig& c) {
   }
   if (c.rise < 1) errors.push_back("rise must be >= 1");
   if (c.fall < 1) errors.push_back("fall must be >= 1");
-  if (c.http_path.empty() || c.http_path.front() != '/') {
-    errors.push_back("http path must start with '/'");
-  }
-  if (c.http_path.size() > kMaxHttpPath) {
-    errors.push_back("http path must be at most " + std::to_string(kMaxHttpPath) +
-                     " characters");
-  }
-  for (const char ch : c.http_path) {
-    if (ch <= 0x20 || ch >= 0x7f) {
-      errors.push_back("http path must hold only visible ASCII (no spaces or controls)");
-      break;
-    }
-  }
+  if (const auto why = check_http_path(c.http_path))
+    errors.push_back("http path " + *why);
   if (c.http_status < 100 || c.http_status > 599)
     errors.push_back("http status must be in 100..599");
   return errors;

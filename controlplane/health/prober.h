@@ -49,10 +49,16 @@ struct ProbeConfig {
   std::optional<std::uint32_t> source;        // host-order IPv4 to bind probes to
 };
 
+// The http_path setting's one validator: nullopt when the prober can send
+// `path` in a request line (starts with '/', only visible ASCII: no spaces,
+// controls or bytes >= 0x7f, at most kMaxHttpPath), else why not ("must
+// start with '/'"). The configuration calls it for every http_path key, so
+// --check-config, start and reload refuse what add() would.
+std::optional<std::string> check_http_path(std::string_view path);
+
 // Every problem of the configuration, as messages; empty when it is valid:
-// interval > 0, 0 < timeout <= interval, rise and fall >= 1, http_path
-// starts with '/' and holds only visible ASCII (at most kMaxHttpPath),
-// http_status in 100..599.
+// interval > 0, 0 < timeout <= interval, rise and fall >= 1,
+// check_http_path(http_path), http_status in 100..599.
 std::vector<std::string> validate(const ProbeConfig& c);
 
 struct Target {

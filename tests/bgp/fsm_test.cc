@@ -368,14 +368,41 @@ TEST_F(FsmRun, KeepalivesEveryThirdOfTheHoldTimeAndHoldTimerExpiry) {
   EXPECT_FALSE(clock.running(Timer::kKeepalive));
 }
 
-TEST_F(FsmRun, HoldTimeZeroMeansNoKeepalivesAndNoHoldTimer) {
-  establish(0);
-  EXPECT_FALSE(clock.running(Timer::kHold));
-  EXPECT_FALSE(clock.running(Timer::kKeepalive));
-  const std::size_t before = transport.sent.size();
-  clock.advance(std::chrono::hours(2), fsm);
-  EXPECT_EQ(fsm.state(), S::kEstablished);
-  EXPECT_EQ(transport.sent.size(), before);
+// Issue 12, finding 10: a peer offering hold time 0 (no keepalives: its
+// routes would never expire if it died) is refused with OPEN Message Error /
+// Unacceptable Hold Time, which RFC 4271 6.2 allows; the session goes down
+// with the normal back-off. 3 s, the smallest allowed, is accepted.
+TEST_F(FsmRun, PeerHoldTimeZeroIsRefusedWithUnacceptableHoldTime) {
+  fsm.handle(Event(E::kManualStart));
+  fsm.handle(Event(E::kTcpCrAcked));
+  fsm.handle(open_event(peer_open(0)));
+  EXPECT_EQ(fsm.state(), S::kIdle);
+  ASSERT_EQ(last_sent(), MessageType::kNotification);
+  EXPECT_EQ(last_notification().error_code,
+            static_cast<std::uint8_t>(ErrorCode::kOpenMessageError));
+  EXPECT_EQ(last_notification().error_subcode, open_error::kUnacceptableHoldTime);
+  EXPECT_GE(transport.closes, 1);
+  EXPECT_FALSE(observer.negotiated.has_value());
+  EXPECT_EQ(fsm.connect_retry_counter(), 1u);
+  EXPECT_TRUE(clock.running(Timer::kIdleHold));  // it retries, backed off
+
+  ASSERT_TRUE(validate_open(config(), peer_open(0)).has_value());
+  EXPECT_FALSE(validate_open(config(), peer_open(3)).has_value());
+}
+
+TEST_F(FsmRun, PeerHoldTimeThreeIsAccepted) {
+  establish(3);
+  EXPECT_EQ(clock.remaining(Timer::kHold), seconds(3));
+  EXPECT_EQ(clock.remaining(Timer::kKeepalive), seconds(1));
+}
+
+TEST(HoldTime, OneRuleForConfigurationAndPeers) {
+  EXPECT_TRUE(check_hold_time(0).has_value());
+  EXPECT_TRUE(check_hold_time(1).has_value());
+  EXPECT_TRUE(check_hold_time(2).has_value());
+  EXPECT_FALSE(check_hold_time(kMinHoldTime).has_value());
+  EXPECT_FALSE(check_hold_time(180).has_value());
+  EXPECT_FALSE(check_hold_time(65535).has_value());
 }
 
 TEST_F(FsmRun, UpdatesAndRouteRefreshAreDeliveredAndRestartTheHoldTimer) {

@@ -2,6 +2,21 @@
 // coalesced announcements, immediate withdrawals, the route limit, refresh.
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <memory>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NVA_HAS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NVA_HAS_ASAN 1
+#endif
+#endif
+#ifdef NVA_HAS_ASAN
+// The sanitizer runtime's count of live heap bytes (gcc ships no header for it).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+#endif
+
 #include "controlplane/bgp/policy.h"
 #include "controlplane/bgp/rib.h"
 #include "tests/bgp/test_util.h"
@@ -175,6 +190,79 @@ TEST(AdjRibIn, KeepsAnnouncedRoutesAndTreatAsWithdraw) {
   w.withdrawn_routes = {p4("198.18.101.0/24")};
   rib.apply(w, {});
   EXPECT_EQ(rib.size(), 0u);
+}
+
+// Issue 12, finding 9: a peer's routes without their attributes (the
+// daemon's mode) and never past the limit.
+UpdateMessage many_routes(std::uint32_t first, std::uint32_t count) {
+  UpdateMessage u;
+  u.path_attributes = attrs(7);
+  for (std::uint32_t i = 0; i < 200; ++i) {
+    u.path_attributes.communities.push_back(Community::of(65001, i));
+  }
+  for (std::uint32_t i = first; i < first + count; ++i) {
+    u.nlri.push_back(*Ipv4Prefix::make(
+        {10, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 0}, 24));
+  }
+  return u;
+}
+
+TEST(AdjRibIn, CountOnlyKeepsNoAttributesAndStopsAtTheLimit) {
+  AdjRibIn rib(/*keep_attributes=*/false);
+  EXPECT_FALSE(rib.apply(many_routes(0, 100), {}, 100).has_value());
+  EXPECT_EQ(rib.size(), 100u);
+  EXPECT_EQ(rib.ipv4_count(), 100u);
+  EXPECT_TRUE(rib.ipv4().empty());
+  // Re-announcing known prefixes is within the limit; one new one is not,
+  // and is not added.
+  EXPECT_FALSE(rib.apply(many_routes(50, 50), {}, 100).has_value());
+  EXPECT_EQ(rib.apply(many_routes(90, 20), {}, 100), Afi::kIpv4);
+  EXPECT_EQ(rib.size(), 100u);
+  UpdateMessage w;
+  w.withdrawn_routes = many_routes(0, 10).nlri;
+  EXPECT_FALSE(rib.apply(w, {}, 100).has_value());
+  EXPECT_EQ(rib.size(), 90u);
+  rib.clear();
+  EXPECT_EQ(rib.size(), 0u);
+
+  AdjRibIn full;  // nva-bgp's mode: the same limit
+  EXPECT_EQ(full.apply(many_routes(0, 101), {}, 100), Afi::kIpv4);
+  EXPECT_EQ(full.size(), 100u);
+  EXPECT_EQ(full.ipv4().size(), 100u);
+}
+
+// What a received route costs in memory: with attributes, each route holds
+// its own copy (200 communities here); counted only, a set node.
+TEST(AdjRibIn, CountOnlyMemoryDoesNotGrowWithTheAttributes) {
+  constexpr std::uint32_t kRoutes = 2000;
+  const UpdateMessage u = many_routes(0, kRoutes);
+#ifdef NVA_HAS_ASAN
+  const auto bytes_for = [&](bool keep) {
+    auto rib = std::make_unique<AdjRibIn>(keep);
+    const std::size_t before = __sanitizer_get_current_allocated_bytes();
+    EXPECT_FALSE(rib->apply(u, {}).has_value());
+    return (__sanitizer_get_current_allocated_bytes() - before) / kRoutes;
+  };
+  const std::size_t counted = bytes_for(false);
+  const std::size_t kept = bytes_for(true);
+  EXPECT_LE(counted, 128u) << "bytes per route, counted only";
+  EXPECT_GE(kept, 800u) << "bytes per route with 200 communities";
+#endif
+  AdjRibIn rib(false);
+  EXPECT_FALSE(rib.apply(u, {}).has_value());
+  EXPECT_EQ(rib.size(), kRoutes);
+  EXPECT_TRUE(rib.ipv4().empty());
+}
+
+TEST(MaximumPrefixes, CeaseSubcodeOneWithAfiSafiAndBound) {
+  const NotificationMessage n =
+      maximum_prefixes_reached(Afi::kIpv6, Safi::kUnicast, 70000);
+  EXPECT_EQ(n.error_code, 6);
+  EXPECT_EQ(n.error_subcode, 1);
+  EXPECT_EQ(n.data, (std::vector<std::uint8_t>{0, 2, 1, 0, 1, 0x11, 0x70}));
+  const auto bytes = encode(n);
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(bytes->size(), kNotificationMinLength + 7);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "controlplane/logger.h"
 #include "tests/bgp/test_util.h"
 
 namespace nva::bgp::test {
@@ -31,11 +33,18 @@ std::uint16_t free_port(asio::io_context& io, const Ipv4Address& a) {
   return acc.local_endpoint().port();
 }
 
+// B's inbound settings towards A; the hold time both offer.
+struct PairOptions {
+  std::size_t b_max_prefixes = kDefaultMaxPrefixesIn;
+  bool b_keep = true;
+  std::uint16_t hold_time = kDefaultHoldTime;
+};
+
 class SpeakerPair : public ::testing::Test {
  protected:
   // A: AS 65001 (the NVA); B: AS 65515 (a Route Server), passive unless
   // both_active.
-  void make(bool both_active) {
+  void make(bool both_active, PairOptions o = {}) {
     const std::uint16_t pa = free_port(io, kA);
     const std::uint16_t pb = free_port(io, kB);
     SpeakerConfig ca;
@@ -51,7 +60,9 @@ class SpeakerPair : public ::testing::Test {
     to_b.port = pb;
     to_b.source = kA;
     to_b.idle_hold_time = milliseconds(50);
+    to_b.max_idle_hold_time = milliseconds(400);  // sessions reset by a test return soon
     to_b.export_policy.communities = {Community::of(65001, 7)};
+    to_b.hold_time = o.hold_time;
     ca.peers = {to_b};
 
     SpeakerConfig cb;
@@ -67,6 +78,10 @@ class SpeakerPair : public ::testing::Test {
     to_a.source = kB;
     to_a.passive = !both_active;
     to_a.idle_hold_time = milliseconds(50);
+    to_a.max_idle_hold_time = milliseconds(400);
+    to_a.max_prefixes_in = o.b_max_prefixes;
+    to_a.keep_received_routes = o.b_keep;
+    to_a.hold_time = o.hold_time;
     cb.peers = {to_a};
 
     ASSERT_TRUE(validate(ca).empty());
@@ -163,6 +178,92 @@ TEST_F(SpeakerPair, AnnounceWithdrawAndAdministrativeStop) {
   EXPECT_EQ(a->peers()[0].state, State::kIdle);
   run_for(milliseconds(300));
   EXPECT_EQ(a->peers()[0].state, State::kIdle);  // no automatic restart
+}
+
+// Issue 12, finding 9: B accepts at most 3 prefixes from A. A fourth ends
+// the session with Cease / Maximum Number of Prefixes Reached (RFC 4486,
+// data AFI 1, SAFI 1, bound 3); B keeps no attributes (only counts), the
+// session comes back after the back-off and, once A is within the limit,
+// stays up.
+TEST_F(SpeakerPair, PeerPastTheInboundLimitGetsCeaseMaximumPrefixes) {
+  make(false, {.b_max_prefixes = 3, .b_keep = false});
+  for (int i = 0; i < 4; ++i) {
+    a->announce(*Ipv4Prefix::make({198, 18, static_cast<std::uint8_t>(200 + i), 0}, 24),
+                {});
+  }
+  ASSERT_TRUE(
+      run_until([&] { return a->peers()[0].last_notification_received.has_value(); }));
+  const NotificationMessage n = *a->peers()[0].last_notification_received;
+  EXPECT_EQ(n.error_code, static_cast<std::uint8_t>(ErrorCode::kCease));
+  EXPECT_EQ(n.error_subcode, cease::kMaximumNumberOfPrefixesReached);
+  EXPECT_EQ(n.data, (std::vector<std::uint8_t>{0, 1, 1, 0, 0, 0, 3}));
+  EXPECT_EQ(b->peers()[0].last_notification_sent, n);
+  EXPECT_GE(b->peers()[0].counters.prefix_limit_resets, 1u);
+  EXPECT_GE(count(events_b, SpeakerEvent::Kind::kPrefixLimit), 1);
+  // It comes back (IdleHoldTime back-off) and is reset again while A sends 4.
+  ASSERT_TRUE(run_until([&] { return b->peers()[0].counters.prefix_limit_resets >= 2; }));
+
+  a->withdraw(*Ipv4Prefix::make({198, 18, 203, 0}, 24));
+  // Withdrawn while the session is down (between resets): it must not be
+  // in the table sent when the session comes back.
+  ASSERT_TRUE(run_until(
+      [&] { return both_established() && b->peers()[0].routes_received == 3; }));
+  const auto resets = b->peers()[0].counters.prefix_limit_resets;
+  run_for(milliseconds(300));
+  EXPECT_TRUE(both_established());
+  EXPECT_EQ(b->peers()[0].counters.prefix_limit_resets, resets);
+  EXPECT_EQ(b->peers()[0].routes_received, 3u);
+  EXPECT_TRUE(b->received_routes("a").empty());  // counted, not kept
+}
+
+// Issue 12, finding 9: B logs every event, through the daemon's logger,
+// into a pipe nobody reads (a blocked stdout). With hold time 3 s
+// (KEEPALIVE every second) the session must outlive the hold time several
+// times over while A's flapping route keeps B's events coming: the log
+// drops lines, the control-plane thread never waits for it.
+TEST_F(SpeakerPair, ABlockedLogDoesNotStallKeepalives) {
+  make(false, {.hold_time = 3});
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);  // fds[0] is never read
+  {
+    logging::LoggerConfig lc;
+    lc.burst = 1'000'000;  // this is about blocking, not rate limits
+    lc.queue_lines = 64;
+    logging::Logger logger(fds[1], lc);
+    b->on_event([&](const SpeakerEvent& e) {
+      events_b.push_back(e);
+      for (int i = 0; i < 4; ++i) {
+        logger.log("", std::string(3000, 'x') + std::string(event_kind_name(e.kind)));
+      }
+    });
+    const auto p = p4("198.18.200.0/24");
+    RouteAttributes r;
+    a->announce(p, r);
+    ASSERT_TRUE(run_until([&] { return both_established(); }));
+    ASSERT_EQ(a->peers()[0].negotiated->hold_time, 3);
+    const auto est_a = a->peers()[0].counters.established_transitions;
+    const auto est_b = b->peers()[0].counters.established_transitions;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(7000);
+    std::uint32_t med = 0;
+    while (std::chrono::steady_clock::now() < until) {
+      r.med = ++med;
+      a->announce(p, r);
+      run_for(milliseconds(20));
+    }
+    EXPECT_TRUE(both_established());
+    EXPECT_EQ(a->peers()[0].counters.established_transitions, est_a);
+    EXPECT_EQ(b->peers()[0].counters.established_transitions, est_b);
+    EXPECT_FALSE(b->peers()[0].last_notification_sent.has_value());
+    EXPECT_GT(count(events_b, SpeakerEvent::Kind::kUpdateReceived), 50);
+    // The pipe (64 KiB: about 21 lines) was full, the queue too: lines
+    // were dropped instead of waited for.
+    const logging::LoggerStats s = logger.stats();
+    EXPECT_LT(s.written, 64u);
+    EXPECT_GT(s.dropped, 0u);
+    b->on_event([](const SpeakerEvent&) {});
+  }  // the logger gives up on the blocked pipe within kExitGrace
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 // Both sides connect at once: each sees the other's connection while its
@@ -310,6 +411,27 @@ TEST(SpeakerConfig, ValidationFindsEveryProblem) {
   // local AS, router id; per peer: address, AS, hold, TTL, prepend; twice
   // plus the duplicate address and name.
   EXPECT_EQ(errors.size(), 2u + 2 * 5 + 2) << ::testing::PrintToString(errors);
+}
+
+// Issue 12, findings 9 and 10: the rules anycast-nva's [bgp] and nva-bgp's
+// options share (both are checked by validate()).
+TEST(SpeakerConfig, HoldTimeZeroAndNoInboundLimitAreRefused) {
+  SpeakerConfig c;
+  c.local_as = 65001;
+  c.router_id = a4("198.18.0.1");
+  PeerConfig p;
+  p.name = "rs1";
+  p.address = a4("198.18.0.4");
+  p.peer_as = 65515;
+  c.peers = {p};
+  EXPECT_TRUE(validate(c).empty());
+  c.peers[0].hold_time = 0;
+  c.peers[0].max_prefixes_in = 0;
+  const std::vector<std::string> want = {
+      "peer rs1: hold time 0 (no keepalives) is refused: a dead peer's routes would "
+      "never expire",
+      "peer rs1: inbound prefix limit must be >= 1"};
+  EXPECT_EQ(validate(c), want);
 }
 
 }  // namespace

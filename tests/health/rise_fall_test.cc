@@ -158,6 +158,46 @@ TEST(ProbeConfig, EachRuleHasAMessage) {
   }
 }
 
+// http_path's one validator (the configuration calls it too): a path with a
+// non-ASCII byte, such as "/h\xc3\xa9alth" (UTF-8 e-acute), would otherwise
+// reach a request line.
+TEST(ProbeConfig, CheckHttpPathIsTheValidatorValidateUses) {
+  struct Case {
+    std::string path;
+    const char* expect;  // nullptr: valid; else a substring of the reason
+  };
+  const std::vector<Case> cases = {
+      {"/", nullptr},
+      {"/healthz?full=1&x=%20", nullptr},
+      {"/" + std::string(kMaxHttpPath - 1, 'a'), nullptr},
+      {"", "start with '/'"},
+      {"healthz", "start with '/'"},
+      {"/h\xc3\xa9"
+       "alth",
+       "visible ASCII"},
+      {"/\x7f", "visible ASCII"},
+      {"/\xff", "visible ASCII"},
+      {"/a b", "visible ASCII"},
+      {"/a\tb", "visible ASCII"},
+      {"/" + std::string(kMaxHttpPath, 'a'), "at most 1024"},
+  };
+  for (const auto& k : cases) {
+    const auto why = check_http_path(k.path);
+    ProbeConfig c;
+    c.http_path = k.path;
+    const auto errors = validate(c);
+    if (k.expect == nullptr) {
+      EXPECT_FALSE(why.has_value()) << k.path << ": " << *why;
+      EXPECT_TRUE(errors.empty()) << k.path;
+      continue;
+    }
+    ASSERT_TRUE(why.has_value()) << k.path;
+    EXPECT_NE(why->find(k.expect), std::string::npos) << k.path << ": " << *why;
+    ASSERT_EQ(errors.size(), 1u) << k.path;
+    EXPECT_EQ(errors[0], "http path " + *why);
+  }
+}
+
 TEST(ProbeConfig, TimeoutEqualToIntervalIsValid) {
   ProbeConfig c;
   c.interval = milliseconds(100);

@@ -11,7 +11,8 @@
 # BIRD's ROUTE-REFRESH (birdc reload in) is answered; a withdrawal leaves
 # both BIRDs within a second and a re-announcement comes back; BIRD killed
 # and restarted re-establishes; BIRD restarted with a lower hold time is
-# honoured (and kept alive); SIGTERM sends Cease with the shutdown
+# honoured (and kept alive); BIRD offering more prefixes than nva-bgp's
+# inbound limit gets Cease / Maximum Number of Prefixes Reached; SIGTERM sends Cease with the shutdown
 # communication and nva-bgp exits 0. Everything it makes (namespaces, veths,
 # BIRD processes, files) is removed on exit, also on failure.
 set -uo pipefail
@@ -111,9 +112,17 @@ for i in 0 1; do
   ip -n "$ns" route add "$nva_addr/32" via "198.18.$n.1"
 done
 
-# start_bird I HOLD: BIRD as Route Server instance I with hold time HOLD.
+# start_bird I HOLD [ROUTES]: BIRD as Route Server instance I with hold time
+# HOLD, offering the NVA ROUTES static prefixes (default none).
 start_bird() {
-  local i=$1 hold=$2 n=$(($1 + 1))
+  local i=$1 hold=$2 n=$(($1 + 1)) routes=${3:-0}
+  local offered="" export="none"
+  if [ "$routes" -gt 0 ]; then
+    offered="protocol static offered { ipv4;"
+    for k in $(seq 1 "$routes"); do offered+=" route 10.99.$k.0/24 blackhole;"; done
+    offered+=" }"
+    export='where proto = "offered"'
+  fi
   mkdir -p "$work/rs$i"
   cat >"$work/rs$i/bird.conf" <<EOF
 router id ${rs_addr[$i]};
@@ -121,6 +130,7 @@ log "$work/rs$i/bird.log" all;
 protocol device { scan time 1; }
 # The route to the NVA: BIRD resolves the multihop next hop through it.
 protocol static route_to_nva { ipv4; route $nva_addr/32 via 198.18.$n.1; }
+$offered
 # Strict import (RFC 8212): only the anycast prefix, from the NVA's AS,
 # without our own AS in the path.
 filter from_nva {
@@ -138,7 +148,7 @@ protocol bgp nva {
   connect delay time 1;
   connect retry time 2;
   error wait time 1, 4;
-  ipv4 { import filter from_nva; export none; };
+  ipv4 { import filter from_nva; export $export; };
 }
 EOF
   : >"$work/rs$i/bird.log"
@@ -165,6 +175,7 @@ ip netns exec "$ns_nva" "$nva_bgp" --local-as 65001 --router-id "$nva_addr" \
   --announce "$anycast" --prepend 2 --med 50 --community 65001:100 \
   --community graceful-shutdown --large-community 65001:1:2 \
   --idle-hold-time-ms 500 --advertisement-interval-ms 200 --connect-retry-time 5 \
+  --max-prefixes-in 3 \
   <"$work/ctl" >"$work/nva.log" 2>"$work/nva.err" &
 nva_pid=$!
 exec 3>"$work/ctl"
@@ -262,6 +273,21 @@ else
   fail "rs2: session dropped with hold time 9"
 fi
 wait_for 5 bird_has_route 1 || fail "rs2: route missing after the restart"
+
+# 6b. The inbound limit (issue 12, finding 9): rs2 offers 4 prefixes, nva-bgp
+#     takes 3 (--max-prefixes-in 3): Cease / Maximum Number of Prefixes
+#     Reached (RFC 4486), which BIRD decodes; then rs2 as before.
+stop_bird 1 TERM
+start_bird 1 9 4
+if wait_for 20 grep -q "Received: Maximum number of prefixes reached" "$work/rs1/bird.log" &&
+  wait_for 5 grep -q '"event":"prefix-limit".*"peer":"198.18.10.2"' "$work/nva.log"; then
+  ok "rs2: 4 prefixes past nva-bgp's limit of 3: Cease / Maximum Number of Prefixes Reached"
+else
+  fail "rs2: no Cease / Maximum Number of Prefixes Reached past the inbound limit"
+fi
+stop_bird 1 TERM
+start_bird 1 9
+wait_for 30 bird_established 1 || fail "rs2: not re-established after the limit check"
 
 # 7. SIGTERM: Cease / Administrative Shutdown with the communication; exit 0.
 kill -TERM "$nva_pid"

@@ -6,7 +6,7 @@
 # the daemon runs, withdrawn within 1 s when a worker stalls (test hook,
 # SIGUSR1) and announced again when it recovers; a probed backend's VIP
 # follows its listener; SIGHUP reloads (MED change without a flap, a broken
-# file refused); nvactl reads /nva/ telemetry; the drain command withdraws,
+# file refused, a file the prober would refuse refused alike); nvactl reads /nva/ telemetry; the drain command withdraws,
 # waits and sends Cease (BIRD logs the shutdown communication) and the
 # daemon exits cleanly. Everything made here is
 # removed on exit.
@@ -253,6 +253,38 @@ else
 fi
 cp "$work/nva.ini.good" "$work/nva.ini"
 
+# SIGHUP with a file only the prober's own check refused (issue 12, finding
+# 3: http_path with a non-ASCII byte passed --check-config, then Prober::add
+# threw on the control-plane thread and the daemon aborted): --check-config
+# and the reload now run the same validation; the daemon keeps running.
+path_utf8=$(printf '/h\303\251alth')
+awk -v p="$path_utf8" '{print} /^\[service.api\]$/ {print "http_path = " p}' \
+  "$work/nva.ini.good" >"$work/nva.ini"
+refused0=$(grep -c "keeping the running configuration" "$work/nva.log")
+if "$nva" --config "$work/nva.ini" --check-config >"$work/check.out" 2>&1; then
+  echo "FAIL: --check-config accepted http_path $path_utf8"; status=1
+else
+  echo "ok: --check-config refuses it: $(cat "$work/check.out")"
+fi
+kill -HUP "$pid"
+for _ in $(seq 1 30); do
+  [ "$(grep -c "keeping the running configuration" "$work/nva.log")" -gt "$refused0" ] && break
+  sleep 0.1
+done
+sleep 0.5  # an abort would come right after the reload
+if kill -0 "$pid" 2>/dev/null &&
+   grep -q "reload: .*service.api.http_path: not an HTTP path.*keeping the running configuration" \
+     "$work/nva.log" &&
+   ! grep -q "control plane:" "$work/nva.log" && has 198.19.0.10/32 && has 198.19.0.11/32; then
+  echo "ok: SIGHUP with http_path $path_utf8: refused with the reason, daemon and routes untouched"
+  grep "reload:" "$work/nva.log" | tail -1
+else
+  echo "FAIL: SIGHUP with http_path $path_utf8 was not refused cleanly"
+  kill -0 "$pid" 2>/dev/null || echo "  the daemon died"
+  tail -5 "$work/nva.log"; status=1
+fi
+cp "$work/nva.ini.good" "$work/nva.ini"
+
 # De-prefer instead of withdraw (reloaded): a dead backend leaves its VIP
 # announced as a backup (2 more prepends, MED 500); and drains announce
 # GRACEFUL_SHUTDOWN (65535:0) instead of withdrawing.
@@ -311,6 +343,35 @@ else
   echo "FAIL: nvactl show backends api: $out"; status=1
 fi
 /usr/bin/python3 "$nvactl" -f "$prefix" show workers || status=1
+
+# No exception ends the control plane (issue 12, finding 3): the SIGUSR2 test
+# hook makes one guarded handler and one bare handler throw on the
+# control-plane thread; both are logged and counted, the daemon, its BGP
+# session and its telemetry carry on.
+errors_are() {
+  out=$(/usr/bin/python3 "$nvactl" -f "$prefix" --json raw /nva/info 2>&1) &&
+    /usr/bin/python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+d = d.get("/nva/info", d)
+assert d["control_plane_errors"] == int(sys.argv[2]), d
+' "$out" "$1"
+}
+errors_are 0 || { echo "FAIL: control_plane_errors is not 0 before the hook: $out"; status=1; }
+kill -USR2 "$pid"
+ok=0
+for _ in $(seq 1 20); do errors_are 2 2>/dev/null && { ok=1; break; }; sleep 0.2; done
+sleep 0.5
+if [ "$ok" -eq 1 ] && kill -0 "$pid" 2>/dev/null &&
+   grep -q "control plane: test hook: test hook: a throwing handler (caught" "$work/nva.log" &&
+   grep -q "control plane: handler failed: test hook: a bare throwing handler (caught" \
+     "$work/nva.log" && has 198.19.0.10/32 && health_ok 2>/dev/null; then
+  echo "ok: two throwing control-plane handlers: logged, counted (control_plane_errors 2), daemon and routes untouched"
+else
+  echo "FAIL: a throwing control-plane handler: errors=$out"
+  kill -0 "$pid" 2>/dev/null || echo "  the daemon died"
+  grep "control plane:" "$work/nva.log"; status=1
+fi
 
 # The drain command (nvactl drain; SIGTERM does the same, see the lab test),
 # here with drain.mode = graceful-shutdown: the VIPs are re-announced with

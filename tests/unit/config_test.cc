@@ -170,6 +170,7 @@ local_as = 65001
 router_id = 198.18.0.2
 source = 198.18.0.2
 hold_time = 90
+max_prefixes_in = 500
 peer = 198.18.0.4:65515 name=rs1
 peer = 198.18.0.5:65515 name=rs2 passive port=1179
 prepend = 2
@@ -183,6 +184,7 @@ large_community = 65001:1:2
   EXPECT_EQ(c.bgp.router_id, 0xC6120002u);
   EXPECT_EQ(c.bgp.source.value_or(0), 0xC6120002u);
   EXPECT_EQ(c.bgp.hold_time, 90);
+  EXPECT_EQ(c.bgp.max_prefixes_in, 500u);
   ASSERT_EQ(c.bgp.peers.size(), 2u);
   EXPECT_EQ(c.bgp.peers[0].name, "rs1");
   EXPECT_EQ(c.bgp.peers[0].as, 65515u);
@@ -196,13 +198,28 @@ large_community = 65001:1:2
   EXPECT_EQ(c.bgp.large_communities[0][2], 2u);
   EXPECT_NE(summary(c).find("BGP AS 65001 with 2 peer(s)"), std::string::npos);
   EXPECT_FALSE(parse(kGood, "nva.ini").bgp.enabled);
+  EXPECT_EQ(parse(kGood, "nva.ini").bgp.max_prefixes_in, 20000u);
+  EXPECT_EQ(error_of("[bgp]\nmax_prefixes_in = 0\n"),
+            "nva.ini:2: bgp.max_prefixes_in: 0 is out of range 1..1000000");
 }
 
 TEST(Config, BgpErrors) {
   EXPECT_EQ(error_of("[bgp]\nlocal_as = 65001\npeer = 198.18.0.4\n"),
             "nva.ini:3: bgp.peer: expected ADDR:AS, got '198.18.0.4'");
   EXPECT_EQ(error_of("[bgp]\nhold_time = 2\n"),
-            "nva.ini:2: bgp.hold_time: must be 0 or at least 3 (RFC 4271)");
+            "nva.ini:2: bgp.hold_time: hold time must be at least 3 seconds (RFC 4271)");
+  // Issue 12, finding 10: 0 (no keepalives) would keep a dead VM's routes.
+  EXPECT_EQ(error_of("[bgp]\nhold_time = 0\n"),
+            "nva.ini:2: bgp.hold_time: hold time 0 (no keepalives) is refused: a dead "
+            "peer's routes would never expire");
+  EXPECT_EQ(
+      error_of("[bgp]\nlocal_as = 1\nrouter_id = 1.1.1.1\npeer = 198.18.0.4:65515\n",
+               {"bgp.hold_time=0"}),
+      "command line: bgp.hold_time: hold time 0 (no keepalives) is refused: a dead "
+      "peer's routes would never expire");
+  EXPECT_EQ(error_of("[bgp]\nlocal_as = 1\nrouter_id = 1.1.1.1\npeer = 198.18.0.4:65515\n"
+                     "hold_time = 3\n"),
+            "(no error)");
   EXPECT_EQ(error_of("[bgp]\ncommunity = 65001\n"),
             "nva.ini:2: bgp.community: '65001' is not AS:VALUE");
   EXPECT_EQ(error_of("[bgp]\nlocal_as = 65001\nrouter_id = 198.18.0.2\n"),
@@ -214,6 +231,37 @@ TEST(Config, BgpErrors) {
             "nva.ini: bgp: peer 198.18.0.4 is given twice");
   EXPECT_EQ(error_of("[bgp]\npeer = 198.18.0.4:65515 shy\n"),
             "nva.ini:2: bgp.peer: unknown peer attribute 'shy'");
+}
+
+// Issue 12, finding 10: an address that is a VIP as a SNAT source or a
+// backend is a forwarding loop; the error names the line and key that give it.
+TEST(Config, SnatOrBackendAddressThatIsAVipIsRefused) {
+  EXPECT_EQ(error_of("[service.a]\nvip = 198.19.0.1\nmode = dnat+snat\n"
+                     "snat = 198.18.1.1, 198.19.0.1\nbackend = 198.18.2.1\n"),
+            "nva.ini:4: service.a.snat: SNAT address 198.19.0.1 is the VIP of service a "
+            "(a forwarding loop)");
+  // Another service's VIP, given before that service.
+  EXPECT_EQ(error_of("[service.a]\nvip = 198.19.0.1\nmode = dnat+snat\n"
+                     "snat = 198.19.0.2\nbackend = 198.18.2.1\n"
+                     "[service.b]\nvip = 198.19.0.2\nbackend = 198.18.2.2\n"),
+            "nva.ini:4: service.a.snat: SNAT address 198.19.0.2 is the VIP of service b "
+            "(a forwarding loop)");
+  EXPECT_EQ(error_of("[service.a]\nvip = 198.19.0.1\nport = 80\n"
+                     "backend = 198.18.2.1:80\nbackend = 198.19.0.1:8080 weight=2\n"),
+            "nva.ini:5: service.a.backend: backend address 198.19.0.1 is the VIP of "
+            "service a (a forwarding loop)");
+  EXPECT_EQ(error_of("[service.a]\nvip = 198.19.0.1\nbackend = 198.19.0.2:80\n"
+                     "[service.b]\nvip = 198.19.0.2\nport = 80\nbackend = 198.18.2.1\n"),
+            "nva.ini:3: service.a.backend: backend address 198.19.0.2 is the VIP of "
+            "service b (a forwarding loop)");
+  EXPECT_EQ(error_of("[service.a]\nvip = 198.19.0.1\nport = 80\nbackend = 198.18.2.1\n",
+                     {"service.a.backend=198.19.0.1"}),
+            "command line: service.a.backend: backend address 198.19.0.1 is the VIP of "
+            "service a (a forwarding loop)");
+  // Neighbours of a VIP are fine.
+  EXPECT_EQ(error_of("[service.a]\nvip = 198.19.0.1\nport = 80\nmode = dnat+snat\n"
+                     "snat = 198.19.0.2\nbackend = 198.19.0.3\n"),
+            "(no error)");
 }
 
 TEST(Config, HealthAndDrainSections) {
@@ -280,8 +328,8 @@ TEST(Config, HealthErrors) {
   EXPECT_EQ(error_of("[health]\naction = panic\n"),
             "nva.ini:2: health.action: not withdraw or deprefer: 'panic'");
   EXPECT_EQ(error_of("[health]\nhttp_path = healthz\n"),
-            "nva.ini:2: health.http_path: not an HTTP path (starts with '/', no "
-            "spaces): 'healthz'");
+            "nva.ini:2: health.http_path: not an HTTP path: must start with '/': "
+            "'healthz'");
   EXPECT_EQ(error_of("[health]\ninterval_ms = 100\ntimeout_ms = 200\n"),
             "nva.ini: health: timeout_ms (200) must not exceed interval_ms (100)");
   EXPECT_EQ(error_of("[drain]\nmode = later\n"),
@@ -299,6 +347,50 @@ TEST(Config, HealthErrors) {
                      "backend = 198.18.2.1\n"),
             "nva.ini:2: service.dns: a UDP service's backends cannot be probed over TCP "
             "on their own port: set probe_port or probe = none");
+}
+
+// Finding 3 of issue 12: "/h\xc3\xa9alth" (UTF-8 "/h\u00e9alth") passed the configuration
+// and made Prober::add throw on reload. The configuration now asks the prober's own
+// validator, so what parse() accepts, add() accepts.
+TEST(Config, HttpPathIsCheckedByTheProbersValidator) {
+  EXPECT_EQ(error_of("[health]\nhttp_path = /h\xc3\xa9"
+                     "alth\n"),
+            "nva.ini:2: health.http_path: not an HTTP path: must hold only visible "
+            "ASCII (no spaces, controls or non-ASCII bytes; percent-encode them): "
+            "'/h\xc3\xa9"
+            "alth'");
+  EXPECT_EQ(error_of("[service.web]\nvip = 198.19.0.1\nbackend = 198.18.2.1:80\n"
+                     "probe = http\nhttp_path = /h\xc3\xa9"
+                     "alth\n"),
+            "nva.ini:5: service.web.http_path: not an HTTP path: must hold only visible "
+            "ASCII (no spaces, controls or non-ASCII bytes; percent-encode them): "
+            "'/h\xc3\xa9"
+            "alth'");
+  EXPECT_EQ(error_of("", {"health.http_path=/" + std::string(health::kMaxHttpPath, 'a')}),
+            "command line: health.http_path: not an HTTP path: must be at most 1024 "
+            "characters: '/" +
+                std::string(health::kMaxHttpPath, 'a') + "'");
+  // Agreement both ways over paths either side of every rule.
+  for (const std::string path : {"/", "/ready", "/a%20b", "healthz", "/a b",
+                                 "/h\xc3\xa9"
+                                 "alth",
+                                 "/x\x7f", "/\x01"}) {
+    const std::string text =
+        "[service.web]\nvip = 198.19.0.1\nbackend = 198.18.2.1:80\n"
+        "probe = http\nhttp_path = " +
+        path + "\n";
+    const bool accepted = error_of(text) == "(no error)";
+    ProbeSettings p;
+    p.http_path = path;
+    EXPECT_EQ(accepted, !health::check_http_path(path).has_value()) << path;
+    EXPECT_EQ(accepted, health::validate(probe_config(p, std::nullopt)).empty()) << path;
+    if (accepted) {
+      const Config c = parse(text, "nva.ini");
+      EXPECT_TRUE(
+          health::validate(probe_config(c.service_health[0].probe, c.health.source))
+              .empty());
+    }
+  }
 }
 
 TEST(Config, CommandLineOverridesTheFile) {
