@@ -51,8 +51,7 @@ int run_daemon(const nva::config::Config& cfg, const std::string& path,
     nva::DataPlane dp(cfg.dataplane, cfg.timeouts, cfg.services, cfg.dataplane.ports);
     for (const auto& p : dp.ports()) std::cout << nva::port::describe(p) << "\n";
     for (const auto& l : dp.flow_lines()) std::cout << "anycast-nva: " << l << "\n";
-    std::cout << "anycast-nva: steering: " << dp.steering() << "
-";
+    std::cout << "anycast-nva: steering: " << dp.steering() << "\n";
     std::cout << "anycast-nva: packet buffers: " << dp.mbufs_total() << " for "
               << dp.mbuf_budget().describe() << std::endl;
     dp.start();
