@@ -44,7 +44,7 @@ FragmentTracker::~FragmentTracker() {
   }
 }
 
-FragmentTracker::Entry* FragmentTracker::find(const packet::ParsedPacket& p, bool create,
+FragmentTracker::Entry* FragmentTracker::find(const packet::ParsedPacket& p,
                                               std::uint32_t now_ms) noexcept {
   const std::uint64_t h = lb::mix64(((std::uint64_t{p.ipv4_src} << 32) | p.ipv4_dst) ^
                                     (std::uint64_t{p.frag_id} << 8) ^ p.l4_proto);
@@ -61,7 +61,25 @@ FragmentTracker::Entry* FragmentTracker::find(const packet::ParsedPacket& p, boo
       return &e;
     }
   }
-  if (!create || free_slot == nullptr) return nullptr;
+  if (free_slot == nullptr) {
+    // Evict: the oldest of the probed datagrams still waiting for their
+    // first fragment, else the oldest of them all.
+    Entry* victim = nullptr;
+    for (unsigned i = 0; i < kProbe; ++i) {
+      Entry& e = table_[(h + i) & mask_];
+      const bool better = victim == nullptr || (!e.ports_known && victim->ports_known) ||
+                          (e.ports_known == victim->ports_known &&
+                           static_cast<std::int32_t>(e.expires - victim->expires) < 0);
+      if (better) victim = &e;
+    }
+    counters_.dropped_evicted += victim->nheld;
+    held_now_ -= victim->nheld;
+    for (unsigned k = 0; k < victim->nheld; ++k) rte_pktmbuf_free(victim->held[k]);
+    ++counters_.datagrams_evicted;
+    *victim = Entry{};
+    --live_;
+    free_slot = victim;
+  }
   *free_slot = Entry{};
   free_slot->used = true;
   free_slot->src = p.ipv4_src;
@@ -76,12 +94,7 @@ FragmentTracker::Entry* FragmentTracker::find(const packet::ParsedPacket& p, boo
 FragmentTracker::Ports FragmentTracker::on_fragment(
     rte_mbuf* m, const packet::ParsedPacket& p, std::uint32_t now_ms,
     std::vector<rte_mbuf*>& released) noexcept {
-  Entry* e = find(p, /*create=*/true, now_ms);
-  if (e == nullptr) {
-    ++counters_.dropped_table_full;
-    rte_pktmbuf_free(m);
-    return {};
-  }
+  Entry* e = find(p, now_ms);
   if (p.frag == packet::FragState::kFirst) {
     if (e->ports_known) {
       // A retransmitted first fragment: the same ports pass, others do not.

@@ -9,6 +9,11 @@
 // translates it. Handoff rings are FIFO, so the first fragment reaches the
 // owner before the later ones it released.
 //
+// A new datagram whose probe finds no free slot takes the slot of the oldest
+// datagram still waiting for its first fragment (what a flood of lone later
+// fragments creates), else of the oldest: a flood cannot keep honest
+// fragmented traffic out for the timeout.
+//
 // Bounded: a fixed table of datagrams, a fixed number of held fragments per
 // datagram, a cap on the packet buffers held at once (a share of the pool:
 // fragments that never complete must not starve RX), and a timeout; overflow
@@ -39,19 +44,20 @@ struct FragmentConfig {
 
 // X(member, "metric_name"): the tracker's drops; every fragment it frees
 // without passing it on is counted in exactly one.
-#define NVA_FRAGMENT_DROPS(X)                                                         \
-  X(dropped_table_full, "fragment_table_full")         /* no slot for the datagram */ \
-  X(dropped_too_many, "fragment_too_many")             /* more held than kMaxHeld */  \
-  X(dropped_held_cap, "fragment_held_cap")             /* max_held_mbufs reached */   \
-  X(dropped_timeout, "fragment_timeout")               /* held until the timeout */   \
-  X(dropped_first_conflict, "fragment_first_conflict") /* first, other ports */
+#define NVA_FRAGMENT_DROPS(X)                                                        \
+  X(dropped_too_many, "fragment_too_many")             /* more held than kMaxHeld */ \
+  X(dropped_held_cap, "fragment_held_cap")             /* max_held_mbufs reached */  \
+  X(dropped_timeout, "fragment_timeout")               /* held until the timeout */  \
+  X(dropped_first_conflict, "fragment_first_conflict") /* first, other ports */      \
+  X(dropped_evicted, "fragment_evicted")               /* its datagram's slot was taken */
 
 struct FragmentCounters {
   std::uint64_t first_seen = 0;
-  std::uint64_t held = 0;             // later fragments waiting for their first
-  std::uint64_t released = 0;         // held ones released by their first
-  std::uint64_t duplicate_first = 0;  // retransmitted first fragments
-  std::uint64_t completed = 0;        // datagrams whose every byte passed
+  std::uint64_t held = 0;               // later fragments waiting for their first
+  std::uint64_t released = 0;           // held ones released by their first
+  std::uint64_t duplicate_first = 0;    // retransmitted first fragments
+  std::uint64_t completed = 0;          // datagrams whose every byte passed
+  std::uint64_t datagrams_evicted = 0;  // slots taken for a new datagram
 #define NVA_X(member, metric) std::uint64_t member = 0;
   NVA_FRAGMENT_DROPS(NVA_X)
 #undef NVA_X
@@ -124,7 +130,8 @@ class FragmentTracker {
     std::uint8_t nheld = 0;
     std::array<rte_mbuf*, kMaxHeld> held{};
   };
-  Entry* find(const packet::ParsedPacket& p, bool create, std::uint32_t now_ms) noexcept;
+  // The datagram's entry, made if new (evicting one if the probe is full).
+  Entry* find(const packet::ParsedPacket& p, std::uint32_t now_ms) noexcept;
   void account(Entry& e, const packet::ParsedPacket& p) noexcept;
   void drop_expired(Entry& e) noexcept;
 
