@@ -38,7 +38,9 @@ enum class NatDrop : std::uint8_t {
   NVA_NAT_DROP_REASONS(NVA_X)
 #undef NVA_X
 };
-inline constexpr std::size_t kNatDropCount = 15;
+#define NVA_X(name, value, metric) +1
+inline constexpr std::size_t kNatDropCount = 0 NVA_NAT_DROP_REASONS(NVA_X);
+#undef NVA_X
 
 std::string_view nat_drop_name(NatDrop d) noexcept;
 
