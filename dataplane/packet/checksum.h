@@ -117,6 +117,18 @@ std::uint16_t ipv6_l4_checksum(const std::uint8_t* l4, std::size_t len,
                                std::size_t csum_field, const std::uint8_t* src16,
                                const std::uint8_t* dst16, std::uint8_t proto) noexcept;
 
+// Whether a received checksum is right: the sum of the covered bytes,
+// checksum field included, is all ones. The IPv4 header of `len` bytes;
+// TCP or UDP data of `len` bytes at `l4` with its pseudo-header (a UDP
+// checksum of 0 means none, RFC 768: true).
+bool ipv4_header_checksum_ok(const std::uint8_t* hdr, std::size_t len) noexcept;
+bool ipv4_l4_checksum_ok(const std::uint8_t* l4, std::size_t len, std::uint32_t src,
+                         std::uint32_t dst, std::uint8_t proto) noexcept;
+// The TCP/UDP check for a sum `acc` (unfolded, csum_add_bytes()) taken over
+// the L4 bytes elsewhere (e.g. the segments of a chained mbuf).
+bool ipv4_l4_sum_ok(std::uint64_t acc, std::size_t len, std::uint32_t src,
+                    std::uint32_t dst, std::uint8_t proto) noexcept;
+
 // Plain Internet checksum of `len` bytes with the field at `csum_field`
 // counting as zero (ICMPv4: no pseudo-header).
 std::uint16_t inet_checksum(const std::uint8_t* p, std::size_t len,

@@ -57,27 +57,31 @@ TEST(Tracker, OnPacketAgreesWithTheStateMachine) {
   }
   for (const ConnState start : states) {
     const bool udp = start == ConnState::kUdp || start == ConnState::kUdpReplied;
-    for (const Dir dir : {O, P}) {
-      for (unsigned f = 0; f < 256; ++f) {
-        const auto flags = static_cast<std::uint8_t>(udp ? 0 : f);
-        ConnTracker tr(4, t);
-        ConnKey k, r;
-        k.src_addr = 1;
-        k.proto = udp ? 17 : 6;
-        r.src_addr = 2;
-        r.proto = k.proto;
-        const std::uint32_t c = tr.create(k, r, start, 0);
-        ASSERT_NE(c, ConnRef::kNone);
-        std::uint8_t cflags = tr.table().conn(c).flags;
-        const ConnState want =
-            udp ? udp_next(start, dir) : tcp_next(start, dir, flags, cflags);
-        EXPECT_EQ(state_name(tr.on_packet(c, dir, flags, 500)), state_name(want))
-            << state_name(start) << " flags " << f;
-        const Conn& conn = tr.table().conn(c);
-        EXPECT_EQ(state_name(conn.state), state_name(want));
-        EXPECT_EQ(conn.flags, cflags);
-        EXPECT_EQ(conn.expires, 500 + t.of(timeout_class(want)));
-        if (udp) break;
+    for (const std::uint8_t initial : {std::uint8_t{0}, kConnAssured}) {
+      for (const Dir dir : {O, P}) {
+        for (unsigned f = 0; f < 256; ++f) {
+          const auto flags = static_cast<std::uint8_t>(udp ? 0 : f);
+          ConnTracker tr(4, t);
+          ConnKey k, r;
+          k.src_addr = 1;
+          k.proto = udp ? 17 : 6;
+          r.src_addr = 2;
+          r.proto = k.proto;
+          const std::uint32_t c = tr.create(k, r, start, 0, initial);
+          ASSERT_NE(c, ConnRef::kNone);
+          std::uint8_t cflags = tr.table().conn(c).flags;
+          const ConnState want =
+              udp ? udp_next(start, dir) : tcp_next(start, dir, flags, cflags);
+          EXPECT_EQ(state_name(tr.on_packet(c, dir, flags, 500)), state_name(want))
+              << state_name(start) << " flags " << f;
+          const Conn& conn = tr.table().conn(c);
+          EXPECT_EQ(state_name(conn.state), state_name(want));
+          EXPECT_EQ(conn.flags, cflags);
+          EXPECT_EQ(conn.expires,
+                    500 + t.of(timeout_class(want, (cflags & kConnAssured) != 0)));
+          EXPECT_EQ(conn.timeout_class, static_cast<std::uint8_t>(timeout_class(conn)));
+          if (udp) break;
+        }
       }
     }
   }
@@ -111,9 +115,21 @@ INSTANTIATE_TEST_SUITE_P(
         TcpCase{"rst_during_handshake",
                 ConnState::kTcpSynReceived,
                 {{O, R | A, ConnState::kTcpClosed}}},
+        // Issue 12, finding 6: a FIN before the handshake completes is
+        // noted, and the connection stays embryonic; the handshake's ACK
+        // then finds the FINs.
         TcpCase{"fin_during_handshake",
                 ConnState::kTcpSynReceived,
-                {{O, F, ConnState::kTcpFinWait}, {P, F | A, ConnState::kTcpClosing}}},
+                {{O, F, ConnState::kTcpSynReceived},
+                 {P, F | A, ConnState::kTcpSynReceived},
+                 {O, A, ConnState::kTcpClosing}}},
+        TcpCase{"syn_fin_stays_syn_sent",
+                ConnState::kNone,
+                {{O, S | F, ConnState::kTcpSynSent}, {O, F, ConnState::kTcpSynSent}}},
+        TcpCase{
+            "syn_on_established_changes_nothing",
+            ConnState::kTcpEstablished,
+            {{O, S, ConnState::kTcpEstablished}, {P, S | A, ConnState::kTcpEstablished}}},
         TcpCase{"fin_retransmit_in_time_wait",
                 ConnState::kTcpTimeWait,
                 {{P, F | A, ConnState::kTcpTimeWait}}},
@@ -170,7 +186,8 @@ Timeouts short_timeouts() {
 
 TEST(Tracker, IdleConnectionsExpireByClassAndActiveOnesStay) {
   ConnTracker tr(100, short_timeouts());
-  const auto est = tr.create(key(1), rkey(1), ConnState::kTcpEstablished, 0);
+  const auto est =
+      tr.create(key(1), rkey(1), ConnState::kTcpEstablished, 0, kConnAssured);
   const auto syn = tr.create(key(2), rkey(2), ConnState::kTcpSynSent, 0);
   const auto udp = tr.create(key(3, 17), rkey(3, 17), ConnState::kUdp, 0);
   ASSERT_NE(est, ConnRef::kNone);
@@ -241,7 +258,8 @@ TEST(Tracker, SynFloodNeverHarmsEstablished) {
   constexpr std::uint32_t kCap = 1000;
   ConnTracker tr(kCap, Timeouts{});
   for (std::uint32_t i = 0; i < 600; ++i) {
-    ASSERT_NE(tr.create(key(i), rkey(i), ConnState::kTcpEstablished, 0), ConnRef::kNone);
+    ASSERT_NE(tr.create(key(i), rkey(i), ConnState::kTcpEstablished, 0, kConnAssured),
+              ConnRef::kNone);
   }
   for (std::uint32_t i = 600; i < 100000; ++i) {
     ASSERT_NE(tr.create(key(i), rkey(i), ConnState::kTcpSynSent, i), ConnRef::kNone) << i;
@@ -258,7 +276,7 @@ TEST(Tracker, SynFloodNeverHarmsEstablished) {
   // All established: nothing may be evicted, new connections are dropped.
   ConnTracker full(10, Timeouts{});
   for (std::uint32_t i = 0; i < 10; ++i) {
-    full.create(key(i), rkey(i), ConnState::kTcpEstablished, 0);
+    full.create(key(i), rkey(i), ConnState::kTcpEstablished, 0, kConnAssured);
   }
   EXPECT_EQ(full.create(key(50), rkey(50), ConnState::kTcpSynSent, 1), ConnRef::kNone);
   EXPECT_EQ(full.counters().dropped_table_full, 1u);

@@ -86,6 +86,18 @@ Bytes tcp(const std::string& s, std::uint16_t sp, const std::string& d, std::uin
       .Build();
 }
 
+// A TCP segment with its sequence numbers.
+Bytes seg(const std::string& s, std::uint16_t sp, const std::string& d, std::uint16_t dp,
+          std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+          const std::string& payload = "") {
+  return PacketBuilder()
+      .Eth()
+      .IPv4(s, d)
+      .TCP(sp, dp, {.flags = flags, .seq = seq, .ack = ack})
+      .Payload(payload)
+      .Build();
+}
+
 TEST(Translator, DnatBothDirections) {
   Harness h;
   Bytes syn = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kSyn);
@@ -160,22 +172,24 @@ TEST(Translator, UdpSnatToOtherBackendPort) {
 
 TEST(Translator, TcpLifecycleAndExpiry) {
   Harness h;
-  Bytes p1 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kSyn);
+  // Client ISN 100, backend ISN 5000: each ACK acknowledges the other side.
+  Bytes p1 = seg("203.0.113.5", 40000, "198.19.0.10", 80, kSyn, 100, 0);
   ASSERT_EQ(h.run(p1, 0), Verdict::kForward);
   ParsedPacket out;
   ASSERT_EQ(packet::parse(p1, out), packet::DropReason::kNone);
   const std::string be = addr(out.ipv4_dst);
-  Bytes p2 = tcp(be, 8080, "203.0.113.5", 40000, kSyn | kAck);
+  Bytes p2 = seg(be, 8080, "203.0.113.5", 40000, kSyn | kAck, 5000, 101);
   ASSERT_EQ(h.run(p2, 10), Verdict::kForward);
-  Bytes p3 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kAck);
+  Bytes p3 = seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck, 101, 5001);
   ASSERT_EQ(h.run(p3, 20), Verdict::kForward);
   const auto& c = h.nat.tracker().table().conn(0);
   EXPECT_EQ(c.state, conntrack::ConnState::kTcpEstablished);
-  Bytes p4 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kFin | kAck);
+  EXPECT_NE(c.flags & conntrack::kConnAssured, 0);
+  Bytes p4 = seg("203.0.113.5", 40000, "198.19.0.10", 80, kFin | kAck, 101, 5001);
   ASSERT_EQ(h.run(p4, 30), Verdict::kForward);
-  Bytes p5 = tcp(be, 8080, "203.0.113.5", 40000, kFin | kAck);
+  Bytes p5 = seg(be, 8080, "203.0.113.5", 40000, kFin | kAck, 5001, 102);
   ASSERT_EQ(h.run(p5, 40), Verdict::kForward);
-  Bytes p6 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kAck);
+  Bytes p6 = seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck, 102, 5002);
   ASSERT_EQ(h.run(p6, 50), Verdict::kForward);
   EXPECT_EQ(c.state, conntrack::ConnState::kTcpTimeWait);
   // Time-wait lasts 120 s by default, then the connection is gone and a
@@ -267,30 +281,59 @@ TEST(Translator, AnswersPingToVip) {
                       .Build());
 }
 
+// Issue 12, finding 6: the ports of one (backend, SNAT address) held by
+// connections that never completed a handshake are taken back, oldest
+// first; only assured ones make the pair exhausted, and that is counted.
 TEST(Translator, SnatPortsExhaustThenCount) {
   TranslatorConfig cfg;
   cfg.snat_port_min = 65530;  // 6 ports: 65530..65535
   Harness h(cfg);
   std::set<std::uint16_t> ports;
+  std::vector<std::uint16_t> by_client;
   for (int i = 0; i < 6; ++i) {
-    Bytes p = tcp("203.0.113.5", static_cast<std::uint16_t>(1000 + i), "198.19.0.11", 443,
-                  kSyn);
-    ASSERT_EQ(h.run(p), Verdict::kForward) << i;
+    Bytes p = seg("203.0.113.5", static_cast<std::uint16_t>(1000 + i), "198.19.0.11", 443,
+                  kSyn, 100, 0);
+    ASSERT_EQ(h.run(p, static_cast<std::uint32_t>(i)), Verdict::kForward) << i;
     ParsedPacket out;
     ASSERT_EQ(packet::parse(p, out), packet::DropReason::kNone);
     ports.insert(out.src_port);
+    by_client.push_back(out.src_port);
   }
   EXPECT_EQ(ports.size(), 6u);
   EXPECT_EQ(*ports.begin(), 65530);
-  Bytes p = tcp("203.0.113.5", 2000, "198.19.0.11", 443, kSyn);
-  EXPECT_EQ(h.run(p), Verdict::kDrop);
-  EXPECT_EQ(h.nat.last_drop(), NatDrop::kSnatPortsExhausted);
-  // Counted per (backend, SNAT address) too.
+  // All six embryonic: a new client takes the oldest one's port.
+  Bytes p = seg("203.0.113.5", 2000, "198.19.0.11", 443, kSyn, 100, 0);
+  EXPECT_EQ(h.run(p, 100), Verdict::kForward);
+  ParsedPacket out;
+  ASSERT_EQ(packet::parse(p, out), packet::DropReason::kNone);
+  EXPECT_EQ(out.src_port, by_client[0]);
+  EXPECT_EQ(h.nat.counters().snat_evicted, 1u);
+  Bytes first = seg("203.0.113.5", 1000, "198.19.0.11", 443, kAck, 101, 0);
+  EXPECT_EQ(h.run(first, 101), Verdict::kDrop);  // its connection is gone
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kMidstreamNoConn);
+  // Counted per (backend, SNAT address) all the same.
   ASSERT_EQ(h.nat.exhaustion().size(), 1u);
   EXPECT_EQ(h.nat.exhaustion()[0].backend_addr, ipv4_from_string("198.18.3.1"));
   EXPECT_EQ(h.nat.exhaustion()[0].backend_port, 443);
   EXPECT_EQ(h.nat.exhaustion()[0].snat_addr, ipv4_from_string("198.18.1.1"));
   EXPECT_EQ(h.nat.exhaustion()[0].count, 1u);
+
+  // Complete every handshake: now nothing may give its port up.
+  for (int i = 1; i <= 6; ++i) {
+    const auto cport = static_cast<std::uint16_t>(i == 6 ? 2000 : 1000 + i);
+    const std::uint16_t sport =
+        i == 6 ? by_client[0] : by_client[static_cast<std::size_t>(i)];
+    Bytes synack = seg("198.18.3.1", 443, "198.18.1.1", sport, kSyn | kAck, 7000, 101);
+    ASSERT_EQ(h.run(synack, 200), Verdict::kForward);
+    Bytes ack = seg("203.0.113.5", cport, "198.19.0.11", 443, kAck, 101, 7001);
+    ASSERT_EQ(h.run(ack, 200), Verdict::kForward);
+  }
+  EXPECT_EQ(h.nat.tracker().list_size(conntrack::TimeoutClass::kTcpEstablished), 6u);
+  Bytes late = seg("203.0.113.5", 3000, "198.19.0.11", 443, kSyn, 100, 0);
+  EXPECT_EQ(h.run(late, 300), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kSnatPortsExhausted);
+  EXPECT_EQ(h.nat.counters().snat_evicted, 1u);
+  EXPECT_EQ(h.nat.exhaustion()[0].count, 2u);
 }
 
 // Space-Saving: every pair counted exactly while the slots suffice; past
@@ -328,10 +371,16 @@ TEST(Translator, TableFullDropsWhenAllEstablished) {
   cfg.capacity = 4;
   Harness h(cfg);
   for (int i = 0; i < 4; ++i) {
-    Bytes p =
-        tcp("203.0.113.5", static_cast<std::uint16_t>(1000 + i), "198.19.0.10", 80, kAck);
-    ASSERT_EQ(h.run(p), Verdict::kForward);  // picked up as established
+    const auto cport = static_cast<std::uint16_t>(1000 + i);
+    Bytes p = seg("203.0.113.5", cport, "198.19.0.10", 80, kAck, 100, 900, "x");
+    ASSERT_EQ(h.run(p), Verdict::kForward);  // picked up, not assured
+    ParsedPacket out;
+    ASSERT_EQ(packet::parse(p, out), packet::DropReason::kNone);
+    // The backend answers, acknowledging the client's byte: assured.
+    Bytes r = seg(addr(out.ipv4_dst), 8080, "203.0.113.5", cport, kAck, 900, 101);
+    ASSERT_EQ(h.run(r), Verdict::kForward);
   }
+  EXPECT_EQ(h.nat.tracker().list_size(conntrack::TimeoutClass::kTcpEstablished), 4u);
   Bytes p = tcp("203.0.113.5", 2000, "198.19.0.10", 80, kSyn);
   EXPECT_EQ(h.run(p), Verdict::kDrop);
   EXPECT_EQ(h.nat.last_drop(), NatDrop::kTableFull);
