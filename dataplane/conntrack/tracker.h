@@ -38,7 +38,8 @@ struct TrackerCounters {
   std::uint64_t requeued = 0;
   // TCP segments forwarded without any state change (SegmentVerdict::kIgnore:
   // RSTs in the window but not exact, SYNs on synchronized connections,
-  // implausible ACKs); the out-of-window RSTs are the translator's drops.
+  // implausible ACKs outside the established fast path, which does not
+  // count its own); the out-of-window RSTs are the translator's drops.
   std::uint64_t tcp_ignored = 0;
 };
 
