@@ -248,7 +248,7 @@ std::uint16_t Translator::pick_snat_port(ConnKey& reply, std::uint32_t now_ms,
 
 Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket& p,
                               const ConnKey& key, const lb::Service& svc,
-                              std::uint32_t now_ms) noexcept {
+                              std::uint32_t now_ms, bool check_checksums) noexcept {
   // A packet that cannot be forwarded must not create state.
   if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
   ConnState state = ConnState::kUdp;
@@ -266,7 +266,7 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
     }
   }
   // Nor may a corrupt (or forged without care) one: checksums first.
-  if (!checksums_ok(frame, p)) return Verdict::kDrop;
+  if (check_checksums && !checksums_ok(frame, p)) return Verdict::kDrop;
   const lb::FlowTuple ft{p.ipv4_src, p.ipv4_dst, p.src_port, p.dst_port, p.l4_proto};
   const std::uint64_t fh = lb::flow_hash(ft, svc.seed);
   const std::uint32_t bi = svc.maglev.lookup(fh);
@@ -328,9 +328,12 @@ Verdict Translator::translate_checked(std::span<std::uint8_t> frame,
     if ((p.tcp_flags & kRst) != 0) return drop(NatDrop::kDeadBackend);
     return answer_rst(frame, p);
   }
-  // UDP: the flow starts again on a healthy backend.
+  // UDP: the flow starts again on a healthy backend. Its packets were
+  // accepted once; a chained one without the NIC's word (the worker sums
+  // chains on misses only) is taken as it comes.
   if (const lb::Service* svc = services.find(p.l4_proto, p.ipv4_dst, p.dst_port)) {
-    return slow_path(frame, p, key_of(p), *svc, now_ms);
+    return slow_path(frame, p, key_of(p), *svc, now_ms,
+                     /*check_checksums=*/p.rx_csum != 0 || frame.size() >= p.l3_end);
   }
   return drop(NatDrop::kDeadBackend);
 }

@@ -193,9 +193,12 @@ class Translator {
   // L4 checksum covers the whole datagram and is not checked.
   bool checksums_ok(std::span<const std::uint8_t> frame,
                     const packet::ParsedPacket& p) noexcept;
+  // Creates the connection of a packet that missed; `check_checksums`:
+  // checksums_ok() first (always, but for a flow re-balanced off a dead
+  // backend whose packet cannot be checked here).
   Verdict slow_path(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                     const conntrack::ConnKey& key, const lb::Service& svc,
-                    std::uint32_t now_ms) noexcept;
+                    std::uint32_t now_ms, bool check_checksums = true) noexcept;
   Verdict process_l4(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                      const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
   Verdict translate(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
