@@ -255,8 +255,6 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
     if (m == nullptr) continue;
     const std::size_t mpi = port_of[i];
     if (fast[i] < 0) {
-      if (reason[i] == packet::DropReason::kNone)
-        parsed(i).rx_csum = rx_csum_of(m, parsed(i));
       handle(m, parsed(i), reason[i], mpi, from_handoff, svc, now);
       continue;
     }
@@ -290,7 +288,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   }
 }
 
-void Worker::handle(rte_mbuf* m, const packet::ParsedPacket& p, packet::DropReason r,
+void Worker::handle(rte_mbuf* m, packet::ParsedPacket& p, packet::DropReason r,
                     std::size_t pi, bool from_handoff, const lb::ServiceTable& svc,
                     std::uint32_t now) noexcept {
   PortBinding& pb = cfg_.ports[pi];
@@ -321,6 +319,8 @@ void Worker::handle(rte_mbuf* m, const packet::ParsedPacket& p, packet::DropReas
            m, pi);
     return;
   }
+  // From here on the translator may create a connection for the packet.
+  p.rx_csum = rx_csum_of(m, p);
   if (p.l3 == packet::L3Kind::kIpv4 && p.frag != packet::FragState::kNone &&
       (svc.is_vip(p.ipv4_dst) || svc.is_snat_addr(p.ipv4_dst) ||
        svc.is_dnat_backend_addr(p.ipv4_src))) {

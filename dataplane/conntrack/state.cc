@@ -156,6 +156,7 @@ SegmentVerdict tcp_track(Conn& c, Dir dir, const TcpSegment& s,
   const std::uint8_t obit = orig ? kConnSeqReply : kConnSeqOrig;
   const bool known_d = (c.flags & dbit) != 0, known_o = (c.flags & obit) != 0;
   const bool has_ack = (s.flags & kAck) != 0;
+  const std::uint32_t end = seg_end(s);
   next = c.state;
 
   if (s.flags & kRst) {
@@ -183,7 +184,7 @@ SegmentVerdict tcp_track(Conn& c, Dir dir, const TcpSegment& s,
         case ConnState::kTcpClosed:
           // A new SYN, its retransmit, or a reuse of a finished tuple.
           next = tcp_next(c.state, dir, s.flags, c.flags);
-          c.seq_next[d] = s.end;
+          c.seq_next[d] = end;
           c.flags |= dbit;
           return SegmentVerdict::kAccept;
         default:
@@ -195,7 +196,7 @@ SegmentVerdict tcp_track(Conn& c, Dir dir, const TcpSegment& s,
       // The SYN-ACK must acknowledge the client's SYN.
       if (known_o && s.ack != c.seq_next[o]) return SegmentVerdict::kIgnore;
       next = tcp_next(c.state, dir, s.flags, c.flags);
-      c.seq_next[d] = s.end;
+      c.seq_next[d] = end;
       c.flags |= dbit;
       return SegmentVerdict::kAccept;
     }
@@ -212,8 +213,8 @@ SegmentVerdict tcp_track(Conn& c, Dir dir, const TcpSegment& s,
   if (known_o && (!has_ack || c.seq_next[o] - s.ack > kAckWindow)) {
     return SegmentVerdict::kIgnore;
   }
-  if (!known_d || static_cast<std::int32_t>(s.end - c.seq_next[d]) > 0) {
-    c.seq_next[d] = s.end;
+  if (!known_d || static_cast<std::int32_t>(end - c.seq_next[d]) > 0) {
+    c.seq_next[d] = end;
     c.flags |= dbit;
   }
   next = tcp_next(c.state, dir, s.flags, c.flags);

@@ -122,9 +122,15 @@ ConnState tcp_next(ConnState cur, Dir dir, std::uint8_t tcp_flags,
 struct TcpSegment {
   std::uint8_t flags = 0;
   std::uint32_t seq = 0;  // SEG.SEQ
-  std::uint32_t end = 0;  // SEG.SEQ + SEG.LEN (SYN and FIN count one each)
+  // SEG.SEQ + the payload length; SEG.LEN also counts SYN and FIN, which
+  // seg_end() adds (the established fast path sees neither).
+  std::uint32_t end = 0;
   std::uint32_t ack = 0;  // SEG.ACK; meaningful with the ACK flag
 };
+// SEG.SEQ + SEG.LEN.
+constexpr std::uint32_t seg_end(const TcpSegment& s) noexcept {
+  return s.end + (s.flags & 1u) + ((s.flags >> 1) & 1u);  // FIN 0x01, SYN 0x02
+}
 
 // How far an RST's sequence may be from seq_next and still be forwarded
 // (without any state change), and how far a segment's ACK may lag the

@@ -141,15 +141,7 @@ void ConnTracker::apply(std::uint32_t idx, ConnState s, std::uint32_t now_ms) no
     refresh(c, now_ms);
     link_tail(idx, static_cast<TimeoutClass>(cls));
   } else {
-    // Marked only if the expiry moves: a connection's first packets come
-    // in the millisecond it was queued, and requeueing it for them would
-    // cost expire() a move per connection (and disorder the eviction).
-    const std::uint32_t e =
-        now_ms + timeouts_.of(static_cast<TimeoutClass>(c.timeout_class));
-    if (e != c.expires) {
-      c.expires = e;
-      c.refreshed = 1;
-    }
+    refresh(c, now_ms);
   }
 }
 

@@ -63,8 +63,9 @@ class ConnTracker {
   // A TCP segment of connection `idx` in direction `dir`: sequence checks,
   // state and expiry (tcp_track(), state.h). kDrop: the caller drops the
   // segment and counts it; kIgnore (counted here) and kAccept: it goes on.
-  SegmentVerdict on_tcp(std::uint32_t idx, Dir dir, const TcpSegment& s,
-                        std::uint32_t now_ms) noexcept {
+  [[gnu::always_inline]] SegmentVerdict on_tcp(std::uint32_t idx, Dir dir,
+                                               const TcpSegment& s,
+                                               std::uint32_t now_ms) noexcept {
     Conn& c = table_.conn(idx);
     // Most segments change nothing but the expiry and this direction's
     // sequence: an ACK without SYN, FIN or RST on an assured established
@@ -75,9 +76,11 @@ class ConnTracker {
     if (c.timeout_class == static_cast<std::uint8_t>(TimeoutClass::kTcpEstablished) &&
         (s.flags & kSynFinRstAck) == kAck) {
       refresh(c, now_ms);
+      // Only a segment that would advance the sequence (data beyond what
+      // was seen) needs its ACK checked: a pure ACK stops at the first test.
       const unsigned d = static_cast<unsigned>(dir);
-      if (c.seq_next[1 - d] - s.ack <= kAckWindow &&
-          static_cast<std::int32_t>(s.end - c.seq_next[d]) > 0) {
+      if (static_cast<std::int32_t>(s.end - c.seq_next[d]) > 0 &&
+          c.seq_next[1 - d] - s.ack <= kAckWindow) {
         c.seq_next[d] = s.end;
       }
       return SegmentVerdict::kAccept;
@@ -145,9 +148,14 @@ class ConnTracker {
   void link_tail(std::uint32_t idx, TimeoutClass c) noexcept;
   void unlink(std::uint32_t idx) noexcept;
   void requeue(std::uint32_t idx) noexcept;
+  // Marked refreshed only if the expiry moves (branch-free): packets in the
+  // millisecond a connection was queued leave it where it is, as the
+  // expires != queued_expires test this mark replaced did.
   void refresh(Conn& c, std::uint32_t now_ms) noexcept {
-    c.expires = now_ms + timeouts_.of(static_cast<TimeoutClass>(c.timeout_class));
-    c.refreshed = 1;
+    const std::uint32_t e =
+        now_ms + timeouts_.of(static_cast<TimeoutClass>(c.timeout_class));
+    c.refreshed |= static_cast<std::uint8_t>(e != c.expires);
+    c.expires = e;
   }
   ConnState on_packet_slow(std::uint32_t idx, Dir dir, std::uint8_t tcp_flags,
                            std::uint32_t now_ms) noexcept;

@@ -19,7 +19,7 @@ using packet::ParsedPacket;
 
 namespace {
 
-constexpr std::uint8_t kSyn = 0x02, kAck = 0x10, kRst = 0x04;
+constexpr std::uint8_t kSyn = 0x02, kAck = 0x10, kRst = 0x04, kFin = 0x01;
 // SNAT port search: give up after this many candidates (counted).
 constexpr unsigned kSnatTries = 128;
 
@@ -260,7 +260,8 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
                svc.mode == lb::NatMode::kDnat) {
       // Picked up mid-stream: not assured until the backend answers, so
       // embryonic (short, evictable) until then (conntrack/state.h).
-      state = ConnState::kTcpEstablished;
+      state =
+          (p.tcp_flags & kFin) != 0 ? ConnState::kTcpFinWait : ConnState::kTcpEstablished;
     } else {
       return drop(NatDrop::kMidstreamNoConn);
     }
@@ -300,14 +301,20 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
     if (tracker_.table().lookup(reply).found()) return drop(NatDrop::kReplyTupleInUse);
   }
 
-  const std::uint32_t idx = tracker_.create(key, reply, state, now_ms);
+  // The creating packet's state step is done here: its state above, and
+  // for TCP the client's first sequence number (SYN or picked-up segment)
+  // and a FIN it carries (state.h: noted, the connection stays embryonic).
+  std::uint32_t seq_next = 0;
+  if (p.l4_proto == packet::ipproto::kTcp) {
+    seq_next = conntrack::seg_end(tcp_segment(frame, p));
+    flags |= conntrack::kConnSeqOrig;
+    if ((p.tcp_flags & kFin) != 0) flags |= conntrack::kConnFinOrig;
+  }
+  const std::uint32_t idx = tracker_.create(key, reply, state, now_ms, flags);
   if (idx == ConnRef::kNone) return drop(NatDrop::kTableFull);
-  conntrack::Conn& c = tracker_.table().conn(idx);
-  c.flags |= flags;
+  tracker_.table().conn(idx).seq_next[0] = seq_next;
   ++counters_.created;
-  // The creating packet was counted by create(); translate() sets the
-  // first sequence number (SYN or picked-up segment) from it.
-  return translate(frame, p, ConnRef{idx << 1}, now_ms);
+  return rewrite(frame, p, ConnRef{idx << 1});
 }
 
 Verdict Translator::translate_checked(std::span<std::uint8_t> frame,
@@ -343,7 +350,6 @@ Verdict Translator::translate_checked(std::span<std::uint8_t> frame,
 Verdict Translator::answer_rst(std::span<std::uint8_t> frame,
                                const ParsedPacket& p) noexcept {
   constexpr std::size_t kTcpLen = 20;
-  constexpr std::uint8_t kFin = 0x01;
   if (p.l4_len() < kTcpLen || frame.size() < p.l4_offset + kTcpLen) {
     return drop(NatDrop::kDeadBackend);
   }

@@ -172,9 +172,7 @@ class Translator {
     s.seq = packet::load_be32(t + 4);
     s.ack = packet::load_be32(t + 8);
     const std::uint32_t hdr = static_cast<std::uint32_t>(t[12] >> 4) * 4;
-    // SEG.LEN: the payload, plus one for SYN (0x02) and one for FIN (0x01).
-    s.end = s.seq + (p.l3_end - p.l4_offset - hdr) + (p.tcp_flags & 1u) +
-            ((p.tcp_flags >> 1) & 1u);
+    s.end = s.seq + (p.l3_end - p.l4_offset - hdr);  // the payload's end
     return s;
   }
 
@@ -203,6 +201,9 @@ class Translator {
                      const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
   Verdict translate(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                     conntrack::ConnRef ref, std::uint32_t now_ms) noexcept;
+  // translate() after the state step: the rewrite (TTL > 1 checked).
+  Verdict rewrite(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                  conntrack::ConnRef ref) noexcept;
   // translate() after the dead-backend check (DeadBackendPolicy::kReset).
   Verdict translate_checked(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                             conntrack::ConnRef ref, const lb::ServiceTable& services,
@@ -239,10 +240,9 @@ class Translator {
 // A hit's work, inline (it is every established packet's): state and
 // sequence checks, TTL, rewrite to the other direction's tuple with the
 // connection's precomputed checksum change.
-inline Verdict Translator::translate(std::span<std::uint8_t> frame,
-                                     const packet::ParsedPacket& p,
-                                     conntrack::ConnRef ref,
-                                     std::uint32_t now_ms) noexcept {
+[[gnu::always_inline]] inline Verdict Translator::translate(
+    std::span<std::uint8_t> frame, const packet::ParsedPacket& p, conntrack::ConnRef ref,
+    std::uint32_t now_ms) noexcept {
   if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
   const conntrack::Dir dir = ref.dir();
   if (p.l4_proto == packet::ipproto::kTcp && p.frag != packet::FragState::kLater) {
@@ -253,11 +253,17 @@ inline Verdict Translator::translate(std::span<std::uint8_t> frame,
   } else {
     tracker_.on_packet(ref.index(), dir, p.tcp_flags, now_ms);
   }
+  return rewrite(frame, p, ref);
+}
+
+[[gnu::always_inline]] inline Verdict Translator::rewrite(
+    std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+    conntrack::ConnRef ref) noexcept {
+  const unsigned dir = static_cast<unsigned>(ref.dir());
   const conntrack::Conn& c = tracker_.table().conn(ref.index());
-  const conntrack::ConnKey& other = c.key[1 - static_cast<unsigned>(dir)];
+  const conntrack::ConnKey& other = c.key[1 - dir];
   packet::rewrite_ipv4_tuple(frame, p, other.reversed_addrs_wire(),
-                             other.reversed_ports_wire(),
-                             c.delta[static_cast<unsigned>(dir)]);
+                             other.reversed_ports_wire(), c.delta[dir]);
   ++counters_.forwarded;
   return Verdict::kForward;
 }

@@ -63,7 +63,7 @@ std::uint16_t ipv6_l4_checksum(const std::uint8_t* l4, std::size_t len,
   return static_cast<std::uint16_t>(~csum_fold(acc));
 }
 
-bool ipv4_header_checksum_ok(const std::uint8_t* hdr, std::size_t len) noexcept {
+bool ipv4_header_checksum_ok_any(const std::uint8_t* hdr, std::size_t len) noexcept {
   return csum_fold(csum_add_bytes(0, hdr, len)) == 0xFFFF;
 }
 

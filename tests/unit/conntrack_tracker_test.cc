@@ -325,8 +325,7 @@ struct Track {
   SegmentVerdict step(Dir d, std::uint8_t flags, std::uint32_t seq, std::uint32_t len,
                       std::uint32_t ack) {
     ConnState next = c.state;
-    const SegmentVerdict v = tcp_track(
-        c, d, {flags, seq, seq + len + ((flags & (S | F)) ? 1u : 0u), ack}, next);
+    const SegmentVerdict v = tcp_track(c, d, {flags, seq, seq + len, ack}, next);
     if (v == SegmentVerdict::kAccept) c.state = next;
     return v;
   }
