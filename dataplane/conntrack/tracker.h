@@ -2,8 +2,9 @@
 // full-table policy and counters.
 //
 // Expiry without scans: every timeout class has a list in creation or
-// requeue order. A packet only refreshes Conn::expires and marks the record
-// refreshed (its line is already in cache); expire() looks at list heads
+// requeue order. A packet only refreshes Conn::expires and, if that moved
+// it, marks the record refreshed (its line is already in cache); expire()
+// looks at list heads
 // and either frees a connection whose time has passed or moves a refreshed
 // one to its tail (lazy LRU), so each connection is requeued at most once
 // per timeout period. The work per call is bounded by `budget`. A
@@ -70,8 +71,11 @@ class ConnTracker {
     // Most segments change nothing but the expiry and this direction's
     // sequence: an ACK without SYN, FIN or RST on an assured established
     // connection (the only one in the established class). Inline, without
-    // the state machine: ~10 instructions over the plain refresh. Both
-    // sequences are known (assured implies it).
+    // the state machine; always_inline because GCC stopped inlining it
+    // (and translate()) when they grew, for +50 instructions per packet.
+    // With the header loads the sequence tracking costs ~36-40
+    // instructions per packet (docs/BENCHMARKS.md). Both sequences are
+    // known (assured implies it).
     constexpr std::uint8_t kSynFinRstAck = 0x02 | 0x01 | 0x04 | 0x10, kAck = 0x10;
     if (c.timeout_class == static_cast<std::uint8_t>(TimeoutClass::kTcpEstablished) &&
         (s.flags & kSynFinRstAck) == kAck) {
