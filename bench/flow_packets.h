@@ -19,13 +19,20 @@ namespace nva::bench {
 inline constexpr std::uint32_t kClientBase =
     0x0A000000;  // flows: 10.0.0.0 + i (test data)
 
+// Every flow's sequence numbers: the client's SYN carries kClientIsn, the
+// backend's SYN-ACK kBackendIsn (and acknowledges the SYN), and the
+// client's segments acknowledge the SYN-ACK, as the connection tracking's
+// sequence checks require of a handshake (dataplane/conntrack/state.h).
+inline constexpr std::uint32_t kClientIsn = 1000, kBackendIsn = 5000;
+
 class FlowPackets {
  public:
   FlowPackets(const char* vip, std::uint16_t port)
       : tmpl_(packet::PacketBuilder()
                   .Eth()
                   .IPv4("10.0.0.0", vip)
-                  .TCP(40000, port, {.flags = 0x10})
+                  .TCP(40000, port,
+                       {.flags = 0x10, .seq = kClientIsn, .ack = kBackendIsn + 1})
                   .PadTo(60)
                   .Build()) {}
 

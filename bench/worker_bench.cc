@@ -126,6 +126,8 @@ class Pipeline {
     packet::store_be32(d + 30, r.dst_addr);
     packet::store_be16(d + 34, r.src_port);
     packet::store_be16(d + 36, r.dst_port);
+    packet::store_be32(d + 38, bench::kBackendIsn);
+    packet::store_be32(d + 42, bench::kClientIsn + 1);  // the client's SYN acknowledged
     d[47] = flags;
     packet::store_be16(d + 24, 0);
     packet::store_be16(d + 24, packet::ipv4_header_checksum(d + 14, 20));

@@ -461,13 +461,18 @@ DataPlaneStats DataPlane::stats() const {
     s.replied_local += t.replied_local;
     s.connections_created += t.created;
     s.dead_backend_resets += t.dead_backend_resets;
+    s.snat_evicted += t.snat_evicted;
     for (std::size_t i = 0; i < nat.size(); ++i) nat[i] += t.drops[i];
+    for (std::size_t i = 0; i < parse.size(); ++i) parse[i] += t.packet_drops[i];
     const auto& tr = w->translator().tracker();
     s.connections_live += tr.table().size();
     s.connections_expired += tr.counters().expired;
     s.evicted_embryonic += tr.counters().evicted_embryonic;
     const auto f = nat::fragment_drops(w->fragments().counters());
     for (std::size_t i = 0; i < frag.size(); ++i) frag[i] += f[i];
+    s.evicted_unreplied += tr.counters().evicted_unreplied;
+    s.evicted_closed += tr.counters().evicted_closed;
+    s.tcp_ignored += tr.counters().tcp_ignored;
   }
   for (std::size_t i = 0; i < parse.size(); ++i) {
     if (parse[i] != 0) {

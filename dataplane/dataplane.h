@@ -28,7 +28,12 @@ struct DataPlaneStats {
   std::uint64_t handoff_out = 0, handoff_dropped = 0;
   std::uint64_t forwarded = 0, replied_local = 0, exceptions = 0;
   std::uint64_t connections_created = 0, connections_live = 0, connections_expired = 0;
-  std::uint64_t evicted_embryonic = 0;
+  // Evicted for new connections (conntrack/tracker.h), by class; SNAT
+  // ports taken back from the pair's embryonic or unassured connections.
+  std::uint64_t evicted_embryonic = 0, evicted_unreplied = 0, evicted_closed = 0;
+  std::uint64_t snat_evicted = 0;
+  // TCP segments forwarded without a state change (conntrack/state.h).
+  std::uint64_t tcp_ignored = 0;
   std::uint64_t dead_backend_resets = 0;
   std::vector<std::pair<std::string, std::uint64_t>> drops;  // reason -> count, non-zero
   std::uint64_t dropped() const {

@@ -3,12 +3,14 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
 #include <rte_mbuf_dyn.h>
 
 #include <cstring>
 #include <stdexcept>
 
 #include "dataplane/packet/bytes.h"
+#include "dataplane/packet/checksum.h"
 #include "dataplane/packet/mbuf.h"
 #include "dataplane/packet/protocols.h"
 #include "dataplane/packet/rewrite.h"
@@ -55,6 +57,54 @@ bool get_frag_ports(rte_mbuf* m, nat::FragmentTracker::Ports& out) noexcept {
   out = {true, static_cast<std::uint16_t>(v >> 16), static_cast<std::uint16_t>(v)};
   m->ol_flags &= ~f.flag;  // consumed: nothing of ours reaches the PMD
   return true;
+}
+
+// The NIC's word on a packet's checksums (the mbuf's ol_flags), for the
+// translator's check before the packet creates a connection. For a chained
+// packet the NIC did not check, also the L4 sum over all its segments: the
+// translator sees only the first. Called on the slow paths only.
+std::uint8_t rx_csum_of(const rte_mbuf* m, const packet::ParsedPacket& p) noexcept {
+  std::uint8_t r = 0;
+  switch (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_IP_CKSUM_GOOD:
+    case RTE_MBUF_F_RX_IP_CKSUM_NONE:  // not right in the data, but verified
+      r |= packet::kRxCsumIpGood;
+      break;
+    case RTE_MBUF_F_RX_IP_CKSUM_BAD:
+      r |= packet::kRxCsumIpBad;
+      break;
+    default:
+      break;  // unknown: checked in software
+  }
+  switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+    case RTE_MBUF_F_RX_L4_CKSUM_NONE:
+      r |= packet::kRxCsumL4Good;
+      break;
+    case RTE_MBUF_F_RX_L4_CKSUM_BAD:
+      r |= packet::kRxCsumL4Bad;
+      break;
+    default:
+      break;
+  }
+  if ((r & (packet::kRxCsumL4Good | packet::kRxCsumL4Bad)) != 0 || m->nb_segs == 1 ||
+      p.l3 != packet::L3Kind::kIpv4 || !p.has_ports ||
+      p.frag != packet::FragState::kNone) {
+    return r;
+  }
+  // The L4 header is in the first segment (parse_mbuf() saw to it).
+  const auto* l4 = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, p.l4_offset);
+  if (p.l4_proto == packet::ipproto::kUdp && packet::load_be16(l4 + 6) == 0) {
+    return r | packet::kRxCsumL4Good;  // no checksum (RFC 768)
+  }
+  std::uint16_t raw = 0;
+  if (rte_raw_cksum_mbuf(m, p.l4_offset, p.l4_len(), &raw) != 0) {
+    return r | packet::kRxCsumL4Bad;  // shorter than its headers say
+  }
+  // DPDK sums native-order words; ours are big-endian.
+  const bool ok = packet::ipv4_l4_sum_ok(rte_be_to_cpu_16(raw), p.l4_len(), p.ipv4_src,
+                                         p.ipv4_dst, p.l4_proto);
+  return r | (ok ? packet::kRxCsumL4Good : packet::kRxCsumL4Bad);
 }
 
 }  // namespace
@@ -215,10 +265,17 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
     // The lookup's answer stands unless a slow path earlier in this burst
     // erased a connection (a hit's record may have been freed and reused)
     // or may have inserted this key: then look again.
+    // Only a miss can create a connection, and only then do the
+    // checksums matter (rx_csum_of()).
     if (ref.found() ? table.erases() == erases : !table.inserted_since_bulk(key)) {
-      v = ref.found() ? nat_.process_hit(frame, parsed(i), ref, svc, now)
-                      : nat_.process_miss(frame, parsed(i), key, svc, now);
+      if (ref.found()) {
+        v = nat_.process_hit(frame, parsed(i), ref, svc, now);
+      } else {
+        parsed(i).rx_csum = rx_csum_of(m, parsed(i));
+        v = nat_.process_miss(frame, parsed(i), key, svc, now);
+      }
     } else {
+      parsed(i).rx_csum = rx_csum_of(m, parsed(i));
       v = nat_.process_key(frame, parsed(i), key, svc, now);
     }
     // Stage 1 saw this port's gateway MAC known (it never becomes unknown
@@ -231,7 +288,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   }
 }
 
-void Worker::handle(rte_mbuf* m, const packet::ParsedPacket& p, packet::DropReason r,
+void Worker::handle(rte_mbuf* m, packet::ParsedPacket& p, packet::DropReason r,
                     std::size_t pi, bool from_handoff, const lb::ServiceTable& svc,
                     std::uint32_t now) noexcept {
   PortBinding& pb = cfg_.ports[pi];
@@ -262,6 +319,8 @@ void Worker::handle(rte_mbuf* m, const packet::ParsedPacket& p, packet::DropReas
            m, pi);
     return;
   }
+  // From here on the translator may create a connection for the packet.
+  p.rx_csum = rx_csum_of(m, p);
   if (p.l3 == packet::L3Kind::kIpv4 && p.frag != packet::FragState::kNone &&
       (svc.is_vip(p.ipv4_dst) || svc.is_snat_addr(p.ipv4_dst) ||
        svc.is_dnat_backend_addr(p.ipv4_src))) {

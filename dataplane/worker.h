@@ -137,8 +137,9 @@ class Worker {
   void process_burst(rte_mbuf** pkts, unsigned n, std::size_t port_index,
                      bool from_handoff, const lb::ServiceTable& svc,
                      std::uint32_t now) noexcept;
-  // One packet, already parsed with result `r`.
-  void handle(rte_mbuf* m, const packet::ParsedPacket& p, packet::DropReason r,
+  // One packet, already parsed with result `r` (handle() fills in
+  // p.rx_csum before the translator may create a connection for it).
+  void handle(rte_mbuf* m, packet::ParsedPacket& p, packet::DropReason r,
               std::size_t port_index, bool from_handoff, const lb::ServiceTable& svc,
               std::uint32_t now) noexcept;
   std::size_t port_index_of(const rte_mbuf* m) const noexcept;

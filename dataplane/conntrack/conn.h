@@ -83,22 +83,31 @@ enum class ConnState : std::uint8_t {
 
 // One cache line per connection: the record the fast path touches after the
 // index. The index holds two references to it (one per direction).
+//
+// The service and backend indexes it once held are gone (nothing read them,
+// and they named entries of a service table that a reload replaces), and so
+// is the copy of `expires` the expiry walk compared with (a one-byte
+// `refreshed` mark does its work): the 8 bytes pay for both directions'
+// next sequence numbers (RFC 5961 checks, state.h).
 struct alignas(64) Conn {
   ConnKey key[2];  // [Dir]: the tuple each direction carries on arrival
 
-  std::uint32_t expires = 0;  // coarse ticks (see expiry)
+  std::uint32_t expires = 0;  // ms clock (see expiry)
   std::uint32_t lru_prev = 0;
   std::uint32_t lru_next = 0;
-  std::uint16_t service = 0;
-  std::uint16_t backend = 0;
-  ConnState state = ConnState::kNone;
-  std::uint8_t flags = 0;  // kConnSnat, ...
-  std::uint8_t timeout_class = 0;
-  std::uint8_t lru_list = 0;
+  // [Dir]: TCP, the next sequence number that direction's sender will use
+  // (highest SEG.SEQ + SEG.LEN seen and accepted); valid where
+  // kConnSeqOrig / kConnSeqReply says so.
+  std::uint32_t seq_next[2] = {0, 0};
   // [Dir]: the checksum change of translating that direction's packets
   // (rewrite_delta(); set with the keys, by ConnTable::insert).
   packet::TupleDelta delta[2];
-  std::uint32_t queued_expires = 0;  // `expires` when last (re)queued
+  ConnState state = ConnState::kNone;
+  std::uint8_t flags = 0;          // kConnSnat, ... (state.h)
+  std::uint8_t timeout_class = 0;  // also the expiry list it is on
+  // Set by every refresh, cleared when (re)queued: the expiry walk requeues
+  // a refreshed head instead of stopping at it.
+  std::uint8_t refreshed = 0;
 };
 static_assert(sizeof(Conn) == 64, "a connection is one cache line");
 

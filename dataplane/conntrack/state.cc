@@ -7,19 +7,19 @@ namespace {
 constexpr std::uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
 }  // namespace
 
-TimeoutClass timeout_class(ConnState s) noexcept {
+TimeoutClass timeout_class(ConnState s, bool assured) noexcept {
   switch (s) {
     case ConnState::kNone:
     case ConnState::kTcpSynSent:
     case ConnState::kTcpSynReceived:
       return TimeoutClass::kTcpEmbryonic;
     case ConnState::kTcpEstablished:
-      return TimeoutClass::kTcpEstablished;
+      return assured ? TimeoutClass::kTcpEstablished : TimeoutClass::kTcpEmbryonic;
     case ConnState::kTcpFinWait:
     case ConnState::kTcpClosing:
-      return TimeoutClass::kTcpClosing;
+      return assured ? TimeoutClass::kTcpClosing : TimeoutClass::kTcpEmbryonic;
     case ConnState::kTcpTimeWait:
-      return TimeoutClass::kTcpTimeWait;
+      return assured ? TimeoutClass::kTcpTimeWait : TimeoutClass::kTcpEmbryonic;
     case ConnState::kTcpClosed:
       return TimeoutClass::kTcpClosed;
     case ConnState::kUdp:
@@ -93,8 +93,16 @@ ConnState tcp_next(ConnState cur, Dir dir, std::uint8_t f,
   if (orig && (f & kSyn) && !(f & kAck) &&
       (cur == ConnState::kTcpTimeWait || cur == ConnState::kTcpClosed ||
        cur == ConnState::kNone)) {
-    conn_flags &= static_cast<std::uint8_t>(~(kConnFinOrig | kConnFinReply));
+    conn_flags &= static_cast<std::uint8_t>(
+        ~(kConnFinOrig | kConnFinReply | kConnAssured | kConnSeqOrig | kConnSeqReply));
     return ConnState::kTcpSynSent;
+  }
+
+  // A connection picked up mid-stream is assured by its backend's answer.
+  if (!orig && !(conn_flags & kConnAssured) && cur != ConnState::kTcpSynSent &&
+      cur != ConnState::kTcpSynReceived && cur != ConnState::kTcpClosed &&
+      cur != ConnState::kNone) {
+    conn_flags |= kConnAssured;
   }
 
   if (f & kFin) {
@@ -103,6 +111,13 @@ ConnState tcp_next(ConnState cur, Dir dir, std::uint8_t f,
     switch (cur) {
       case ConnState::kTcpSynSent:
       case ConnState::kTcpSynReceived:
+        // Before the handshake completes a FIN is noted, nothing more: the
+        // connection stays embryonic (a SYN+FIN flood holds nothing long).
+        if (cur == ConnState::kTcpSynReceived && orig && (f & kAck) && !(f & kSyn)) {
+          conn_flags |= kConnAssured;  // the ACK completes the handshake
+          return both ? ConnState::kTcpClosing : ConnState::kTcpFinWait;
+        }
+        return cur;
       case ConnState::kTcpEstablished:
       case ConnState::kTcpFinWait:
         return both ? ConnState::kTcpClosing : ConnState::kTcpFinWait;
@@ -116,7 +131,14 @@ ConnState tcp_next(ConnState cur, Dir dir, std::uint8_t f,
       if (!orig && (f & kSyn) && (f & kAck)) return ConnState::kTcpSynReceived;
       return cur;
     case ConnState::kTcpSynReceived:
-      if (orig && (f & kAck) && !(f & kSyn)) return ConnState::kTcpEstablished;
+      if (orig && (f & kAck) && !(f & kSyn)) {
+        conn_flags |= kConnAssured;  // both directions seen: the handshake is done
+        if ((conn_flags & kConnFinOrig) && (conn_flags & kConnFinReply)) {
+          return ConnState::kTcpClosing;
+        }
+        return (conn_flags & (kConnFinOrig | kConnFinReply)) ? ConnState::kTcpFinWait
+                                                             : ConnState::kTcpEstablished;
+      }
       return cur;
     case ConnState::kTcpClosing:
       if (f & kAck) return ConnState::kTcpTimeWait;  // the last FIN acknowledged
@@ -124,6 +146,79 @@ ConnState tcp_next(ConnState cur, Dir dir, std::uint8_t f,
     default:
       return cur;
   }
+}
+
+SegmentVerdict tcp_track(Conn& c, Dir dir, const TcpSegment& s,
+                         ConnState& next) noexcept {
+  const unsigned d = static_cast<unsigned>(dir), o = 1 - d;
+  const bool orig = dir == Dir::kOriginal;
+  const std::uint8_t dbit = orig ? kConnSeqOrig : kConnSeqReply;
+  const std::uint8_t obit = orig ? kConnSeqReply : kConnSeqOrig;
+  const bool known_d = (c.flags & dbit) != 0, known_o = (c.flags & obit) != 0;
+  const bool has_ack = (s.flags & kAck) != 0;
+  const std::uint32_t end = seg_end(s);
+  next = c.state;
+
+  if (s.flags & kRst) {
+    if (c.state == ConnState::kTcpSynSent && !orig) {
+      // RFC 9293 3.10.7.3: in SYN-SENT a reset is acceptable only if it
+      // acknowledges the SYN.
+      if (!has_ack || !known_o || s.ack != c.seq_next[o]) return SegmentVerdict::kDrop;
+    } else if (known_d && c.state != ConnState::kTcpClosed) {
+      const std::uint32_t off = s.seq - c.seq_next[d];
+      if (off != 0) {
+        return off + kRstWindow <= 2 * kRstWindow ? SegmentVerdict::kIgnore
+                                                  : SegmentVerdict::kDrop;
+      }
+    }
+    next = tcp_next(c.state, dir, s.flags, c.flags);
+    return SegmentVerdict::kAccept;
+  }
+
+  if (s.flags & kSyn) {
+    if (orig && !has_ack) {
+      switch (c.state) {
+        case ConnState::kNone:
+        case ConnState::kTcpSynSent:
+        case ConnState::kTcpTimeWait:
+        case ConnState::kTcpClosed:
+          // A new SYN, its retransmit, or a reuse of a finished tuple.
+          next = tcp_next(c.state, dir, s.flags, c.flags);
+          c.seq_next[d] = end;
+          c.flags |= dbit;
+          return SegmentVerdict::kAccept;
+        default:
+          return SegmentVerdict::kIgnore;  // synchronized: RFC 5961 section 4
+      }
+    }
+    if (!orig && has_ack &&
+        (c.state == ConnState::kTcpSynSent || c.state == ConnState::kTcpSynReceived)) {
+      // The SYN-ACK must acknowledge the client's SYN.
+      if (known_o && s.ack != c.seq_next[o]) return SegmentVerdict::kIgnore;
+      next = tcp_next(c.state, dir, s.flags, c.flags);
+      c.seq_next[d] = end;
+      c.flags |= dbit;
+      return SegmentVerdict::kAccept;
+    }
+    return SegmentVerdict::kIgnore;  // SYN-ACK from the client, SYN from the backend, ...
+  }
+
+  // ACKs, data, FINs. The handshake completes only with an ACK of the
+  // SYN-ACK; otherwise the ACK must be plausible (see state.h) to advance
+  // this direction's sequence or change the state.
+  if (c.state == ConnState::kTcpSynReceived && orig && has_ack && known_o &&
+      s.ack != c.seq_next[o]) {
+    return SegmentVerdict::kIgnore;
+  }
+  if (known_o && (!has_ack || c.seq_next[o] - s.ack > kAckWindow)) {
+    return SegmentVerdict::kIgnore;
+  }
+  if (!known_d || static_cast<std::int32_t>(end - c.seq_next[d]) > 0) {
+    c.seq_next[d] = end;
+    c.flags |= dbit;
+  }
+  next = tcp_next(c.state, dir, s.flags, c.flags);
+  return SegmentVerdict::kAccept;
 }
 
 }  // namespace nva::conntrack

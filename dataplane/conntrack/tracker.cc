@@ -1,4 +1,4 @@
-// Connection tracking: expiry lists, lazy requeue, embryonic eviction.
+// Connection tracking: expiry lists, lazy requeue, eviction under pressure.
 #include "dataplane/conntrack/tracker.h"
 
 #include <stdexcept>
@@ -34,8 +34,8 @@ ConnTracker::ConnTracker(std::uint32_t capacity, const Timeouts& timeouts,
 void ConnTracker::link_tail(std::uint32_t idx, TimeoutClass cls) noexcept {
   List& l = lists_[static_cast<std::size_t>(cls)];
   Conn& c = table_.conn(idx);
-  c.lru_list = static_cast<std::uint8_t>(cls);
-  c.queued_expires = c.expires;
+  c.timeout_class = static_cast<std::uint8_t>(cls);
+  c.refreshed = 0;
   c.lru_prev = l.tail;
   c.lru_next = ConnRef::kNone;
   if (l.tail != ConnRef::kNone) {
@@ -49,7 +49,7 @@ void ConnTracker::link_tail(std::uint32_t idx, TimeoutClass cls) noexcept {
 
 void ConnTracker::unlink(std::uint32_t idx) noexcept {
   Conn& c = table_.conn(idx);
-  List& l = lists_[c.lru_list];
+  List& l = lists_[c.timeout_class];
   if (c.lru_prev != ConnRef::kNone) {
     table_.conn(c.lru_prev).lru_next = c.lru_next;
   } else {
@@ -63,17 +63,58 @@ void ConnTracker::unlink(std::uint32_t idx) noexcept {
   --l.size;
 }
 
-std::uint32_t ConnTracker::create(const ConnKey& original, const ConnKey& reply,
-                                  ConnState state, std::uint32_t now_ms) noexcept {
-  std::uint32_t idx = table_.insert(original, reply);
-  if (idx == ConnRef::kNone && table_.size() == table_.capacity()) {
-    // Pool full: make room from the oldest embryonic connection, if any.
-    List& emb = lists_[static_cast<std::size_t>(TimeoutClass::kTcpEmbryonic)];
-    if (emb.head != ConnRef::kNone) {
-      remove(emb.head);
-      ++counters_.evicted_embryonic;
-      idx = table_.insert(original, reply);
+void ConnTracker::requeue(std::uint32_t idx) noexcept {
+  const auto cls = static_cast<TimeoutClass>(table_.conn(idx).timeout_class);
+  unlink(idx);
+  link_tail(idx, cls);
+  ++counters_.requeued;
+}
+
+bool ConnTracker::evict_one(std::uint32_t now_ms) noexcept {
+  constexpr TimeoutClass kEvictable[] = {TimeoutClass::kTcpEmbryonic, TimeoutClass::kUdp,
+                                         TimeoutClass::kTcpClosed};
+  // A few refreshed heads go to their tail first (as expire() would move
+  // them), so that the one compared has been idle since it was queued.
+  constexpr unsigned kRequeues = 4;
+  std::uint32_t victim = ConnRef::kNone, victim_idle = 0;
+  TimeoutClass victim_cls = TimeoutClass::kTcpEmbryonic;
+  for (const TimeoutClass cls : kEvictable) {
+    const List& l = lists_[static_cast<std::size_t>(cls)];
+    for (unsigned i = 0;
+         i < kRequeues && l.head != ConnRef::kNone && table_.conn(l.head).refreshed;
+         ++i) {
+      requeue(l.head);
     }
+    if (l.head == ConnRef::kNone) continue;
+    const std::uint32_t idle = idle_ms(l.head, now_ms);
+    if (victim == ConnRef::kNone || static_cast<std::int32_t>(idle - victim_idle) > 0) {
+      victim = l.head;
+      victim_idle = idle;
+      victim_cls = cls;
+    }
+  }
+  if (victim == ConnRef::kNone) return false;
+  remove(victim);
+  switch (victim_cls) {
+    case TimeoutClass::kUdp:
+      ++counters_.evicted_unreplied;
+      break;
+    case TimeoutClass::kTcpClosed:
+      ++counters_.evicted_closed;
+      break;
+    default:
+      ++counters_.evicted_embryonic;
+      break;
+  }
+  return true;
+}
+
+std::uint32_t ConnTracker::create(const ConnKey& original, const ConnKey& reply,
+                                  ConnState state, std::uint32_t now_ms,
+                                  std::uint8_t flags) noexcept {
+  std::uint32_t idx = table_.insert(original, reply);
+  if (idx == ConnRef::kNone && table_.size() == table_.capacity() && evict_one(now_ms)) {
+    idx = table_.insert(original, reply);
   }
   if (idx == ConnRef::kNone) {
     ++counters_.dropped_table_full;
@@ -81,7 +122,8 @@ std::uint32_t ConnTracker::create(const ConnKey& original, const ConnKey& reply,
   }
   Conn& c = table_.conn(idx);
   c.state = state;
-  const TimeoutClass cls = timeout_class(state);
+  c.flags = flags;
+  const TimeoutClass cls = timeout_class(c);
   c.timeout_class = static_cast<std::uint8_t>(cls);
   refresh(c, now_ms);
   link_tail(idx, cls);
@@ -89,11 +131,10 @@ std::uint32_t ConnTracker::create(const ConnKey& original, const ConnKey& reply,
   return idx;
 }
 
-void ConnTracker::set_state(std::uint32_t idx, ConnState s,
-                            std::uint32_t now_ms) noexcept {
+void ConnTracker::apply(std::uint32_t idx, ConnState s, std::uint32_t now_ms) noexcept {
   Conn& c = table_.conn(idx);
   c.state = s;
-  const auto cls = static_cast<std::uint8_t>(timeout_class(s));
+  const auto cls = static_cast<std::uint8_t>(timeout_class(c));
   if (cls != c.timeout_class) {
     unlink(idx);
     c.timeout_class = cls;
@@ -114,12 +155,26 @@ ConnState ConnTracker::on_packet_slow(std::uint32_t idx, Dir dir, std::uint8_t t
   } else if (proto == kUdpProto) {
     next = udp_next(c.state, dir);
   }
-  if (next != c.state) {
-    set_state(idx, next, now_ms);
-  } else {
-    refresh(c, now_ms);
-  }
+  apply(idx, next, now_ms);
   return next;
+}
+
+SegmentVerdict ConnTracker::on_tcp_slow(std::uint32_t idx, Dir dir, const TcpSegment& s,
+                                        std::uint32_t now_ms) noexcept {
+  Conn& c = table_.conn(idx);
+  ConnState next = c.state;
+  const SegmentVerdict v = tcp_track(c, dir, s, next);
+  switch (v) {
+    case SegmentVerdict::kAccept:
+      apply(idx, next, now_ms);
+      break;
+    case SegmentVerdict::kIgnore:
+      ++counters_.tcp_ignored;
+      break;
+    case SegmentVerdict::kDrop:
+      break;
+  }
+  return v;
 }
 
 void ConnTracker::remove(std::uint32_t idx) noexcept {
@@ -155,7 +210,7 @@ unsigned ConnTracker::expire(std::uint32_t now_ms, unsigned budget) noexcept {
         if (nv == kBatch) erase_victims();
         ++counters_.expired;
         ++freed;
-      } else if (c.expires != c.queued_expires) {
+      } else if (c.refreshed) {
         // Refreshed by packets since it was queued: requeue it at the tail
         // with its new expiry, and look at the next one.
         unlink(idx);

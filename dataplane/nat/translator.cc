@@ -20,7 +20,7 @@ using packet::ParsedPacket;
 
 namespace {
 
-constexpr std::uint8_t kSyn = 0x02, kAck = 0x10, kRst = 0x04;
+constexpr std::uint8_t kSyn = 0x02, kAck = 0x10, kRst = 0x04, kFin = 0x01;
 // SNAT port search: give up after this many candidates (counted).
 constexpr unsigned kSnatTries = 128;
 
@@ -74,6 +74,36 @@ Verdict Translator::drop(NatDrop why) noexcept {
   ++counters_.drops[static_cast<std::size_t>(why)];
   last_drop_ = why;
   return Verdict::kDrop;
+}
+
+Verdict Translator::drop(packet::DropReason why) noexcept {
+  ++counters_.packet_drops[static_cast<std::size_t>(why)];
+  last_drop_ = NatDrop::kNone;
+  return Verdict::kDrop;
+}
+
+bool Translator::checksums_ok(std::span<const std::uint8_t> frame,
+                              const ParsedPacket& p) noexcept {
+  const std::uint8_t* ip = frame.data() + p.l3_offset;
+  if ((p.rx_csum & packet::kRxCsumIpBad) != 0 ||
+      ((p.rx_csum & packet::kRxCsumIpGood) == 0 &&
+       !packet::ipv4_header_checksum_ok(ip, p.l4_offset - p.l3_offset))) {
+    drop(packet::DropReason::kIpv4BadChecksum);
+    return false;
+  }
+  if (p.frag != packet::FragState::kNone) return true;  // covers the datagram
+  if ((p.rx_csum & packet::kRxCsumL4Good) != 0) return true;
+  // Without the NIC's word the bytes must be here; a caller holding only
+  // part of the datagram (a chained mbuf) gives its own verdict instead
+  // (the worker does), so a packet that has neither cannot be verified
+  // and does not create state.
+  if ((p.rx_csum & packet::kRxCsumL4Bad) != 0 || frame.size() < p.l3_end ||
+      !packet::ipv4_l4_checksum_ok(frame.data() + p.l4_offset, p.l4_len(), p.ipv4_src,
+                                   p.ipv4_dst, p.l4_proto)) {
+    drop(packet::DropReason::kL4BadChecksum);
+    return false;
+  }
+  return true;
 }
 
 Verdict Translator::process(std::span<std::uint8_t> frame, const ParsedPacket& p,
@@ -159,7 +189,7 @@ Verdict Translator::process_miss(std::span<std::uint8_t> frame, const ParsedPack
                                  const ConnKey& key, const lb::ServiceTable& services,
                                  std::uint32_t now_ms) noexcept {
   if (const lb::Service* svc = services.find(p.l4_proto, p.ipv4_dst, p.dst_port)) {
-    return slow_path(frame, p, key, services, *svc, now_ms);
+    return slow_path(frame, p, key, *svc, now_ms);
   }
   if (services.is_vip(p.ipv4_dst)) return drop(NatDrop::kNoService);
   if (services.is_snat_addr(p.ipv4_dst) ||
@@ -170,9 +200,20 @@ Verdict Translator::process_miss(std::span<std::uint8_t> frame, const ParsedPack
   return Verdict::kException;
 }
 
+void Translator::consider_victim(ConnRef r, std::uint16_t port, std::uint32_t now_ms,
+                                 SnatVictim& victim) const noexcept {
+  if (r.dir() != Dir::kReply || !tracker_.evictable(r.index())) return;
+  const std::uint32_t idle = tracker_.idle_ms(r.index(), now_ms);
+  if (victim.idx == ConnRef::kNone ||
+      static_cast<std::int32_t>(idle - victim.idle_ms) > 0) {
+    victim = {r.index(), port, idle};
+  }
+}
+
 // RSS pre-calculation: candidates of this worker for the reply's fixed
 // part (its hash with port 0), each O(1) (see steer/rss.h).
-std::uint16_t Translator::pick_snat_port_rss(ConnKey& reply) noexcept {
+std::uint16_t Translator::pick_snat_port_rss(ConnKey& reply, std::uint32_t now_ms,
+                                             SnatVictim& victim) noexcept {
   const steer::RssSteering& rss = *cfg_.rss;
   const std::uint32_t n = rss.candidates(cfg_.worker);
   if (n == 0) return 0;  // no reta entry sends anything to this worker
@@ -182,13 +223,16 @@ std::uint16_t Translator::pick_snat_port_rss(ConnKey& reply) noexcept {
     const std::uint16_t port = rss.candidate(fixed, cfg_.worker, snat_cursor_);
     if (port < cfg_.snat_port_min) continue;  // also 0: unreachable entry
     reply.dst_port = port;
-    if (!tracker_.table().lookup(reply).found()) return port;
+    const ConnRef r = tracker_.table().lookup(reply);
+    if (!r.found()) return port;
+    consider_victim(r, port, now_ms, victim);
   }
   return 0;
 }
 
-std::uint16_t Translator::pick_snat_port(ConnKey& reply) noexcept {
-  if (cfg_.rss != nullptr) return pick_snat_port_rss(reply);
+std::uint16_t Translator::pick_snat_port(ConnKey& reply, std::uint32_t now_ms,
+                                         SnatVictim& victim) noexcept {
+  if (cfg_.rss != nullptr) return pick_snat_port_rss(reply, now_ms, victim);
   // Ports of this worker's partition (snat_first_, every workers-th).
   if (snat_slots_ == 0) return 0;
   for (unsigned t = 0; t < kSnatTries; ++t) {
@@ -196,14 +240,16 @@ std::uint16_t Translator::pick_snat_port(ConnKey& reply) noexcept {
     const auto port =
         static_cast<std::uint16_t>(snat_first_ + snat_cursor_ * cfg_.workers);
     reply.dst_port = port;
-    if (!tracker_.table().lookup(reply).found()) return port;
+    const ConnRef r = tracker_.table().lookup(reply);
+    if (!r.found()) return port;
+    consider_victim(r, port, now_ms, victim);
   }
   return 0;
 }
 
 Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket& p,
-                              const ConnKey& key, const lb::ServiceTable& services,
-                              const lb::Service& svc, std::uint32_t now_ms) noexcept {
+                              const ConnKey& key, const lb::Service& svc,
+                              std::uint32_t now_ms, bool check_checksums) noexcept {
   // A packet that cannot be forwarded must not create state.
   if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
   ConnState state = ConnState::kUdp;
@@ -213,11 +259,16 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
       state = ConnState::kTcpSynSent;
     } else if ((p.tcp_flags & kRst) == 0 && cfg_.tcp_pickup &&
                svc.mode == lb::NatMode::kDnat) {
-      state = ConnState::kTcpEstablished;
+      // Picked up mid-stream: not assured until the backend answers, so
+      // embryonic (short, evictable) until then (conntrack/state.h).
+      state =
+          (p.tcp_flags & kFin) != 0 ? ConnState::kTcpFinWait : ConnState::kTcpEstablished;
     } else {
       return drop(NatDrop::kMidstreamNoConn);
     }
   }
+  // Nor may a corrupt (or forged without care) one: checksums first.
+  if (check_checksums && !checksums_ok(frame, p)) return Verdict::kDrop;
   const lb::FlowTuple ft{p.ipv4_src, p.ipv4_dst, p.src_port, p.dst_port, p.l4_proto};
   const std::uint64_t fh = lb::flow_hash(ft, svc.seed);
   const std::uint32_t bi = svc.maglev.lookup(fh);
@@ -233,9 +284,16 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
     if (svc.snat_addrs.empty()) return drop(NatDrop::kSnatPortsExhausted);
     // The flow hash's upper half scaled to the address count (no division).
     reply.dst_addr = svc.snat_addrs[((fh >> 32) * svc.snat_addrs.size()) >> 32];
-    if (pick_snat_port(reply) == 0) {
+    SnatVictim victim;
+    if (pick_snat_port(reply, now_ms, victim) == 0) {
       exhaustion_.record(reply.src_addr, reply.src_port, reply.dst_addr);
-      return drop(NatDrop::kSnatPortsExhausted);
+      if (victim.idx == ConnRef::kNone) return drop(NatDrop::kSnatPortsExhausted);
+      // Every port tried is taken: the longest idle of the embryonic or
+      // unassured ones among them gives its port up (the pair's own: all
+      // these reply tuples share backend and SNAT address).
+      tracker_.remove(victim.idx);
+      ++counters_.snat_evicted;
+      reply.dst_port = victim.port;
     }
     flags |= conntrack::kConnSnat;
   } else {
@@ -244,16 +302,20 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
     if (tracker_.table().lookup(reply).found()) return drop(NatDrop::kReplyTupleInUse);
   }
 
-  const std::uint32_t idx = tracker_.create(key, reply, state, now_ms);
+  // The creating packet's state step is done here: its state above, and
+  // for TCP the client's first sequence number (SYN or picked-up segment)
+  // and a FIN it carries (state.h: noted, the connection stays embryonic).
+  std::uint32_t seq_next = 0;
+  if (p.l4_proto == packet::ipproto::kTcp) {
+    seq_next = conntrack::seg_end(tcp_segment(frame, p));
+    flags |= conntrack::kConnSeqOrig;
+    if ((p.tcp_flags & kFin) != 0) flags |= conntrack::kConnFinOrig;
+  }
+  const std::uint32_t idx = tracker_.create(key, reply, state, now_ms, flags);
   if (idx == ConnRef::kNone) return drop(NatDrop::kTableFull);
-  conntrack::Conn& c = tracker_.table().conn(idx);
-  c.flags |= flags;
-  c.service = static_cast<std::uint16_t>(&svc - services.services().data());
-  c.backend = static_cast<std::uint16_t>(bi);
+  tracker_.table().conn(idx).seq_next[0] = seq_next;
   ++counters_.created;
-  // The creating packet was counted by create(); translate without a
-  // second state step.
-  return translate(frame, p, ConnRef{idx << 1}, now_ms);
+  return rewrite(frame, p, ConnRef{idx << 1});
 }
 
 Verdict Translator::translate_checked(std::span<std::uint8_t> frame,
@@ -274,9 +336,12 @@ Verdict Translator::translate_checked(std::span<std::uint8_t> frame,
     if ((p.tcp_flags & kRst) != 0) return drop(NatDrop::kDeadBackend);
     return answer_rst(frame, p);
   }
-  // UDP: the flow starts again on a healthy backend.
+  // UDP: the flow starts again on a healthy backend. Its packets were
+  // accepted once; a chained one without the NIC's word (the worker sums
+  // chains on misses only) is taken as it comes.
   if (const lb::Service* svc = services.find(p.l4_proto, p.ipv4_dst, p.dst_port)) {
-    return slow_path(frame, p, key_of(p), services, *svc, now_ms);
+    return slow_path(frame, p, key_of(p), *svc, now_ms,
+                     /*check_checksums=*/p.rx_csum != 0 || frame.size() >= p.l3_end);
   }
   return drop(NatDrop::kDeadBackend);
 }
@@ -286,7 +351,6 @@ Verdict Translator::translate_checked(std::span<std::uint8_t> frame,
 Verdict Translator::answer_rst(std::span<std::uint8_t> frame,
                                const ParsedPacket& p) noexcept {
   constexpr std::size_t kTcpLen = 20;
-  constexpr std::uint8_t kFin = 0x01;
   if (p.l4_len() < kTcpLen || frame.size() < p.l4_offset + kTcpLen) {
     return drop(NatDrop::kDeadBackend);
   }

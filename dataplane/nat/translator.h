@@ -60,10 +60,18 @@ struct TranslatorCounters {
   // Connections of a dead backend ended (DeadBackendPolicy::kReset): TCP
   // answered with an RST (also in replied_local), UDP re-balanced.
   std::uint64_t dead_backend_resets = 0;
+  // SNAT ports taken back from an embryonic or unassured connection of the
+  // same (backend, SNAT address) when the search found none free.
+  std::uint64_t snat_evicted = 0;
   std::array<std::uint64_t, kNatDropCount> drops{};
+  // Packet faults found here rather than by the parser (by
+  // packet::DropReason: the checksums, verified before a packet creates a
+  // connection).
+  std::array<std::uint64_t, packet::kDropReasonCount> packet_drops{};
   std::uint64_t dropped() const noexcept {
     std::uint64_t n = 0;
     for (auto d : drops) n += d;
+    for (auto d : packet_drops) n += d;
     return n;
   }
 };
@@ -155,15 +163,47 @@ class Translator {
 
   NatDrop last_drop() const noexcept { return last_drop_; }
 
+  // The sequence facts of a TCP packet whose header parse() found in `frame`.
+  static conntrack::TcpSegment tcp_segment(std::span<const std::uint8_t> frame,
+                                           const packet::ParsedPacket& p) noexcept {
+    const std::uint8_t* t = frame.data() + p.l4_offset;
+    conntrack::TcpSegment s;
+    s.flags = p.tcp_flags;
+    s.seq = packet::load_be32(t + 4);
+    s.ack = packet::load_be32(t + 8);
+    const std::uint32_t hdr = static_cast<std::uint32_t>(t[12] >> 4) * 4;
+    s.end = s.seq + (p.l3_end - p.l4_offset - hdr);  // the payload's end
+    return s;
+  }
+
  private:
+  // A connection whose SNAT port a new one may take (pick_snat_port()).
+  struct SnatVictim {
+    std::uint32_t idx = conntrack::ConnRef::kNone;
+    std::uint16_t port = 0;
+    std::uint32_t idle_ms = 0;
+  };
   Verdict drop(NatDrop why) noexcept;
+  Verdict drop(packet::DropReason why) noexcept;
+  // Whether a packet about to create a connection has good IPv4 and L4
+  // checksums: the NIC's word (p.rx_csum) where it gave one, else computed
+  // here over `frame`, which then must hold the datagram. A first fragment's
+  // L4 checksum covers the whole datagram and is not checked.
+  bool checksums_ok(std::span<const std::uint8_t> frame,
+                    const packet::ParsedPacket& p) noexcept;
+  // Creates the connection of a packet that missed; `check_checksums`:
+  // checksums_ok() first (always, but for a flow re-balanced off a dead
+  // backend whose packet cannot be checked here).
   Verdict slow_path(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
-                    const conntrack::ConnKey& key, const lb::ServiceTable& services,
-                    const lb::Service& svc, std::uint32_t now_ms) noexcept;
+                    const conntrack::ConnKey& key, const lb::Service& svc,
+                    std::uint32_t now_ms, bool check_checksums = true) noexcept;
   Verdict process_l4(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                      const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
   Verdict translate(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                     conntrack::ConnRef ref, std::uint32_t now_ms) noexcept;
+  // translate() after the state step: the rewrite (TTL > 1 checked).
+  Verdict rewrite(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                  conntrack::ConnRef ref) noexcept;
   // translate() after the dead-backend check (DeadBackendPolicy::kReset).
   Verdict translate_checked(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                             conntrack::ConnRef ref, const lb::ServiceTable& services,
@@ -176,9 +216,16 @@ class Translator {
   Verdict icmp_error(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                      const lb::ServiceTable& services, std::uint32_t now_ms) noexcept;
   // A free SNAT port for the reply tuple whose reply owner() is this
-  // worker; 0 if none after a bounded search.
-  std::uint16_t pick_snat_port(conntrack::ConnKey& reply) noexcept;
-  std::uint16_t pick_snat_port_rss(conntrack::ConnKey& reply) noexcept;
+  // worker; 0 if none after a bounded search. `victim` gets the longest
+  // idle evictable connection (embryonic, unassured, unreplied UDP or
+  // closed: ConnTracker::evictable()) of the ports it found taken.
+  std::uint16_t pick_snat_port(conntrack::ConnKey& reply, std::uint32_t now_ms,
+                               SnatVictim& victim) noexcept;
+  std::uint16_t pick_snat_port_rss(conntrack::ConnKey& reply, std::uint32_t now_ms,
+                                   SnatVictim& victim) noexcept;
+  // A taken port of the search: a victim if it is evictable and idler.
+  void consider_victim(conntrack::ConnRef r, std::uint16_t port, std::uint32_t now_ms,
+                       SnatVictim& victim) const noexcept;
 
   TranslatorConfig cfg_;
   conntrack::ConnTracker tracker_;
@@ -190,21 +237,33 @@ class Translator {
   std::size_t reply_len_ = kWholeFrame;
 };
 
-// A hit's work, inline (it is every established packet's): state, TTL,
-// rewrite to the other direction's tuple with the connection's
-// precomputed checksum change.
-inline Verdict Translator::translate(std::span<std::uint8_t> frame,
-                                     const packet::ParsedPacket& p,
-                                     conntrack::ConnRef ref,
-                                     std::uint32_t now_ms) noexcept {
+// A hit's work, inline (it is every established packet's): state and
+// sequence checks, TTL, rewrite to the other direction's tuple with the
+// connection's precomputed checksum change.
+[[gnu::always_inline]] inline Verdict Translator::translate(
+    std::span<std::uint8_t> frame, const packet::ParsedPacket& p, conntrack::ConnRef ref,
+    std::uint32_t now_ms) noexcept {
   if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
   const conntrack::Dir dir = ref.dir();
-  tracker_.on_packet(ref.index(), dir, p.tcp_flags, now_ms);
+  if (p.l4_proto == packet::ipproto::kTcp && p.frag != packet::FragState::kLater) {
+    if (tracker_.on_tcp(ref.index(), dir, tcp_segment(frame, p), now_ms) ==
+        conntrack::SegmentVerdict::kDrop) {
+      return drop(NatDrop::kTcpOutOfWindow);
+    }
+  } else {
+    tracker_.on_packet(ref.index(), dir, p.tcp_flags, now_ms);
+  }
+  return rewrite(frame, p, ref);
+}
+
+[[gnu::always_inline]] inline Verdict Translator::rewrite(
+    std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+    conntrack::ConnRef ref) noexcept {
+  const unsigned dir = static_cast<unsigned>(ref.dir());
   const conntrack::Conn& c = tracker_.table().conn(ref.index());
-  const conntrack::ConnKey& other = c.key[1 - static_cast<unsigned>(dir)];
+  const conntrack::ConnKey& other = c.key[1 - dir];
   packet::rewrite_ipv4_tuple(frame, p, other.reversed_addrs_wire(),
-                             other.reversed_ports_wire(),
-                             c.delta[static_cast<unsigned>(dir)]);
+                             other.reversed_ports_wire(), c.delta[dir]);
   ++counters_.forwarded;
   return Verdict::kForward;
 }

@@ -31,7 +31,8 @@ enum class Verdict : std::uint8_t {
   X(kIcmpErrorUntracked, 12, "icmp_error_untracked")  \
   X(kWrongWorker, 13, "wrong_worker")                 \
   X(kFragmentNoConn, 14, "fragment_no_conn")          \
-  X(kDeadBackend, 15, "dead_backend")
+  X(kDeadBackend, 15, "dead_backend")                 \
+  X(kTcpOutOfWindow, 16, "tcp_out_of_window")
 
 enum class NatDrop : std::uint8_t {
 #define NVA_X(name, value, metric) name = value,

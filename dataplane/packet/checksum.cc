@@ -63,6 +63,25 @@ std::uint16_t ipv6_l4_checksum(const std::uint8_t* l4, std::size_t len,
   return static_cast<std::uint16_t>(~csum_fold(acc));
 }
 
+bool ipv4_header_checksum_ok_any(const std::uint8_t* hdr, std::size_t len) noexcept {
+  return csum_fold(csum_add_bytes(0, hdr, len)) == 0xFFFF;
+}
+
+bool ipv4_l4_sum_ok(std::uint64_t acc, std::size_t len, std::uint32_t src,
+                    std::uint32_t dst, std::uint8_t proto) noexcept {
+  acc += (src >> 16) + (src & 0xFFFF) + (dst >> 16) + (dst & 0xFFFF);
+  acc += proto;
+  acc += len;
+  return csum_fold(acc) == 0xFFFF;
+}
+
+bool ipv4_l4_checksum_ok(const std::uint8_t* l4, std::size_t len, std::uint32_t src,
+                         std::uint32_t dst, std::uint8_t proto) noexcept {
+  constexpr std::uint8_t kUdp = 17;
+  if (proto == kUdp && len >= 8 && load_be16(l4 + 6) == 0) return true;  // none
+  return ipv4_l4_sum_ok(csum_add_bytes(0, l4, len), len, src, dst, proto);
+}
+
 std::uint16_t inet_checksum(const std::uint8_t* p, std::size_t len,
                             std::size_t csum_field) noexcept {
   return static_cast<std::uint16_t>(~csum_fold(sum_without_field(p, len, csum_field)));

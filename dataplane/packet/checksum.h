@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "dataplane/packet/bytes.h"
+
 namespace nva::packet {
 
 // Adds `len` bytes (big-endian 16-bit words, odd tail padded with zero) to an
@@ -116,6 +118,26 @@ std::uint16_t ipv4_l4_checksum(const std::uint8_t* l4, std::size_t len,
 std::uint16_t ipv6_l4_checksum(const std::uint8_t* l4, std::size_t len,
                                std::size_t csum_field, const std::uint8_t* src16,
                                const std::uint8_t* dst16, std::uint8_t proto) noexcept;
+
+// Whether a received checksum is right: the sum of the covered bytes,
+// checksum field included, is all ones. The IPv4 header of `len` bytes;
+// TCP or UDP data of `len` bytes at `l4` with its pseudo-header (a UDP
+// checksum of 0 means none, RFC 768: true).
+bool ipv4_header_checksum_ok_any(const std::uint8_t* hdr, std::size_t len) noexcept;
+inline bool ipv4_header_checksum_ok(const std::uint8_t* hdr, std::size_t len) noexcept {
+  if (len != 20) return ipv4_header_checksum_ok_any(hdr, len);
+  // Without options (nearly every packet): five words, one fold.
+  const std::uint64_t acc = std::uint64_t{load_be32(hdr)} + load_be32(hdr + 4) +
+                            load_be32(hdr + 8) + load_be32(hdr + 12) +
+                            load_be32(hdr + 16);
+  return csum_fold(acc) == 0xFFFF;
+}
+bool ipv4_l4_checksum_ok(const std::uint8_t* l4, std::size_t len, std::uint32_t src,
+                         std::uint32_t dst, std::uint8_t proto) noexcept;
+// The TCP/UDP check for a sum `acc` (unfolded, csum_add_bytes()) taken over
+// the L4 bytes elsewhere (e.g. the segments of a chained mbuf).
+bool ipv4_l4_sum_ok(std::uint64_t acc, std::size_t len, std::uint32_t src,
+                    std::uint32_t dst, std::uint8_t proto) noexcept;
 
 // Plain Internet checksum of `len` bytes with the field at `csum_field`
 // counting as zero (ICMPv4: no pseudo-header).

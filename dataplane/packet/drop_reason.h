@@ -45,7 +45,11 @@ namespace nva::packet {
   X(kTcpFragmentOverlap, 25, "tcp_fragment_overlap",                                     \
     "TCP fragment at offset 8 would overwrite the header (RFC 1858)")                    \
   X(kIpv6BadExtLength, 26, "ipv6_bad_ext_length",                                        \
-    "IPv6 AH header below 12 bytes or not 8-byte aligned")
+    "IPv6 AH header below 12 bytes or not 8-byte aligned")                               \
+  X(kIpv4BadChecksum, 27, "ipv4_bad_checksum",                                           \
+    "IPv4 header checksum wrong (checked before a packet creates a connection)")         \
+  X(kL4BadChecksum, 28, "l4_bad_checksum",                                               \
+    "TCP or UDP checksum wrong (checked before a packet creates a connection)")
 
 enum class DropReason : std::uint8_t {
 #define NVA_X(name, value, metric, text) name = value,
@@ -53,7 +57,7 @@ enum class DropReason : std::uint8_t {
 #undef NVA_X
 };
 
-inline constexpr std::size_t kDropReasonCount = 27;
+inline constexpr std::size_t kDropReasonCount = 29;
 
 // Metric-style name ("ipv4_bad_ihl"); "unknown" for a value not in the list.
 std::string_view drop_reason_name(DropReason r) noexcept;

@@ -50,8 +50,18 @@ struct ParsedPacket {
   std::uint16_t icmp_echo_id = 0;  // echo request/reply only
   bool is_icmp_echo = false;
 
+  // What the receiving NIC said of the checksums (kRxCsum* bits): the
+  // worker sets them from the mbuf before a packet may create a connection;
+  // the parser leaves 0 (nothing known: the translator checks in software).
+  std::uint8_t rx_csum = 0;
+
   std::uint32_t l4_len() const noexcept { return l3_end - l4_offset; }
 };
+
+inline constexpr std::uint8_t kRxCsumIpGood = 1u << 0;
+inline constexpr std::uint8_t kRxCsumIpBad = 1u << 1;
+inline constexpr std::uint8_t kRxCsumL4Good = 1u << 2;
+inline constexpr std::uint8_t kRxCsumL4Bad = 1u << 3;
 
 // Parses an Ethernet frame (no FCS). Never reads outside `frame`. Returns
 // DropReason::kNone on success; any other value names the malformation.

@@ -66,8 +66,10 @@ const rte_ether_addr kGateway{{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}};
 class Rig {
  public:
   // `rss`: RSS pre-calculation on (the workers steer by it).
+  // `capacity` connections per worker; SNAT ports from `snat_port_min`.
   explicit Rig(std::uint32_t workers, bool learn_gateway = false,
-               std::uint32_t gateway_ip = 0, const steer::RssSteering* rss = nullptr)
+               std::uint32_t gateway_ip = 0, const steer::RssSteering* rss = nullptr,
+               std::uint32_t capacity = 10000, std::uint16_t snat_port_min = 1024)
       : pool_(test::make_pktmbuf_pool(4095)),
         rcu_(workers),
         services_(rcu_, make_services()),
@@ -104,7 +106,8 @@ class Rig {
       pb.learned_mac = &learned_mac_;
       wc.pool = pool_.get();
       wc.ports.push_back(pb);
-      wc.nat.capacity = 10000;
+      wc.nat.capacity = capacity;
+      wc.nat.snat_port_min = snat_port_min;
       wc.fragments.max_held_mbufs = DataplaneOptions::kFragmentMbufsPerWorker;
       workers_.push_back(std::make_unique<Worker>(wc, rcu_, services_, handoff_, clock_));
     }
@@ -119,12 +122,14 @@ class Rig {
     for (auto* r : tx_) rte_ring_free(r);
   }
 
-  // As if the NIC put the packet on RX queue q.
-  // seg_len > 0: a chain of segments of at most seg_len bytes (scatter RX).
-  void inject(std::uint32_t q, const Bytes& frame, std::size_t seg_len = 0) {
+  // As if the NIC put the packet on RX queue q (in segments of `seg_len`
+  // bytes if not 0, with the NIC's checksum verdict in `ol_flags`).
+  void inject(std::uint32_t q, const Bytes& frame, std::size_t seg_len = 0,
+              std::uint64_t ol_flags = 0) {
     rte_mbuf* m = test::mbuf_from_bytes(pool_.get(), frame, seg_len).release();
     ASSERT_NE(m, nullptr);
     m->port = port_;
+    m->ol_flags |= ol_flags;
     ASSERT_EQ(rte_ring_enqueue(rx_[q], m), 0);
   }
   // As if a NIC with this RSS received it: the queue of its reta entry
@@ -854,6 +859,269 @@ TEST(Worker, ConnectionsOfADeadBackendAreResetOrKept) {
     ASSERT_EQ(out.size(), 1u);
     EXPECT_NE(parsed(out[0].second).ipv4_dst, backend);
   }
+}
+
+// Issue 12: hostile traffic through a real worker.
+
+// A TCP segment with its sequence numbers.
+Bytes seg(const std::string& s, std::uint16_t sp, const std::string& d, std::uint16_t dp,
+          std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+          const std::string& payload = "") {
+  return PacketBuilder()
+      .Eth()
+      .IPv4(s, d)
+      .TCP(sp, dp, {.flags = flags, .seq = seq, .ack = ack})
+      .Payload(payload)
+      .Build();
+}
+
+constexpr std::uint8_t kFin = 0x01, kRst = 0x04;
+constexpr std::size_t kTcpChecksumAt = 14 + 20 + 16;
+
+// Every packet that did not leave, by the counters that name why: parse
+// drops, the translators' drops (checksums among them), exceptions, no
+// next hop, full TX and handoff rings.
+std::uint64_t counted_drops(Rig& rig) {
+  std::uint64_t n = 0;
+  for (std::uint32_t w = 0; w < rig.workers(); ++w) {
+    const WorkerCounters& c = rig.worker(w).counters();
+    for (auto d : c.parse_drops) n += d;
+    n += c.exception_dropped + c.no_next_hop + c.tx_dropped + c.handoff_dropped;
+    n += rig.worker(w).translator().counters().dropped();
+  }
+  return n;
+}
+
+// Injects `frames` in batches the rings hold, polling after each; returns
+// how many left.
+std::size_t flood(Rig& rig, const std::vector<Bytes>& frames) {
+  std::size_t sent = 0;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    rig.inject(0, frames[i]);
+    if (i % 512 == 511 || i + 1 == frames.size()) {
+      rig.poll();
+      sent += rig.sent().size();
+    }
+  }
+  return sent;
+}
+
+// A client's connection through the VIP, handshake done (client ISN 100,
+// backend ISN 7000); returns where it went (the backend, or the SNAT
+// address and port the backend sees).
+struct Opened {
+  std::string dst;
+  std::uint16_t dport = 0;
+  std::string src;
+  std::uint16_t sport = 0;
+};
+Opened open_connection(Rig& rig, const std::string& client, std::uint16_t cport,
+                       const std::string& vip, std::uint16_t port) {
+  rig.inject(0, seg(client, cport, vip, port, kSyn, 100, 0));
+  rig.poll();
+  auto out = rig.sent();
+  EXPECT_EQ(out.size(), 1u);
+  if (out.empty()) return {};
+  const auto p = parsed(out[0].second);
+  Opened o{addr(p.ipv4_dst), p.dst_port, addr(p.ipv4_src), p.src_port};
+  rig.inject(0, seg(o.dst, o.dport, o.src, o.sport, kSyn | kAck, 7000, 101));
+  rig.inject(0, seg(client, cport, vip, port, kAck, 101, 7001));
+  rig.poll();
+  EXPECT_EQ(rig.sent().size(), 2u);
+  return o;
+}
+
+// Finding 1: 4,096 spoofed mid-stream ACKs with a wrong checksum to a dnat
+// VIP (tcp_pickup on, a table of 4,096) create nothing; 4,096 with right
+// checksums fill the table with unassured pickups, which honest SYNs then
+// evict; the established connection never notices.
+TEST(Worker, SpoofedMidstreamAcksCannotLockOutNewClients) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  Rig rig(1, false, 0, nullptr, /*capacity=*/4096);
+  const nat::Translator& nat = rig.worker(0).translator();
+  const Opened o = open_connection(rig, "198.51.100.7", 5555, "198.19.0.10", 80);
+  std::uint64_t injected = 3, sent = 3;
+  ASSERT_EQ(nat.tracker().list_size(conntrack::TimeoutClass::kTcpEstablished), 1u);
+
+  std::mt19937 rng(12);
+  auto spoofed = [&](bool right_checksum) {
+    std::vector<Bytes> v;
+    for (int i = 0; i < 4096; ++i) {
+      Bytes b =
+          seg(addr(0x0A000000u | (rng() & 0xFFFFFF)),
+              static_cast<std::uint16_t>(1024 + rng() % 60000), "198.19.0.10", 80, kAck,
+              static_cast<std::uint32_t>(rng()), static_cast<std::uint32_t>(rng()), "x");
+      if (!right_checksum) b[kTcpChecksumAt] ^= 0xA5;
+      v.push_back(std::move(b));
+    }
+    return v;
+  };
+  const auto bad = spoofed(false);
+  injected += bad.size();
+  EXPECT_EQ(flood(rig, bad), 0u);
+  EXPECT_EQ(
+      nat.counters()
+          .packet_drops[static_cast<std::size_t>(packet::DropReason::kL4BadChecksum)],
+      4096u);
+  EXPECT_EQ(nat.tracker().table().size(), 1u);
+
+  const auto good = spoofed(true);
+  injected += good.size();
+  const std::size_t picked = flood(rig, good);
+  sent += picked;
+  EXPECT_EQ(picked, 4096u);  // forwarded: they may be real moved flows
+  EXPECT_EQ(nat.tracker().table().size(), 4096u);
+  EXPECT_EQ(nat.tracker().list_size(conntrack::TimeoutClass::kTcpEmbryonic), 4095u);
+
+  std::vector<Bytes> honest;
+  for (int j = 0; j < 20; ++j) {
+    honest.push_back(seg("198.51.100.8", static_cast<std::uint16_t>(6000 + j),
+                         "198.19.0.10", 80, kSyn, 100, 0));
+  }
+  injected += honest.size();
+  const std::size_t connected = flood(rig, honest);
+  sent += connected;
+  EXPECT_EQ(connected, 20u);
+  const auto& tc = nat.tracker().counters();
+  EXPECT_EQ(tc.evicted_embryonic, 21u);
+  EXPECT_EQ(tc.dropped_table_full, 0u);
+  EXPECT_EQ(nat.counters().drops[static_cast<std::size_t>(nat::NatDrop::kTableFull)], 0u);
+
+  // The established connection still flows, both ways.
+  rig.inject(0, seg("198.51.100.7", 5555, "198.19.0.10", 80, kAck, 101, 7001, "GET /"));
+  rig.inject(0, seg(o.dst, o.dport, "198.51.100.7", 5555, kAck, 7001, 106, "200 OK"));
+  injected += 2;
+  rig.poll();
+  sent += rig.sent().size();
+  EXPECT_EQ(nat.tracker().list_size(conntrack::TimeoutClass::kTcpEstablished), 1u);
+  EXPECT_EQ(sent + counted_drops(rig), injected);
+  EXPECT_EQ(sent, injected - 4096);
+}
+
+// Finding 8: blind RSTs with the right 4-tuple, from either side, do not
+// cut a live connection; those far from its sequence are dropped and
+// counted, the rare near one is forwarded without changing anything; a
+// SYN on it changes nothing either; its own RST still closes it.
+TEST(Worker, BlindRstsCannotCutALiveConnection) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  Rig rig(1);
+  const nat::Translator& nat = rig.worker(0).translator();
+  const std::string cl = "198.51.100.7", vip = "198.19.0.10";
+  const Opened o = open_connection(rig, cl, 5555, vip, 80);
+  rig.inject(0, seg(cl, 5555, vip, 80, kAck, 101, 7001, "hello"));       // next: 106
+  rig.inject(0, seg(o.dst, o.dport, cl, 5555, kAck, 7001, 106, "abc"));  // next: 7004
+  rig.poll();
+  ASSERT_EQ(rig.sent().size(), 2u);
+  std::uint64_t injected = 0;
+  std::mt19937 rng(8);
+  std::vector<Bytes> rsts;
+  for (int i = 0; i < 4000; ++i) {
+    const auto seq = static_cast<std::uint32_t>(rng());
+    rsts.push_back(i % 2 == 0 ? seg(cl, 5555, vip, 80, kRst, seq, 0)
+                              : seg(o.dst, o.dport, cl, 5555, kRst | kAck, seq, 106));
+  }
+  rsts.push_back(seg(cl, 5555, vip, 80, kSyn, 424242, 0));
+  injected += rsts.size();
+  const std::size_t through = flood(rig, rsts);
+  const auto& c = nat.tracker().table().conn(0);
+  EXPECT_EQ(c.state, conntrack::ConnState::kTcpEstablished);
+  EXPECT_EQ(c.seq_next[0], 106u);
+  EXPECT_EQ(c.seq_next[1], 7004u);
+  const std::uint64_t out_of_window =
+      nat.counters().drops[static_cast<std::size_t>(nat::NatDrop::kTcpOutOfWindow)];
+  EXPECT_EQ(through + out_of_window, rsts.size());
+  // In the window by chance: 2 MiB of 4 GiB, ~2 of 4,000; and the SYN.
+  EXPECT_LE(through, 20u);
+  EXPECT_GE(through, 1u);
+  EXPECT_EQ(nat.tracker().counters().tcp_ignored, through);
+
+  rig.inject(0, seg(cl, 5555, vip, 80, kAck, 106, 7004, "more"));
+  rig.inject(0, seg(o.dst, o.dport, cl, 5555, kAck, 7004, 110, "ok"));
+  rig.inject(0, seg(cl, 5555, vip, 80, kRst | kAck, 110, 7006));
+  injected += 3;
+  rig.poll();
+  EXPECT_EQ(rig.sent().size(), 3u);
+  EXPECT_EQ(c.state, conntrack::ConnState::kTcpClosed);
+  EXPECT_EQ(through + 3 + counted_drops(rig), injected);
+}
+
+// Finding 6: SYN+FIN pairs from spoofed sources on one (backend, SNAT
+// address) of 536 ports: every SYN still gets a port (the pair's idlest
+// embryonic connection gives its own up), the FINs keep them embryonic,
+// the established connection and a new honest client are untouched, and
+// the embryonic timeout clears the rest.
+TEST(Worker, SynFinFloodCannotHoldASnatPair) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  Rig rig(1, false, 0, nullptr, 10000, /*snat_port_min=*/65000);
+  const nat::Translator& nat = rig.worker(0).translator();
+  const std::string vip = "198.19.0.11";
+  const Opened o = open_connection(rig, "198.51.100.7", 5555, vip, 443);
+  ASSERT_EQ(o.src, "198.18.1.1");
+  std::uint64_t injected = 0;
+  std::mt19937 rng(6);
+  std::vector<Bytes> pairs;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string src = addr(0x0A000000u | (rng() & 0xFFFFFF));
+    const auto sport = static_cast<std::uint16_t>(1024 + rng() % 60000);
+    const auto isn = static_cast<std::uint32_t>(rng());
+    pairs.push_back(seg(src, sport, vip, 443, kSyn, isn, 0));
+    pairs.push_back(seg(src, sport, vip, 443, kFin, isn + 1, 0));
+  }
+  injected += pairs.size();
+  const std::size_t through = flood(rig, pairs);
+  const auto drop = [&](nat::NatDrop d) {
+    return nat.counters().drops[static_cast<std::size_t>(d)];
+  };
+  EXPECT_EQ(drop(nat::NatDrop::kSnatPortsExhausted), 0u);
+  EXPECT_GT(nat.counters().snat_evicted, 3000u - 536);
+  EXPECT_EQ(nat.counters().created, 1u + 3000);
+  EXPECT_EQ(nat.tracker().list_size(conntrack::TimeoutClass::kTcpEmbryonic), 535u);
+  EXPECT_EQ(nat.tracker().list_size(conntrack::TimeoutClass::kTcpClosing), 0u);
+  EXPECT_EQ(through + counted_drops(rig), injected);
+
+  // A new honest client connects; the old connection still flows.
+  rig.clock().advance(1000);
+  const Opened n = open_connection(rig, "198.51.100.9", 7777, vip, 443);
+  EXPECT_EQ(n.src, "198.18.1.1");
+  EXPECT_NE(n.sport, o.sport);
+  rig.inject(0, seg(o.dst, o.dport, o.src, o.sport, kAck, 7001, 101, "data"));
+  rig.poll();
+  EXPECT_EQ(rig.sent().size(), 1u);
+  EXPECT_EQ(nat.tracker().list_size(conntrack::TimeoutClass::kTcpEstablished), 2u);
+  rig.clock().advance(conntrack::Timeouts::kDefaultTcpEmbryonicMs);
+  for (int i = 0; i < 20; ++i) rig.poll();
+  EXPECT_EQ(nat.tracker().table().size(), 2u);
+}
+
+// Finding 1, (a): the checksum check uses the NIC's verdict where it gave
+// one, and sums every segment of a chained packet where it did not.
+TEST(Worker, ChecksumsOfChainedPacketsAndTheNicsVerdict) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  Rig rig(1);
+  const nat::Translator& nat = rig.worker(0).translator();
+  const std::string cl = "198.51.100.7", vip = "198.19.0.10";
+  const std::string body(700, 'a');
+  auto pkt = [&](std::uint16_t cport, bool right) {
+    Bytes b = seg(cl, cport, vip, 80, kAck, 100, 900, body);
+    if (!right) b.back() ^= 0x01;  // in the last segment
+    return b;
+  };
+  rig.inject(0, pkt(1001, true), 200);
+  rig.inject(0, pkt(1002, false), 200);
+  rig.inject(0, pkt(1003, false), 0,
+             RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+  rig.inject(0, pkt(1004, true), 0, RTE_MBUF_F_RX_L4_CKSUM_BAD);
+  rig.inject(0, pkt(1005, true), 0, RTE_MBUF_F_RX_IP_CKSUM_BAD);
+  rig.poll();
+  const auto out = rig.sent();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(parsed(out[0].second).src_port, 1001);
+  EXPECT_EQ(out[0].second.size(), 14u + 20 + 20 + 700);
+  EXPECT_EQ(parsed(out[1].second).src_port, 1003);
+  const auto& pd = nat.counters().packet_drops;
+  EXPECT_EQ(pd[static_cast<std::size_t>(packet::DropReason::kL4BadChecksum)], 2u);
+  EXPECT_EQ(pd[static_cast<std::size_t>(packet::DropReason::kIpv4BadChecksum)], 1u);
+  EXPECT_EQ(nat.tracker().table().size(), 2u);
 }
 
 TEST(Worker, ExpiryFollowsTheInjectedClock) {

@@ -157,5 +157,37 @@ TEST(Checksum, Ipv4PseudoHeaderMatchesManualSum) {
   EXPECT_EQ(c, static_cast<std::uint16_t>(~csum_fold(acc)));
 }
 
+// The receive-side checks (issue 12): right sums pass, any flipped bit
+// fails, for headers with and without options and odd-length TCP data; a
+// UDP checksum of 0 means none.
+TEST(Checksum, VerifiesReceivedSums) {
+  std::mt19937 rng(3);
+  for (const std::size_t hlen : {20u, 24u, 60u}) {
+    std::vector<std::uint8_t> h(hlen);
+    for (auto& b : h) b = static_cast<std::uint8_t>(rng());
+    store_be16(h.data() + 10, ipv4_header_checksum(h.data(), hlen));
+    EXPECT_TRUE(ipv4_header_checksum_ok(h.data(), hlen)) << hlen;
+    for (std::size_t bit = 0; bit < hlen * 8; bit += 7) {
+      h[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+      EXPECT_FALSE(ipv4_header_checksum_ok(h.data(), hlen)) << hlen << " bit " << bit;
+      h[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
+    }
+  }
+  const std::uint32_t s = 0xC6120001, d = 0xC6130001;
+  for (const std::size_t len : {20u, 21u, 33u, 1480u}) {
+    std::vector<std::uint8_t> tcp(len);
+    for (auto& b : tcp) b = static_cast<std::uint8_t>(rng());
+    store_be16(tcp.data() + 16, ipv4_l4_checksum(tcp.data(), len, 16, s, d, 6));
+    EXPECT_TRUE(ipv4_l4_checksum_ok(tcp.data(), len, s, d, 6)) << len;
+    EXPECT_FALSE(ipv4_l4_checksum_ok(tcp.data(), len, s + 1, d, 6)) << len;
+    tcp[len - 1] ^= 0x80;
+    EXPECT_FALSE(ipv4_l4_checksum_ok(tcp.data(), len, s, d, 6)) << len;
+  }
+  std::vector<std::uint8_t> udp = {0, 1, 0, 2, 0, 9, 0, 0, 'x'};
+  EXPECT_TRUE(ipv4_l4_checksum_ok(udp.data(), udp.size(), s, d, 17));  // none
+  store_be16(udp.data() + 6, 0x1234);
+  EXPECT_FALSE(ipv4_l4_checksum_ok(udp.data(), udp.size(), s, d, 17));
+}
+
 }  // namespace
 }  // namespace nva::packet

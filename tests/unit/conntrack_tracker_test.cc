@@ -57,27 +57,31 @@ TEST(Tracker, OnPacketAgreesWithTheStateMachine) {
   }
   for (const ConnState start : states) {
     const bool udp = start == ConnState::kUdp || start == ConnState::kUdpReplied;
-    for (const Dir dir : {O, P}) {
-      for (unsigned f = 0; f < 256; ++f) {
-        const auto flags = static_cast<std::uint8_t>(udp ? 0 : f);
-        ConnTracker tr(4, t);
-        ConnKey k, r;
-        k.src_addr = 1;
-        k.proto = udp ? 17 : 6;
-        r.src_addr = 2;
-        r.proto = k.proto;
-        const std::uint32_t c = tr.create(k, r, start, 0);
-        ASSERT_NE(c, ConnRef::kNone);
-        std::uint8_t cflags = tr.table().conn(c).flags;
-        const ConnState want =
-            udp ? udp_next(start, dir) : tcp_next(start, dir, flags, cflags);
-        EXPECT_EQ(state_name(tr.on_packet(c, dir, flags, 500)), state_name(want))
-            << state_name(start) << " flags " << f;
-        const Conn& conn = tr.table().conn(c);
-        EXPECT_EQ(state_name(conn.state), state_name(want));
-        EXPECT_EQ(conn.flags, cflags);
-        EXPECT_EQ(conn.expires, 500 + t.of(timeout_class(want)));
-        if (udp) break;
+    for (const std::uint8_t initial : {std::uint8_t{0}, kConnAssured}) {
+      for (const Dir dir : {O, P}) {
+        for (unsigned f = 0; f < 256; ++f) {
+          const auto flags = static_cast<std::uint8_t>(udp ? 0 : f);
+          ConnTracker tr(4, t);
+          ConnKey k, r;
+          k.src_addr = 1;
+          k.proto = udp ? 17 : 6;
+          r.src_addr = 2;
+          r.proto = k.proto;
+          const std::uint32_t c = tr.create(k, r, start, 0, initial);
+          ASSERT_NE(c, ConnRef::kNone);
+          std::uint8_t cflags = tr.table().conn(c).flags;
+          const ConnState want =
+              udp ? udp_next(start, dir) : tcp_next(start, dir, flags, cflags);
+          EXPECT_EQ(state_name(tr.on_packet(c, dir, flags, 500)), state_name(want))
+              << state_name(start) << " flags " << f;
+          const Conn& conn = tr.table().conn(c);
+          EXPECT_EQ(state_name(conn.state), state_name(want));
+          EXPECT_EQ(conn.flags, cflags);
+          EXPECT_EQ(conn.expires,
+                    500 + t.of(timeout_class(want, (cflags & kConnAssured) != 0)));
+          EXPECT_EQ(conn.timeout_class, static_cast<std::uint8_t>(timeout_class(conn)));
+          if (udp) break;
+        }
       }
     }
   }
@@ -111,9 +115,21 @@ INSTANTIATE_TEST_SUITE_P(
         TcpCase{"rst_during_handshake",
                 ConnState::kTcpSynReceived,
                 {{O, R | A, ConnState::kTcpClosed}}},
+        // Issue 12, finding 6: a FIN before the handshake completes is
+        // noted, and the connection stays embryonic; the handshake's ACK
+        // then finds the FINs.
         TcpCase{"fin_during_handshake",
                 ConnState::kTcpSynReceived,
-                {{O, F, ConnState::kTcpFinWait}, {P, F | A, ConnState::kTcpClosing}}},
+                {{O, F, ConnState::kTcpSynReceived},
+                 {P, F | A, ConnState::kTcpSynReceived},
+                 {O, A, ConnState::kTcpClosing}}},
+        TcpCase{"syn_fin_stays_syn_sent",
+                ConnState::kNone,
+                {{O, S | F, ConnState::kTcpSynSent}, {O, F, ConnState::kTcpSynSent}}},
+        TcpCase{
+            "syn_on_established_changes_nothing",
+            ConnState::kTcpEstablished,
+            {{O, S, ConnState::kTcpEstablished}, {P, S | A, ConnState::kTcpEstablished}}},
         TcpCase{"fin_retransmit_in_time_wait",
                 ConnState::kTcpTimeWait,
                 {{P, F | A, ConnState::kTcpTimeWait}}},
@@ -170,7 +186,8 @@ Timeouts short_timeouts() {
 
 TEST(Tracker, IdleConnectionsExpireByClassAndActiveOnesStay) {
   ConnTracker tr(100, short_timeouts());
-  const auto est = tr.create(key(1), rkey(1), ConnState::kTcpEstablished, 0);
+  const auto est =
+      tr.create(key(1), rkey(1), ConnState::kTcpEstablished, 0, kConnAssured);
   const auto syn = tr.create(key(2), rkey(2), ConnState::kTcpSynSent, 0);
   const auto udp = tr.create(key(3, 17), rkey(3, 17), ConnState::kUdp, 0);
   ASSERT_NE(est, ConnRef::kNone);
@@ -241,7 +258,8 @@ TEST(Tracker, SynFloodNeverHarmsEstablished) {
   constexpr std::uint32_t kCap = 1000;
   ConnTracker tr(kCap, Timeouts{});
   for (std::uint32_t i = 0; i < 600; ++i) {
-    ASSERT_NE(tr.create(key(i), rkey(i), ConnState::kTcpEstablished, 0), ConnRef::kNone);
+    ASSERT_NE(tr.create(key(i), rkey(i), ConnState::kTcpEstablished, 0, kConnAssured),
+              ConnRef::kNone);
   }
   for (std::uint32_t i = 600; i < 100000; ++i) {
     ASSERT_NE(tr.create(key(i), rkey(i), ConnState::kTcpSynSent, i), ConnRef::kNone) << i;
@@ -258,11 +276,135 @@ TEST(Tracker, SynFloodNeverHarmsEstablished) {
   // All established: nothing may be evicted, new connections are dropped.
   ConnTracker full(10, Timeouts{});
   for (std::uint32_t i = 0; i < 10; ++i) {
-    full.create(key(i), rkey(i), ConnState::kTcpEstablished, 0);
+    full.create(key(i), rkey(i), ConnState::kTcpEstablished, 0, kConnAssured);
   }
   EXPECT_EQ(full.create(key(50), rkey(50), ConnState::kTcpSynSent, 1), ConnRef::kNone);
   EXPECT_EQ(full.counters().dropped_table_full, 1u);
   EXPECT_EQ(full.table().size(), 10u);
+}
+
+// Issue 12: a full table evicts the idlest of the evictable lists' heads
+// (embryonic, which holds unassured pickups too; unreplied UDP; closed),
+// whatever their class, and never an assured connection.
+TEST(Tracker, FullTableEvictsTheIdlestUnassuredNeverAnAssured) {
+  ConnTracker tr(5, Timeouts{});
+  const auto assured =
+      tr.create(key(0), rkey(0), ConnState::kTcpEstablished, 0, kConnAssured);
+  const auto pickup = tr.create(key(1), rkey(1), ConnState::kTcpEstablished, 10);
+  tr.create(key(2, 17), rkey(2, 17), ConnState::kUdp, 20);
+  tr.create(key(3), rkey(3), ConnState::kTcpClosed, 30);
+  tr.create(key(4), rkey(4), ConnState::kTcpSynSent, 40);
+  EXPECT_EQ(tr.list_size(TimeoutClass::kTcpEmbryonic), 2u);  // the pickup is
+  EXPECT_EQ(tr.list_size(TimeoutClass::kTcpEstablished), 1u);
+  tr.on_packet(pickup, O, A, 45);  // still unassured: the client's side only
+  EXPECT_EQ(tr.list_size(TimeoutClass::kTcpEmbryonic), 2u);
+  // Idle at 50: UDP 30, closed 20, SYN 10, pickup 5.
+  ASSERT_NE(tr.create(key(5), rkey(5), ConnState::kTcpSynSent, 50), ConnRef::kNone);
+  EXPECT_FALSE(tr.table().lookup(key(2, 17)).found());
+  EXPECT_EQ(tr.counters().evicted_unreplied, 1u);
+  ASSERT_NE(tr.create(key(6), rkey(6), ConnState::kTcpSynSent, 50), ConnRef::kNone);
+  EXPECT_FALSE(tr.table().lookup(key(3)).found());
+  EXPECT_EQ(tr.counters().evicted_closed, 1u);
+  ASSERT_NE(tr.create(key(7), rkey(7), ConnState::kTcpSynSent, 50), ConnRef::kNone);
+  EXPECT_FALSE(tr.table().lookup(key(4)).found());
+  ASSERT_NE(tr.create(key(8), rkey(8), ConnState::kTcpSynSent, 50), ConnRef::kNone);
+  EXPECT_FALSE(tr.table().lookup(key(1)).found());
+  EXPECT_EQ(tr.counters().evicted_embryonic, 2u);
+  for (std::uint32_t i = 9; i < 100; ++i) {
+    ASSERT_NE(tr.create(key(i), rkey(i), ConnState::kTcpSynSent, 50 + i), ConnRef::kNone);
+  }
+  EXPECT_TRUE(tr.table().lookup(key(0)).found());
+  EXPECT_EQ(tr.table().conn(assured).state, ConnState::kTcpEstablished);
+  EXPECT_EQ(tr.counters().dropped_table_full, 0u);
+}
+
+// tcp_track(): the sequence checks of state.h, one segment at a time.
+struct Track {
+  Conn c;
+  Track() { c.key[0].proto = 6; }
+  SegmentVerdict step(Dir d, std::uint8_t flags, std::uint32_t seq, std::uint32_t len,
+                      std::uint32_t ack) {
+    ConnState next = c.state;
+    const SegmentVerdict v = tcp_track(c, d, {flags, seq, seq + len, ack}, next);
+    if (v == SegmentVerdict::kAccept) c.state = next;
+    return v;
+  }
+};
+
+TEST(TcpTrack, TheHandshakeNeedsTheRightAcks) {
+  Track t;
+  EXPECT_EQ(t.step(O, S, 100, 0, 0), SegmentVerdict::kAccept);
+  EXPECT_EQ(t.c.state, ConnState::kTcpSynSent);
+  // RFC 9293 3.10.7.3: a reset in SYN-SENT must acknowledge the SYN.
+  EXPECT_EQ(t.step(P, R | A, 0, 0, 555), SegmentVerdict::kDrop);
+  EXPECT_EQ(t.step(P, R, 0, 0, 0), SegmentVerdict::kDrop);
+  // A SYN-ACK that does not acknowledge the SYN is not the backend's.
+  EXPECT_EQ(t.step(P, S | A, 7000, 0, 999), SegmentVerdict::kIgnore);
+  EXPECT_EQ(t.c.state, ConnState::kTcpSynSent);
+  EXPECT_EQ(t.step(P, S | A, 7000, 0, 101), SegmentVerdict::kAccept);
+  EXPECT_EQ(t.c.state, ConnState::kTcpSynReceived);
+  // A blind ACK cannot complete the handshake; the client's can.
+  EXPECT_EQ(t.step(O, A, 101, 0, 12345), SegmentVerdict::kIgnore);
+  EXPECT_EQ(t.c.state, ConnState::kTcpSynReceived);
+  EXPECT_EQ(t.c.flags & kConnAssured, 0);
+  EXPECT_EQ(t.step(O, A, 101, 0, 7001), SegmentVerdict::kAccept);
+  EXPECT_EQ(t.c.state, ConnState::kTcpEstablished);
+  EXPECT_NE(t.c.flags & kConnAssured, 0);
+  EXPECT_EQ(t.c.seq_next[0], 101u);
+  EXPECT_EQ(t.c.seq_next[1], 7001u);
+}
+
+TEST(TcpTrack, ResetsAndFinsNeedTheirSequence) {
+  Track t;
+  t.step(O, S, 0xFFFFFFF0u, 0, 0);  // the sequence wraps past 2^32
+  t.step(P, S | A, 7000, 0, 0xFFFFFFF1u);
+  t.step(O, A, 0xFFFFFFF1u, 0, 7001);
+  ASSERT_EQ(t.c.state, ConnState::kTcpEstablished);
+  EXPECT_EQ(t.step(O, A, 0xFFFFFFF1u, 100, 7001), SegmentVerdict::kAccept);
+  EXPECT_EQ(t.c.seq_next[0], 0x55u);
+  // Retransmitted (older) data does not move it back.
+  EXPECT_EQ(t.step(O, A, 0xFFFFFFF1u, 10, 7001), SegmentVerdict::kAccept);
+  EXPECT_EQ(t.c.seq_next[0], 0x55u);
+  // RSTs from the backend: far, near, exact.
+  EXPECT_EQ(t.step(P, R, 7001 + kRstWindow + 1, 0, 0), SegmentVerdict::kDrop);
+  EXPECT_EQ(t.step(P, R, 7001 - kRstWindow - 1, 0, 0), SegmentVerdict::kDrop);
+  EXPECT_EQ(t.step(P, R, 7001 + kRstWindow, 0, 0), SegmentVerdict::kIgnore);
+  EXPECT_EQ(t.step(P, R, 7000, 0, 0), SegmentVerdict::kIgnore);
+  EXPECT_EQ(t.c.state, ConnState::kTcpEstablished);
+  // A FIN whose ACK the other side could not have sent changes nothing.
+  EXPECT_EQ(t.step(P, F | A, 7001, 0, 0x55u + 1), SegmentVerdict::kIgnore);
+  EXPECT_EQ(t.step(P, F | A, 7001, 0, 0x55u - kAckWindow - 1), SegmentVerdict::kIgnore);
+  EXPECT_EQ(t.c.state, ConnState::kTcpEstablished);
+  EXPECT_EQ(t.step(P, F | A, 7001, 0, 0x55u - 20), SegmentVerdict::kAccept);
+  EXPECT_EQ(t.c.state, ConnState::kTcpFinWait);
+  EXPECT_EQ(t.c.seq_next[1], 7002u);
+  EXPECT_EQ(t.step(P, R, 7002, 0, 0), SegmentVerdict::kAccept);
+  EXPECT_EQ(t.c.state, ConnState::kTcpClosed);
+  // A new SYN reuses the tuple from scratch: not assured, new sequence.
+  EXPECT_EQ(t.step(O, S, 5, 0, 0), SegmentVerdict::kAccept);
+  EXPECT_EQ(t.c.state, ConnState::kTcpSynSent);
+  EXPECT_EQ(t.c.flags & (kConnAssured | kConnSeqReply), 0);
+  EXPECT_EQ(t.c.seq_next[0], 6u);
+}
+
+// A pickup: the client's sequence from its first segment, the backend's
+// from its answer, which must acknowledge the client's.
+TEST(TcpTrack, PickupLearnsBothSequences) {
+  Track t;
+  t.c.state = ConnState::kTcpEstablished;
+  EXPECT_EQ(t.step(O, A, 500, 10, 9), SegmentVerdict::kAccept);
+  EXPECT_EQ(t.c.seq_next[0], 510u);
+  EXPECT_EQ(t.c.flags & kConnAssured, 0);
+  // The backend's RST for a connection it never had: its sequence is not
+  // known yet, so nothing to check it against.
+  Track r = t;
+  EXPECT_EQ(r.step(P, R, 9, 0, 0), SegmentVerdict::kAccept);
+  EXPECT_EQ(r.c.state, ConnState::kTcpClosed);
+  EXPECT_EQ(t.step(P, A, 9, 0, 510 + kAckWindow), SegmentVerdict::kIgnore);
+  EXPECT_EQ(t.step(P, A, 9, 0, 505), SegmentVerdict::kAccept);
+  EXPECT_NE(t.c.flags & kConnAssured, 0);
+  EXPECT_EQ(t.c.seq_next[1], 9u);
+  EXPECT_EQ(timeout_class(t.c), TimeoutClass::kTcpEstablished);
 }
 
 TEST(Tracker, RejectsBadTimeouts) {

@@ -86,6 +86,18 @@ Bytes tcp(const std::string& s, std::uint16_t sp, const std::string& d, std::uin
       .Build();
 }
 
+// A TCP segment with its sequence numbers.
+Bytes seg(const std::string& s, std::uint16_t sp, const std::string& d, std::uint16_t dp,
+          std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+          const std::string& payload = "") {
+  return PacketBuilder()
+      .Eth()
+      .IPv4(s, d)
+      .TCP(sp, dp, {.flags = flags, .seq = seq, .ack = ack})
+      .Payload(payload)
+      .Build();
+}
+
 TEST(Translator, DnatBothDirections) {
   Harness h;
   Bytes syn = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kSyn);
@@ -160,22 +172,24 @@ TEST(Translator, UdpSnatToOtherBackendPort) {
 
 TEST(Translator, TcpLifecycleAndExpiry) {
   Harness h;
-  Bytes p1 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kSyn);
+  // Client ISN 100, backend ISN 5000: each ACK acknowledges the other side.
+  Bytes p1 = seg("203.0.113.5", 40000, "198.19.0.10", 80, kSyn, 100, 0);
   ASSERT_EQ(h.run(p1, 0), Verdict::kForward);
   ParsedPacket out;
   ASSERT_EQ(packet::parse(p1, out), packet::DropReason::kNone);
   const std::string be = addr(out.ipv4_dst);
-  Bytes p2 = tcp(be, 8080, "203.0.113.5", 40000, kSyn | kAck);
+  Bytes p2 = seg(be, 8080, "203.0.113.5", 40000, kSyn | kAck, 5000, 101);
   ASSERT_EQ(h.run(p2, 10), Verdict::kForward);
-  Bytes p3 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kAck);
+  Bytes p3 = seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck, 101, 5001);
   ASSERT_EQ(h.run(p3, 20), Verdict::kForward);
   const auto& c = h.nat.tracker().table().conn(0);
   EXPECT_EQ(c.state, conntrack::ConnState::kTcpEstablished);
-  Bytes p4 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kFin | kAck);
+  EXPECT_NE(c.flags & conntrack::kConnAssured, 0);
+  Bytes p4 = seg("203.0.113.5", 40000, "198.19.0.10", 80, kFin | kAck, 101, 5001);
   ASSERT_EQ(h.run(p4, 30), Verdict::kForward);
-  Bytes p5 = tcp(be, 8080, "203.0.113.5", 40000, kFin | kAck);
+  Bytes p5 = seg(be, 8080, "203.0.113.5", 40000, kFin | kAck, 5001, 102);
   ASSERT_EQ(h.run(p5, 40), Verdict::kForward);
-  Bytes p6 = tcp("203.0.113.5", 40000, "198.19.0.10", 80, kAck);
+  Bytes p6 = seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck, 102, 5002);
   ASSERT_EQ(h.run(p6, 50), Verdict::kForward);
   EXPECT_EQ(c.state, conntrack::ConnState::kTcpTimeWait);
   // Time-wait lasts 120 s by default, then the connection is gone and a
@@ -267,30 +281,59 @@ TEST(Translator, AnswersPingToVip) {
                       .Build());
 }
 
+// Issue 12, finding 6: the ports of one (backend, SNAT address) held by
+// connections that never completed a handshake are taken back, oldest
+// first; only assured ones make the pair exhausted, and that is counted.
 TEST(Translator, SnatPortsExhaustThenCount) {
   TranslatorConfig cfg;
   cfg.snat_port_min = 65530;  // 6 ports: 65530..65535
   Harness h(cfg);
   std::set<std::uint16_t> ports;
+  std::vector<std::uint16_t> by_client;
   for (int i = 0; i < 6; ++i) {
-    Bytes p = tcp("203.0.113.5", static_cast<std::uint16_t>(1000 + i), "198.19.0.11", 443,
-                  kSyn);
-    ASSERT_EQ(h.run(p), Verdict::kForward) << i;
+    Bytes p = seg("203.0.113.5", static_cast<std::uint16_t>(1000 + i), "198.19.0.11", 443,
+                  kSyn, 100, 0);
+    ASSERT_EQ(h.run(p, static_cast<std::uint32_t>(i)), Verdict::kForward) << i;
     ParsedPacket out;
     ASSERT_EQ(packet::parse(p, out), packet::DropReason::kNone);
     ports.insert(out.src_port);
+    by_client.push_back(out.src_port);
   }
   EXPECT_EQ(ports.size(), 6u);
   EXPECT_EQ(*ports.begin(), 65530);
-  Bytes p = tcp("203.0.113.5", 2000, "198.19.0.11", 443, kSyn);
-  EXPECT_EQ(h.run(p), Verdict::kDrop);
-  EXPECT_EQ(h.nat.last_drop(), NatDrop::kSnatPortsExhausted);
-  // Counted per (backend, SNAT address) too.
+  // All six embryonic: a new client takes the oldest one's port.
+  Bytes p = seg("203.0.113.5", 2000, "198.19.0.11", 443, kSyn, 100, 0);
+  EXPECT_EQ(h.run(p, 100), Verdict::kForward);
+  ParsedPacket out;
+  ASSERT_EQ(packet::parse(p, out), packet::DropReason::kNone);
+  EXPECT_EQ(out.src_port, by_client[0]);
+  EXPECT_EQ(h.nat.counters().snat_evicted, 1u);
+  Bytes first = seg("203.0.113.5", 1000, "198.19.0.11", 443, kAck, 101, 0);
+  EXPECT_EQ(h.run(first, 101), Verdict::kDrop);  // its connection is gone
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kMidstreamNoConn);
+  // Counted per (backend, SNAT address) all the same.
   ASSERT_EQ(h.nat.exhaustion().size(), 1u);
   EXPECT_EQ(h.nat.exhaustion()[0].backend_addr, ipv4_from_string("198.18.3.1"));
   EXPECT_EQ(h.nat.exhaustion()[0].backend_port, 443);
   EXPECT_EQ(h.nat.exhaustion()[0].snat_addr, ipv4_from_string("198.18.1.1"));
   EXPECT_EQ(h.nat.exhaustion()[0].count, 1u);
+
+  // Complete every handshake: now nothing may give its port up.
+  for (int i = 1; i <= 6; ++i) {
+    const auto cport = static_cast<std::uint16_t>(i == 6 ? 2000 : 1000 + i);
+    const std::uint16_t sport =
+        i == 6 ? by_client[0] : by_client[static_cast<std::size_t>(i)];
+    Bytes synack = seg("198.18.3.1", 443, "198.18.1.1", sport, kSyn | kAck, 7000, 101);
+    ASSERT_EQ(h.run(synack, 200), Verdict::kForward);
+    Bytes ack = seg("203.0.113.5", cport, "198.19.0.11", 443, kAck, 101, 7001);
+    ASSERT_EQ(h.run(ack, 200), Verdict::kForward);
+  }
+  EXPECT_EQ(h.nat.tracker().list_size(conntrack::TimeoutClass::kTcpEstablished), 6u);
+  Bytes late = seg("203.0.113.5", 3000, "198.19.0.11", 443, kSyn, 100, 0);
+  EXPECT_EQ(h.run(late, 300), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kSnatPortsExhausted);
+  EXPECT_EQ(h.nat.counters().snat_evicted, 1u);
+  EXPECT_EQ(h.nat.exhaustion()[0].count, 2u);
 }
 
 // Space-Saving: every pair counted exactly while the slots suffice; past
@@ -328,13 +371,239 @@ TEST(Translator, TableFullDropsWhenAllEstablished) {
   cfg.capacity = 4;
   Harness h(cfg);
   for (int i = 0; i < 4; ++i) {
-    Bytes p =
-        tcp("203.0.113.5", static_cast<std::uint16_t>(1000 + i), "198.19.0.10", 80, kAck);
-    ASSERT_EQ(h.run(p), Verdict::kForward);  // picked up as established
+    const auto cport = static_cast<std::uint16_t>(1000 + i);
+    Bytes p = seg("203.0.113.5", cport, "198.19.0.10", 80, kAck, 100, 900, "x");
+    ASSERT_EQ(h.run(p), Verdict::kForward);  // picked up, not assured
+    ParsedPacket out;
+    ASSERT_EQ(packet::parse(p, out), packet::DropReason::kNone);
+    // The backend answers, acknowledging the client's byte: assured.
+    Bytes r = seg(addr(out.ipv4_dst), 8080, "203.0.113.5", cport, kAck, 900, 101);
+    ASSERT_EQ(h.run(r), Verdict::kForward);
   }
+  EXPECT_EQ(h.nat.tracker().list_size(conntrack::TimeoutClass::kTcpEstablished), 4u);
   Bytes p = tcp("203.0.113.5", 2000, "198.19.0.10", 80, kSyn);
   EXPECT_EQ(h.run(p), Verdict::kDrop);
   EXPECT_EQ(h.nat.last_drop(), NatDrop::kTableFull);
+}
+
+// Issue 12, finding 1: no state for a packet whose checksums are wrong; the
+// NIC's verdict is taken where it gave one; packets of existing connections
+// are not checked (the fast path pays nothing; the endpoint drops them).
+TEST(Translator, ChecksumsAreVerifiedBeforeStateIsCreated) {
+  Harness h;
+  constexpr std::size_t kIp = 14, kTcpCk = 14 + 20 + 16, kUdpCk = 14 + 20 + 6;
+  auto drops = [&](packet::DropReason r) {
+    return h.nat.counters().packet_drops[static_cast<std::size_t>(r)];
+  };
+  Bytes ack = seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck, 100, 900, "x");
+  Bytes bad_l4 = ack;
+  bad_l4[kTcpCk] ^= 0x5a;
+  EXPECT_EQ(h.run(bad_l4), Verdict::kDrop);
+  EXPECT_EQ(drops(packet::DropReason::kL4BadChecksum), 1u);
+  Bytes bad_ip = ack;
+  bad_ip[kIp + 10] ^= 0x01;
+  EXPECT_EQ(h.run(bad_ip), Verdict::kDrop);
+  EXPECT_EQ(drops(packet::DropReason::kIpv4BadChecksum), 1u);
+  Bytes syn = seg("203.0.113.5", 40001, "198.19.0.11", 443, kSyn, 100, 0);
+  syn[kTcpCk + 1] ^= 0x01;
+  EXPECT_EQ(h.run(syn), Verdict::kDrop);
+  Bytes udp = PacketBuilder()
+                  .Eth()
+                  .IPv4("203.0.113.9", "198.19.0.10")
+                  .UDP(5000, 53)
+                  .Payload("q")
+                  .Build();
+  Bytes bad_udp = udp;
+  bad_udp[kUdpCk] ^= 0x10;
+  EXPECT_EQ(h.run(bad_udp), Verdict::kDrop);
+  EXPECT_EQ(drops(packet::DropReason::kL4BadChecksum), 3u);
+  EXPECT_EQ(h.nat.tracker().table().size(), 0u);
+  EXPECT_EQ(h.nat.counters().created, 0u);
+  EXPECT_EQ(h.nat.counters().dropped(), 4u);  // every drop under a name
+  EXPECT_EQ(packet::drop_reason_name(packet::DropReason::kL4BadChecksum),
+            "l4_bad_checksum");
+
+  // UDP without a checksum (0, RFC 768) is not a wrong one.
+  Bytes no_sum = udp;
+  no_sum[kUdpCk] = 0;
+  no_sum[kUdpCk + 1] = 0;
+  EXPECT_EQ(h.run(no_sum), Verdict::kForward);
+  EXPECT_EQ(h.nat.counters().created, 1u);
+
+  // The NIC's word: good stands for a wrong sum, bad for a right one.
+  ParsedPacket p;
+  Bytes trusted = bad_l4;
+  ASSERT_EQ(packet::parse(trusted, p), packet::DropReason::kNone);
+  p.rx_csum = packet::kRxCsumIpGood | packet::kRxCsumL4Good;
+  EXPECT_EQ(h.nat.process(trusted, p, h.svc, 0), Verdict::kForward);
+  EXPECT_EQ(h.nat.counters().created, 2u);
+  Bytes refused = seg("203.0.113.5", 40002, "198.19.0.10", 80, kAck, 100, 900, "x");
+  ASSERT_EQ(packet::parse(refused, p), packet::DropReason::kNone);
+  p.rx_csum = packet::kRxCsumIpGood | packet::kRxCsumL4Bad;
+  EXPECT_EQ(h.nat.process(refused, p, h.svc, 0), Verdict::kDrop);
+  EXPECT_EQ(drops(packet::DropReason::kL4BadChecksum), 4u);
+  // Only part of the datagram in hand and no verdict: nothing is created.
+  Bytes part = seg("203.0.113.5", 40003, "198.19.0.10", 80, kAck, 100, 900, "payload");
+  ASSERT_EQ(packet::parse(part, p), packet::DropReason::kNone);
+  EXPECT_EQ(h.nat.process(std::span(part).first(part.size() - 3), p, h.svc, 0),
+            Verdict::kDrop);
+  EXPECT_EQ(drops(packet::DropReason::kL4BadChecksum), 5u);
+
+  // An existing connection's packet is not checked: forwarded as it is.
+  Bytes more = seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck, 101, 900, "y");
+  more[kTcpCk] ^= 0x5a;
+  EXPECT_EQ(h.run(more), Verdict::kForward);
+  EXPECT_EQ(h.nat.counters().created, 2u);
+}
+
+// Issue 12, finding 1: a connection picked up mid-stream is embryonic
+// (short, evictable) until its backend answers with an ACK of the client's
+// bytes; an answer that acknowledges nothing the client sent does not
+// assure it.
+TEST(Translator, PickedUpConnectionsAreAssuredByTheBackendsAnswer) {
+  Harness h;
+  Bytes ack = seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck, 100, 900, "xy");
+  ASSERT_EQ(h.run(ack, 0), Verdict::kForward);
+  ParsedPacket out;
+  ASSERT_EQ(packet::parse(ack, out), packet::DropReason::kNone);
+  const std::string be = addr(out.ipv4_dst);
+  const auto& c = h.nat.tracker().table().conn(0);
+  EXPECT_EQ(c.state, conntrack::ConnState::kTcpEstablished);
+  EXPECT_EQ(c.flags & conntrack::kConnAssured, 0);
+  EXPECT_EQ(h.nat.tracker().list_size(conntrack::TimeoutClass::kTcpEmbryonic), 1u);
+  Bytes wrong = seg(be, 8080, "203.0.113.5", 40000, kAck, 900, 102 + (1u << 21));
+  EXPECT_EQ(h.run(wrong, 10), Verdict::kForward);
+  EXPECT_EQ(c.flags & conntrack::kConnAssured, 0);
+  EXPECT_EQ(h.nat.tracker().counters().tcp_ignored, 1u);
+  Bytes right = seg(be, 8080, "203.0.113.5", 40000, kAck, 900, 102);
+  EXPECT_EQ(h.run(right, 20), Verdict::kForward);
+  EXPECT_NE(c.flags & conntrack::kConnAssured, 0);
+  EXPECT_EQ(h.nat.tracker().list_size(conntrack::TimeoutClass::kTcpEmbryonic), 0u);
+  EXPECT_EQ(h.nat.tracker().list_size(conntrack::TimeoutClass::kTcpEstablished), 1u);
+  // Unanswered, a pickup lives as long as an embryonic connection.
+  Bytes lone = seg("203.0.113.6", 40000, "198.19.0.10", 80, kAck, 100, 900, "xy");
+  ASSERT_EQ(h.run(lone, 100), Verdict::kForward);
+  const std::uint32_t embryonic = conntrack::Timeouts::kDefaultTcpEmbryonicMs;
+  EXPECT_EQ(h.nat.expire(100 + embryonic - 1, 100), 0u);
+  EXPECT_EQ(h.nat.expire(100 + embryonic, 100), 1u);
+  EXPECT_EQ(h.nat.tracker().table().size(), 1u);  // the assured one
+}
+
+// Issue 12, finding 1: spoofed mid-stream ACKs with right checksums fill
+// the table; honest SYNs evict them, oldest first; an assured connection
+// is never evicted and keeps forwarding.
+TEST(Translator, SpoofedPickupsAreEvictedByHonestClients) {
+  TranslatorConfig cfg;
+  cfg.capacity = 64;
+  Harness h(cfg);
+  Bytes syn = seg("198.51.100.7", 5555, "198.19.0.10", 80, kSyn, 100, 0);
+  ASSERT_EQ(h.run(syn, 0), Verdict::kForward);
+  ParsedPacket out;
+  ASSERT_EQ(packet::parse(syn, out), packet::DropReason::kNone);
+  const std::string be = addr(out.ipv4_dst);
+  Bytes synack = seg(be, 8080, "198.51.100.7", 5555, kSyn | kAck, 7000, 101);
+  ASSERT_EQ(h.run(synack, 0), Verdict::kForward);
+  Bytes hs = seg("198.51.100.7", 5555, "198.19.0.10", 80, kAck, 101, 7001);
+  ASSERT_EQ(h.run(hs, 0), Verdict::kForward);
+
+  std::mt19937 rng(12);
+  std::vector<conntrack::ConnKey> spoofed;
+  for (std::uint32_t i = 1; i < 64; ++i) {
+    Bytes a = seg("203.0.113." + std::to_string(i), static_cast<std::uint16_t>(1024 + i),
+                  "198.19.0.10", 80, kAck, static_cast<std::uint32_t>(rng()),
+                  static_cast<std::uint32_t>(rng()));
+    ParsedPacket p;
+    ASSERT_EQ(packet::parse(a, p), packet::DropReason::kNone);
+    spoofed.push_back(Translator::key_of(p));
+    ASSERT_EQ(h.run(a, i), Verdict::kForward);
+  }
+  EXPECT_EQ(h.nat.tracker().table().size(), 64u);
+  for (std::uint32_t j = 0; j < 20; ++j) {
+    Bytes s = seg("198.51.100.8", static_cast<std::uint16_t>(6000 + j), "198.19.0.10", 80,
+                  kSyn, 100, 0);
+    ASSERT_EQ(h.run(s, 100 + j), Verdict::kForward) << j;
+  }
+  const auto& tc = h.nat.tracker().counters();
+  EXPECT_EQ(tc.evicted_embryonic, 20u);
+  EXPECT_EQ(tc.dropped_table_full, 0u);
+  for (std::size_t i = 0; i < spoofed.size(); ++i) {
+    EXPECT_EQ(h.nat.tracker().table().lookup(spoofed[i]).found(), i >= 20) << i;
+  }
+  Bytes data = seg("198.51.100.7", 5555, "198.19.0.10", 80, kAck, 101, 7001, "GET /");
+  EXPECT_EQ(h.run(data, 200), Verdict::kForward);
+  EXPECT_EQ(h.nat.tracker().list_size(conntrack::TimeoutClass::kTcpEstablished), 1u);
+}
+
+// Issue 12, finding 8: an RST closes a connection only at the exact next
+// sequence; near it, it is forwarded and changes nothing; far from it, it
+// is dropped and counted. A SYN on an established connection changes
+// nothing, and a segment with an implausible ACK does not move the tracked
+// sequence (else a blind sender could set it and follow with a "exact" RST).
+TEST(Translator, BlindRstsAndSynsDoNotTearAnEstablishedConnectionDown) {
+  Harness h;
+  const std::string cl = "203.0.113.5", vip = "198.19.0.10";
+  Bytes syn = seg(cl, 40000, vip, 80, kSyn, 100, 0);
+  ASSERT_EQ(h.run(syn), Verdict::kForward);
+  ParsedPacket out;
+  ASSERT_EQ(packet::parse(syn, out), packet::DropReason::kNone);
+  const std::string be = addr(out.ipv4_dst);
+  Bytes p2 = seg(be, 8080, cl, 40000, kSyn | kAck, 7000, 101);
+  Bytes p3 = seg(cl, 40000, vip, 80, kAck, 101, 7001, "hello");  // client next: 106
+  Bytes p4 = seg(be, 8080, cl, 40000, kAck, 7001, 106, "abc");   // backend next: 7004
+  for (Bytes* b : {&p2, &p3, &p4}) ASSERT_EQ(h.run(*b), Verdict::kForward);
+  const auto& c = h.nat.tracker().table().conn(0);
+  ASSERT_EQ(c.state, conntrack::ConnState::kTcpEstablished);
+  EXPECT_EQ(c.seq_next[0], 106u);
+  EXPECT_EQ(c.seq_next[1], 7004u);
+  const auto out_of_window = [&] {
+    return h.nat.counters().drops[static_cast<std::size_t>(NatDrop::kTcpOutOfWindow)];
+  };
+
+  Bytes far1 = seg(cl, 40000, vip, 80, kRst, 106 + (1u << 21), 0);
+  EXPECT_EQ(h.run(far1), Verdict::kDrop);
+  EXPECT_EQ(h.nat.last_drop(), NatDrop::kTcpOutOfWindow);
+  Bytes far2 = seg(be, 8080, cl, 40000, kRst | kAck, 7004 - (1u << 22), 106);
+  EXPECT_EQ(h.run(far2), Verdict::kDrop);
+  EXPECT_EQ(out_of_window(), 2u);
+  EXPECT_EQ(c.state, conntrack::ConnState::kTcpEstablished);
+
+  Bytes near = seg(cl, 40000, vip, 80, kRst, 110, 0);
+  EXPECT_EQ(h.run(near), Verdict::kForward);  // the backend's challenge ACK is its own
+  EXPECT_EQ(c.state, conntrack::ConnState::kTcpEstablished);
+  Bytes resyn = seg(cl, 40000, vip, 80, kSyn, 55555, 0);
+  EXPECT_EQ(h.run(resyn), Verdict::kForward);
+  EXPECT_EQ(c.state, conntrack::ConnState::kTcpEstablished);
+  EXPECT_EQ(c.seq_next[0], 106u);
+  Bytes blind = seg(cl, 40000, vip, 80, kAck, 106 + 5000, 7004 + (1u << 22), "zz");
+  EXPECT_EQ(h.run(blind), Verdict::kForward);
+  EXPECT_EQ(c.seq_next[0], 106u);
+  // Counted: the RST and the SYN (the fast path does not count its own).
+  EXPECT_EQ(h.nat.tracker().counters().tcp_ignored, 2u);
+  EXPECT_EQ(h.nat.tracker().list_size(conntrack::TimeoutClass::kTcpEstablished), 1u);
+
+  // The connection goes on, and its own RST, at the next sequence, closes it.
+  Bytes p5 = seg(cl, 40000, vip, 80, kAck, 106, 7004, "more");
+  ASSERT_EQ(h.run(p5), Verdict::kForward);
+  EXPECT_EQ(c.seq_next[0], 110u);
+  Bytes rst = seg(cl, 40000, vip, 80, kRst | kAck, 110, 7004);
+  EXPECT_EQ(h.run(rst), Verdict::kForward);
+  EXPECT_EQ(c.state, conntrack::ConnState::kTcpClosed);
+}
+
+// Issue 12, finding 6: SYN+FIN pairs keep their connections embryonic (30
+// s, not the 4 minutes of FIN_WAIT).
+TEST(Translator, FinBeforeTheHandshakeStaysEmbryonic) {
+  Harness h;
+  Bytes syn = seg("203.0.113.5", 40000, "198.19.0.11", 443, kSyn, 100, 0);
+  ASSERT_EQ(h.run(syn, 0), Verdict::kForward);
+  Bytes fin = seg("203.0.113.5", 40000, "198.19.0.11", 443, kFin, 101, 0);
+  ASSERT_EQ(h.run(fin, 0), Verdict::kForward);
+  Bytes synfin = seg("203.0.113.6", 40000, "198.19.0.11", 443, kSyn | kFin, 100, 0);
+  ASSERT_EQ(h.run(synfin, 0), Verdict::kForward);
+  EXPECT_EQ(h.nat.tracker().list_size(conntrack::TimeoutClass::kTcpEmbryonic), 2u);
+  EXPECT_EQ(h.nat.tracker().table().conn(0).state, conntrack::ConnState::kTcpSynSent);
+  const std::uint32_t embryonic = conntrack::Timeouts::kDefaultTcpEmbryonicMs;
+  EXPECT_EQ(h.nat.expire(embryonic, 100), 2u);
 }
 
 // A router between the NVA and the backend cannot forward the (SNATed)
