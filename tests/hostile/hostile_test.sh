@@ -1,0 +1,28 @@
+#!/bin/bash
+# The hostile-traffic suite: every scenario of hostile_cases.py (a flood of
+# one attack mixed with honest traffic) through the real worker code by
+# `anycast-nva --replay`; each must let every honest packet through, account
+# for every packet and show its drops by name.
+# Usage: hostile_test.sh ANYCAST_NVA SOURCE_ROOT
+set -uo pipefail
+nva="$1"
+src="$2/tests/hostile"
+py=/usr/bin/python3  # Debian's interpreter has scapy
+work=$(mktemp -d /tmp/nva-hostile.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+failures=0
+for name in $(PYTHONPATH="$src" "$py" "$src/hostile_cases.py" list); do
+  PYTHONPATH="$src" "$py" "$src/hostile_cases.py" gen "$name" "$work/$name.in.pcap" ||
+    { echo "FAIL: $name: generating the capture"; failures=$((failures + 1)); continue; }
+  if ! timeout 120 "$nva" --config "$src/hostile.ini" --replay "$work/$name.in.pcap" \
+    --replay-out "$work/$name.out.pcap" --json >"$work/$name.json" 2>"$work/$name.err"; then
+    echo "FAIL: $name: anycast-nva --replay exited $?"
+    cat "$work/$name.err" "$work/$name.json"
+    failures=$((failures + 1))
+    continue
+  fi
+  PYTHONPATH="$src" "$py" "$src/hostile_cases.py" check "$name" "$work/$name.out.pcap" \
+    "$work/$name.json" || failures=$((failures + 1))
+done
+echo "hostile: $failures scenario(s) failed"
+[ "$failures" -eq 0 ]
