@@ -47,6 +47,27 @@ void ConnTracker::link_tail(std::uint32_t idx, TimeoutClass cls) noexcept {
   ++l.size;
 }
 
+bool ConnTracker::consistent() const noexcept {
+  std::uint64_t total = 0;
+  for (std::size_t cls = 0; cls < kTimeoutClassCount; ++cls) {
+    const List& l = lists_[cls];
+    std::uint32_t n = 0, prev = ConnRef::kNone;
+    for (std::uint32_t i = l.head; i != ConnRef::kNone; i = table_.conn(i).lru_next) {
+      const Conn& c = table_.conn(i);
+      if (++n > l.size || c.timeout_class != cls || c.lru_prev != prev) return false;
+      for (unsigned d = 0; d < 2; ++d) {
+        const ConnRef r = table_.lookup(c.key[d]);
+        if (!r.found() || r.index() != i || static_cast<unsigned>(r.dir()) != d)
+          return false;
+      }
+      prev = i;
+    }
+    if (n != l.size || l.tail != prev) return false;
+    total += n;
+  }
+  return total == table_.size();
+}
+
 void ConnTracker::unlink(std::uint32_t idx) noexcept {
   Conn& c = table_.conn(idx);
   List& l = lists_[c.timeout_class];

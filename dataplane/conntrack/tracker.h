@@ -143,6 +143,12 @@ class ConnTracker {
     return lists_[static_cast<std::size_t>(c)].size;
   }
 
+  // Walks every expiry list (tests and fuzzers; O(connections)): each
+  // connection is on the list of its class, linked both ways, and both of
+  // its keys find it in the table; the lists hold exactly the table's
+  // connections.
+  bool consistent() const noexcept;
+
  private:
   struct List {
     std::uint32_t head = ConnRef::kNone;

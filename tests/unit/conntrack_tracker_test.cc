@@ -316,6 +316,30 @@ TEST(Tracker, FullTableEvictsTheIdlestUnassuredNeverAnAssured) {
   EXPECT_TRUE(tr.table().lookup(key(0)).found());
   EXPECT_EQ(tr.table().conn(assured).state, ConnState::kTcpEstablished);
   EXPECT_EQ(tr.counters().dropped_table_full, 0u);
+  EXPECT_TRUE(tr.consistent());
+}
+
+// consistent() (what the worker fuzzer checks) sees a record on the wrong
+// list, a list longer than its count, and a key the index has lost.
+TEST(Tracker, ConsistentSeesBrokenListsAndIndex) {
+  ConnTracker tr(8, Timeouts{});
+  std::uint32_t idx[4];
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    idx[i] = tr.create(key(i), rkey(i), ConnState::kTcpSynSent, i);
+  }
+  ASSERT_TRUE(tr.consistent());
+  Conn& c = tr.table().conn(idx[2]);
+  c.timeout_class = static_cast<std::uint8_t>(TimeoutClass::kUdp);
+  EXPECT_FALSE(tr.consistent());
+  c.timeout_class = static_cast<std::uint8_t>(TimeoutClass::kTcpEmbryonic);
+  ASSERT_TRUE(tr.consistent());
+  const std::uint32_t next = c.lru_next;
+  c.lru_next = idx[0];  // a cycle
+  EXPECT_FALSE(tr.consistent());
+  c.lru_next = next;
+  ASSERT_TRUE(tr.consistent());
+  c.key[1].dst_port ^= 1;  // the reply key no longer finds its record
+  EXPECT_FALSE(tr.consistent());
 }
 
 // tcp_track(): the sequence checks of state.h, one segment at a time.
