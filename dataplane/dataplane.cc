@@ -11,7 +11,9 @@
 #include <bit>
 #include <iostream>
 #include <random>
+
 #include <stdexcept>
+#include "dataplane/lb/flow_hash.h"
 
 namespace nva {
 
@@ -242,6 +244,9 @@ void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& time
     wc.id = w;
     wc.workers = d.workers;
     wc.owner_seed = hash_key;
+    // The table's key from the same secret, not equal to it.
+    wc.nat.table_key = {lb::mix64(hash_key ^ 0x9E3779B97F4A7C15ull),
+                        lb::mix64(hash_key ^ 0xC2B2AE3D27D4EB4Full)};
     wc.rss = rss_.get();
     wc.flow = flow_.get();
     for (std::size_t i = 0; i < ports_.size(); ++i) {

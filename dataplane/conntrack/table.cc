@@ -106,8 +106,8 @@ rte_hash* make_rte_hash(std::uint32_t capacity, std::size_t& bytes) {
 
 }  // namespace
 
-ConnTable::ConnTable(std::uint32_t capacity, IndexKind kind)
-    : capacity_(capacity), kind_(kind) {
+ConnTable::ConnTable(std::uint32_t capacity, IndexKind kind, TableKey key)
+    : key_{key.k0, key.k1 | (1ull << 63)}, capacity_(capacity), kind_(kind) {
   if (capacity == 0 || capacity > kMaxCapacity) {
     throw std::invalid_argument("connection table capacity " + std::to_string(capacity) +
                                 " is outside 1.." + std::to_string(kMaxCapacity));

@@ -45,6 +45,15 @@ enum class IndexKind : std::uint8_t {
   kRteHash,  // rte_hash (CRC32, extendable buckets), for comparison
 };
 
+// The secret of the index hash. The default is a fixed pair (tests and
+// benchmarks get reproducible layouts); the data plane gives every process
+// a random one (DataplaneOptions::hash_key), so nobody outside can aim
+// packets at one bucket pair.
+struct TableKey {
+  std::uint64_t k0 = 0xFFFFFFFF85A308D3ull;
+  std::uint64_t k1 = 0x13198A2E03707344ull;
+};
+
 class ConnTable {
  public:
   static constexpr unsigned kBucketEntries = 10;
@@ -52,29 +61,30 @@ class ConnTable {
 
   // `capacity` connections (at most 2^30). Throws std::bad_alloc,
   // std::invalid_argument or std::runtime_error; call at start-up only.
-  explicit ConnTable(std::uint32_t capacity, IndexKind kind = IndexKind::kCuckoo);
+  explicit ConnTable(std::uint32_t capacity, IndexKind kind = IndexKind::kCuckoo,
+                     TableKey key = {});
   ~ConnTable();
   ConnTable(const ConnTable&) = delete;
   ConnTable& operator=(const ConnTable&) = delete;
 
   // The hash of a key; pass it to lookup/insert to avoid recomputing.
   // One 64 x 64 -> 128-bit multiply of the two key words, each xored with a
-  // constant, folded (the "mum" step of wyhash): four instructions where
+  // word of the table's secret key, folded (the "mum" step of wyhash): four
+  // instructions where
   // two rounds of a 64-bit finaliser took sixteen, and the table fills to
   // its design load with zero failures on sequential addresses, sequential
   // ports and SNAT-like tuples alike (unit-tested at 2^18; 1e6 and 1e7 when
   // it was chosen). The low 32 bits pick the bucket, the top 16 give the
   // signature, and they are independent (a CRC's linearity would correlate
   // them, which starves the cuckoo of alternatives). The product is 0 for
-  // every port of one address pair only, source 133.163.8.211 to
-  // 255.255.255.255, which no connection has (word1 never equals its
-  // constant: its top bytes are zero). Not keyed, like the finaliser before
-  // it: a sender who knows it can aim SYNs at one bucket pair, which costs
-  // those SYNs their connection (index_full), never an established one.
-  [[gnu::always_inline]] static std::uint64_t hash(const ConnKey& k) noexcept {
+  // every port of one address pair only, the pair equal to k0 (word1 never
+  // equals k1: its top bytes are zero and k1's top bit is set). With a
+  // secret key nobody can compute that pair, nor aim SYNs at one bucket
+  // pair (which would cost those SYNs their connection, index_full, never
+  // an established one).
+  [[gnu::always_inline]] std::uint64_t hash(const ConnKey& k) const noexcept {
     __extension__ using U128 = unsigned __int128;
-    const U128 m = static_cast<U128>(k.word0() ^ 0xFFFFFFFF85A308D3ull) *
-                   (k.word1() ^ 0x13198A2E03707344ull);
+    const U128 m = static_cast<U128>(k.word0() ^ key_.k0) * (k.word1() ^ key_.k1);
     return static_cast<std::uint64_t>(m) ^ static_cast<std::uint64_t>(m >> 64);
   }
 
@@ -207,6 +217,7 @@ class ConnTable {
     }
   }
 
+  TableKey key_;
   std::uint32_t capacity_ = 0;
   std::uint32_t nbuckets_ = 0;
   std::uint32_t used_ = 0;

@@ -49,7 +49,7 @@ std::string_view nat_drop_name(NatDrop d) noexcept {
 
 Translator::Translator(const TranslatorConfig& cfg)
     : cfg_(cfg),
-      tracker_(cfg.capacity, cfg.timeouts, cfg.index),
+      tracker_(cfg.capacity, cfg.timeouts, cfg.index, cfg.table_key),
       snat_cursor_(cfg.worker) {
   if (cfg.workers == 0 || cfg.worker >= cfg.workers) {
     throw std::invalid_argument("translator: worker " + std::to_string(cfg.worker) +

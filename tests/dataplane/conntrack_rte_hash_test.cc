@@ -23,7 +23,10 @@ ConnKey random_key(std::mt19937_64& rng) {
 }
 
 struct KeyHash {
-  std::size_t operator()(const ConnKey& k) const { return ConnTable::hash(k); }
+  std::size_t operator()(const ConnKey& k) const {
+    static const ConnTable t(16);
+    return t.hash(k);
+  }
 };
 
 TEST(ConnTableRteHash, ChurnAndBulkLookupsMatchModel) {

@@ -59,7 +59,10 @@ unsigned expect_bulk_agrees(const ConnTable& t, const std::vector<ConnKey>& keys
 }
 
 struct KeyHash {
-  std::size_t operator()(const ConnKey& k) const { return ConnTable::hash(k); }
+  std::size_t operator()(const ConnKey& k) const {
+    static const ConnTable t(16);
+    return t.hash(k);
+  }
 };
 
 TEST(ConnTable, FindsBothDirectionsAndForgetsOnErase) {
@@ -117,10 +120,13 @@ TEST(ConnTable, RecordsTheRewriteOfBothDirections) {
 // many ports, and SNAT-like reply tuples (8 backends, 64 addresses,
 // sequential ports). The table must take every connection up to its
 // capacity (the index at its design load) without a single failure.
+// With the default key and with a random one (what the data plane uses).
 TEST(ConnTable, StructuredKeysFillToCapacity) {
   constexpr std::uint32_t n = 1u << 18;
-  for (int pattern = 0; pattern < 3; ++pattern) {
-    ConnTable t(n);
+  std::mt19937_64 rng(11);
+  const TableKey random_key{rng(), rng()};
+  for (int pattern = 0; pattern < 4; ++pattern) {
+    ConnTable t(n, IndexKind::kCuckoo, pattern == 3 ? random_key : TableKey{});
     std::uint32_t failed = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
       const std::uint32_t client = pattern == 0   ? 0x0A000000 + i
@@ -129,6 +135,7 @@ TEST(ConnTable, StructuredKeysFillToCapacity) {
       const auto port = static_cast<std::uint16_t>(pattern == 0   ? 40000
                                                    : pattern == 1 ? 1024 + (i & 0x3FFF)
                                                                   : 1024 + (i >> 8));
+      // pattern 3: pattern 2's tuples under the random key
       const ConnKey a = key(client, 0xC613000A, port, 443);
       const ConnKey b = key(0xC6120200 + i % 8, 0xC6120100 + (i / 8) % 64, 8443,
                             static_cast<std::uint16_t>(1024 + i / 512));
@@ -137,6 +144,20 @@ TEST(ConnTable, StructuredKeysFillToCapacity) {
     EXPECT_EQ(failed, 0u) << "pattern " << pattern;
     EXPECT_EQ(t.index_full(), 0u) << "pattern " << pattern;
   }
+}
+
+// The key changes every hash (so nobody without it can aim at a bucket),
+// and a table finds what it stored under its own key.
+TEST(ConnTable, TheHashIsKeyed) {
+  ConnTable a(64), b(64, IndexKind::kCuckoo, TableKey{1, 2});
+  const ConnKey k = key(0xC6120001, 0xC6130001, 40000, 443);
+  const ConnKey r = key(0xC6120214, 0xC6120101, 8443, 1025);
+  EXPECT_NE(a.hash(k), b.hash(k));
+  EXPECT_EQ(a.hash(k), ConnTable(64).hash(k));  // the default is fixed
+  const std::uint32_t idx = b.insert(k, r);
+  ASSERT_NE(idx, ConnRef::kNone);
+  EXPECT_EQ(b.lookup(k).index(), idx);
+  EXPECT_EQ(b.lookup(r).index(), idx);
 }
 
 TEST(ConnTable, FillsToCapacityThenRefuses) {
@@ -270,7 +291,7 @@ TEST(ConnTable, SignatureCollisionsResolvedByKey) {
   std::vector<std::pair<ConnKey, ConnKey>> pairs;
   while (pairs.size() < 6) {
     const ConnKey k = random_key(rng);
-    const auto sig = static_cast<std::uint16_t>(ConnTable::hash(k) >> 48);
+    const auto sig = static_cast<std::uint16_t>(t.hash(k) >> 48);
     auto [it, fresh] = by_sig.emplace(sig, k);
     if (!fresh) {
       pairs.emplace_back(it->second, k);
