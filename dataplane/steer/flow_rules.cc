@@ -12,7 +12,7 @@ namespace {
 constexpr std::array<std::uint8_t, 2> kProtos = {6, 17};
 
 // Formatted with snprintf, not operator+ chains: gcc 12 at -O3 reports a false
-// -Wrestrict inside std::string concatenation (GCC bug 105329).
+// -Wrestrict inside std::string concatenation (see meson.build).
 std::string field_str(const char* name, std::uint32_t v, std::uint32_t mask, bool addr) {
   if (mask == 0) return {};
   char buf[64];
