@@ -5,7 +5,9 @@
 # clients and backend. With one TCP connection established, the VIP is
 # flooded with COUNT spoofed packets of each kind: bad-checksum ACKs,
 # right-checksum mid-stream ACKs, SYNs, blind RSTs at the connection's
-# 4-tuple. The connection's data must pass both ways after each flood and
+# 4-tuple. The connection's data must pass both ways after each flood (after
+# the RSTs, past a short tcp_closed_ms, the backend first: an accepted RST
+# would have let the connection expire, and replies are never picked up) and
 # new clients must connect; then the daemon must be alive and healthy, the
 # VIP announced without a withdrawal, the mbuf pool back at its starting
 # count, and /nva/workers must show the drops by name. Everything made here
@@ -77,6 +79,10 @@ mode = dnat
 backend = 198.18.2.1:8080
 # scapy plays the backend: nothing to probe.
 probe = none
+[timeouts]
+# Short, so an RST wrongly accepted shows within the test: the connection
+# expires and the backend's next segment (no pick-up on replies) is dropped.
+tcp_closed_ms = 1000
 INI
 "$nva" --config "$work/nva.ini" --check-config || exit 1
 

@@ -9,8 +9,9 @@ sends COUNT spoofed packets, paced so the AF_PACKET ring keeps up:
 bad-checksum ACKs, right-checksum mid-stream ACKs (picked up, never
 answered), SYNs, and blind RSTs at the established connection's 4-tuple
 (both directions, sequence numbers far outside the window). After each
-flood the established connection's data must pass both ways and a new
-client's handshake and data must pass. Writes what it sent per attack to
+flood the established connection's data must pass both ways (after the
+RSTs, once a closed connection would have expired, the backend first) and a
+new client's handshake and data must pass. Writes what it sent per attack to
 OUT.json; exit 0 when every honest exchange went through.
 """
 import json
@@ -27,6 +28,7 @@ iface, nva_mac, count, out_path = sys.argv[1], sys.argv[2].lower(), int(sys.argv
     sys.argv[4]
 my_mac = get_if_hwaddr(iface)
 VIP, BACKEND, VPORT, BPORT = "198.19.0.10", "198.18.2.1", 80, 8080
+CLOSED_WAIT = 2.0  # s: twice [timeouts] tcp_closed_ms of hostile_daemon_test.sh
 HONEST_NET = bytes([192, 0, 2])  # clients; flood sources are 203.0.113/24, 198.51.100/24
 rng = random.Random(12)
 failures = 0
@@ -121,21 +123,36 @@ class Flow:
                              lambda p: self.to_backend(p, "A"), f"{self.name}: ACK to the backend")
         return ok is not None and ok is not False
 
-    def data(self, tag):
-        """A request to the backend and its answer to the client."""
+    def data(self, tag, backend_first=False):
+        """A request to the backend and its answer to the client; with
+        `backend_first` the backend speaks first (a push, then the client's
+        reply): the reply direction has no pick-up, so it passes only if the
+        connection is still in the table."""
         req, resp = f"GET /{tag}\r\n".encode(), f"200 {tag}\r\n".encode()
-        ok = exchange(IP(src=self.client, dst=VIP) /
-                      TCP(sport=self.cport, dport=VPORT, flags="PA", seq=self.cseq,
-                          ack=self.bseq) / Raw(req),
-                      lambda p: self.to_backend(p, "PA", req), f"{self.name}: {tag}: request")
-        self.cseq += len(req)
-        ok2 = exchange(IP(src=BACKEND, dst=self.client) /
-                       TCP(sport=BPORT, dport=self.cport, flags="PA", seq=self.bseq,
-                           ack=self.cseq) / Raw(resp),
-                       lambda p: self.to_client(p, "PA", resp), f"{self.name}: {tag}: answer")
-        self.bseq += len(resp)
+
+        def request():
+            r = exchange(IP(src=self.client, dst=VIP) /
+                         TCP(sport=self.cport, dport=VPORT, flags="PA", seq=self.cseq,
+                             ack=self.bseq) / Raw(req),
+                         lambda p: self.to_backend(p, "PA", req),
+                         f"{self.name}: {tag}: client to backend")
+            self.cseq += len(req)
+            return r
+
+        def answer():
+            r = exchange(IP(src=BACKEND, dst=self.client) /
+                         TCP(sport=BPORT, dport=self.cport, flags="PA", seq=self.bseq,
+                             ack=self.cseq) / Raw(resp),
+                         lambda p: self.to_client(p, "PA", resp),
+                         f"{self.name}: {tag}: backend to client")
+            self.bseq += len(resp)
+            return r
+
+        first, second = (answer, request) if backend_first else (request, answer)
+        ok, ok2 = first(), second()
         if ok is not None and ok2 is not None:
-            print(f"ok: {self.name}: {tag}: data both ways")
+            print(f"ok: {self.name}: {tag}: data both ways"
+                  f"{' (backend first)' if backend_first else ''}")
 
 
 def spoofed():
@@ -199,7 +216,13 @@ for n, (kind, frames) in enumerate(floods(est).items(), start=1):
     send(frames)
     sent[kind] = len(frames)
     print(f"{kind}: {len(frames)} packets sent in {time.time() - t:.2f} s")
-    est.data(f"after-{kind}")
+    if kind == "blind-rsts":
+        # An accepted RST would close the connection (tcp_closed_ms = 1000 in
+        # the test's configuration): past that, the backend speaks first.
+        time.sleep(CLOSED_WAIT)
+        est.data(f"after-{kind}", backend_first=True)
+    else:
+        est.data(f"after-{kind}")
     new = Flow(n)
     if new.connect():
         print(f"ok: after {kind}: a new client's handshake passes")
