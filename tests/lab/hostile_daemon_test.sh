@@ -12,6 +12,11 @@
 # VIP announced without a withdrawal, the mbuf pool back at its starting
 # count, and /nva/workers must show the drops by name. Everything made here
 # is removed on exit.
+# No fragment flood here: net_af_packet (22.11) joins its sockets to a
+# PACKET_FANOUT group with PACKET_FANOUT_FLAG_DEFRAG, so the kernel
+# reassembles (or holds) fragments before the daemon sees them: lone
+# fragments never reach it (measured: of 1,200 sent, the worker's rx counted
+# none). tests/hostile/ floods the worker with them by --replay.
 # Usage: hostile_daemon_test.sh ANYCAST_NVA SOURCE_ROOT [COUNT]
 set -uo pipefail
 nva="$1"
