@@ -61,9 +61,11 @@ ip -n "$ns_nva" addr add 198.18.0.2/24 dev "$if_nva"
 ip -n "$ns_net" addr add 198.18.0.4/24 dev "$if_net"
 nva_mac=$(ip -n "$ns_nva" -o link show "$if_nva" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 
+# framecnt: an RX ring of 4,096 frames (512 by default) holds a whole flood
+# if the daemon is descheduled, so the kernel drops none on a busy machine.
 cat >"$work/nva.ini" <<INI
 [eal]
-args = -l 0-1 --no-huge --no-pci -m 256 --log-level=*:warning --file-prefix=${prefix} --vdev=net_af_packet0,iface=${if_nva}
+args = -l 0-1 --no-huge --no-pci -m 256 --log-level=*:warning --file-prefix=${prefix} --vdev=net_af_packet0,iface=${if_nva},framecnt=4096
 [dataplane]
 workers = 1
 ports = net_af_packet0
