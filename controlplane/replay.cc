@@ -23,7 +23,13 @@ constexpr const char* kPortName = "net_pcap_replay";
 // pcap PMD returns nothing once the file is read).
 constexpr unsigned kIdleRounds = 2000;
 
-void print(const DataPlaneStats& s, const ReplayOptions& o) {
+// `mbufs_in_use`: buffers not back in the pool after the run (and the
+// fragment flush). net_pcap holds none between bursts (it allocates one per
+// packet read and frees each one it writes), the worker's TX buffers and
+// its handoff ring are empty when it is idle: anything but 0 is a leak or a
+// buffer still held.
+void print(const DataPlaneStats& s, const ReplayOptions& o, std::uint32_t mbufs_in_use,
+           std::uint32_t mbufs_total) {
   if (o.json) {
     nlohmann::json j;
     j["input"] = o.input;
@@ -39,6 +45,8 @@ void print(const DataPlaneStats& s, const ReplayOptions& o) {
     nlohmann::json drops = nlohmann::json::object();
     for (const auto& [why, n] : s.drops) drops[why] = n;
     j["drops"] = drops;
+    j["mbufs_in_use"] = mbufs_in_use;
+    j["mbufs_total"] = mbufs_total;
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -53,6 +61,7 @@ void print(const DataPlaneStats& s, const ReplayOptions& o) {
     for (const auto& [why, n] : s.drops) std::cout << " " << why << " " << n;
     std::cout << "\n";
   }
+  std::cout << "mbufs: in use " << mbufs_in_use << " of " << mbufs_total << "\n";
 }
 
 }  // namespace
@@ -99,7 +108,7 @@ int run(const config::Config& cfg, const ReplayOptions& o) {
     dp.flush_fragments();
     const DataPlaneStats s = dp.stats();
     // Destroying the data plane closes the port, which writes the capture.
-    print(s, o);
+    print(s, o, dp.mbufs_total() - dp.mbufs_free(), dp.mbufs_total());
   } catch (const std::exception& e) {
     std::cerr << "anycast-nva: replay: " << e.what() << "\n";
     status = 1;

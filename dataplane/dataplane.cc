@@ -447,11 +447,37 @@ void DataPlane::flush_fragments() {
   for (auto& w : workers_) w->flush_fragments();
 }
 
+std::vector<std::pair<std::string_view, std::uint64_t>> worker_drops(const Worker& w) {
+  std::vector<std::pair<std::string_view, std::uint64_t>> out;
+  out.reserve(packet::kDropReasonCount + nat::kNatDropCount + nat::kFragmentDropCount +
+              2);
+  auto add = [&out](std::string_view name, std::uint64_t n) {
+    for (auto& [have, count] : out) {
+      if (have == name) {
+        count += n;
+        return;
+      }
+    }
+    out.emplace_back(name, n);
+  };
+  const WorkerCounters& c = w.counters();
+  const nat::TranslatorCounters& t = w.translator().counters();
+  for (std::size_t i = 0; i < packet::kDropReasonCount; ++i) {
+    add(packet::drop_reason_name(static_cast<packet::DropReason>(i)),
+        c.parse_drops[i] + t.packet_drops[i]);
+  }
+  for (std::size_t i = 0; i < nat::kNatDropCount; ++i)
+    add(nat::nat_drop_name(static_cast<nat::NatDrop>(i)), t.drops[i]);
+  const auto f = nat::fragment_drops(w.fragments().counters());
+  for (std::size_t i = 0; i < f.size(); ++i) add(nat::kFragmentDropNames[i], f[i]);
+  add("handoff_ring_full", c.handoff_dropped);
+  add("tx_full", c.tx_dropped);
+  return out;
+}
+
 DataPlaneStats DataPlane::stats() const {
   DataPlaneStats s;
-  std::array<std::uint64_t, packet::kDropReasonCount> parse{};
-  std::array<std::uint64_t, nat::kNatDropCount> nat{};
-  std::array<std::uint64_t, nat::kFragmentDropCount> frag{};
+  std::vector<std::pair<std::string_view, std::uint64_t>> drops;
   for (const auto& w : workers_) {
     const WorkerCounters& c = w->counters();
     s.rx += c.rx;
@@ -460,45 +486,30 @@ DataPlaneStats DataPlane::stats() const {
     s.handoff_out += c.handoff_out;
     s.handoff_dropped += c.handoff_dropped;
     s.exceptions += c.exception_dropped;
-    for (std::size_t i = 0; i < parse.size(); ++i) parse[i] += c.parse_drops[i];
     const nat::TranslatorCounters& t = w->translator().counters();
     s.forwarded += t.forwarded;
     s.replied_local += t.replied_local;
     s.connections_created += t.created;
     s.dead_backend_resets += t.dead_backend_resets;
     s.snat_evicted += t.snat_evicted;
-    for (std::size_t i = 0; i < nat.size(); ++i) nat[i] += t.drops[i];
-    for (std::size_t i = 0; i < parse.size(); ++i) parse[i] += t.packet_drops[i];
     const auto& tr = w->translator().tracker();
     s.connections_live += tr.table().size();
     s.connections_expired += tr.counters().expired;
     s.evicted_embryonic += tr.counters().evicted_embryonic;
-    const auto f = nat::fragment_drops(w->fragments().counters());
-    for (std::size_t i = 0; i < frag.size(); ++i) frag[i] += f[i];
     s.evicted_unreplied += tr.counters().evicted_unreplied;
     s.evicted_closed += tr.counters().evicted_closed;
     s.tcp_ignored += tr.counters().tcp_ignored;
-  }
-  for (std::size_t i = 0; i < parse.size(); ++i) {
-    if (parse[i] != 0) {
-      s.drops.emplace_back(
-          std::string(packet::drop_reason_name(static_cast<packet::DropReason>(i))),
-          parse[i]);
+    // The same names in the same order for every worker.
+    const auto d = worker_drops(*w);
+    if (drops.empty()) {
+      drops = d;
+    } else {
+      for (std::size_t i = 0; i < d.size(); ++i) drops[i].second += d[i].second;
     }
   }
-  for (std::size_t i = 0; i < nat.size(); ++i) {
-    if (nat[i] != 0) {
-      s.drops.emplace_back(std::string(nat::nat_drop_name(static_cast<nat::NatDrop>(i))),
-                           nat[i]);
-    }
+  for (const auto& [name, n] : drops) {
+    if (n != 0) s.drops.emplace_back(std::string(name), n);
   }
-  for (std::size_t i = 0; i < frag.size(); ++i) {
-    if (frag[i] != 0)
-      s.drops.emplace_back(std::string(nat::kFragmentDropNames[i]), frag[i]);
-  }
-  if (s.handoff_dropped != 0)
-    s.drops.emplace_back("handoff_ring_full", s.handoff_dropped);
-  if (s.tx_dropped != 0) s.drops.emplace_back("tx_full", s.tx_dropped);
   return s;
 }
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dataplane/clock.h"
@@ -42,6 +44,15 @@ struct DataPlaneStats {
     return n;
   }
 };
+
+// Every drop counter of worker `w` by name, zeros included, in one order
+// that is the same for every worker: the packet faults by
+// packet::DropReason (the parser's and the translator's checksum checks
+// summed), the translator's nat::NatDrop, the fragment tracker's
+// (kFragmentDropNames), then handoff_ring_full and tx_full. A name in two
+// tables (only "none", never counted) is one entry. DataPlane::stats() sums
+// these over the workers; /nva/workers publishes each worker's non-zero ones.
+std::vector<std::pair<std::string_view, std::uint64_t>> worker_drops(const Worker& w);
 
 // Everything in the data plane that can hold packet buffers at the same
 // time. The pool must be at least total(): less, and a full handoff ring or

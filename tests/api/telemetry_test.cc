@@ -311,7 +311,7 @@ TEST_F(TelemetrySocket, NvactlShowsAndDrains) {
 
   std::tie(rc, out) = run(nvactl("show workers"));
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("RX"), std::string::npos) << out;
+  EXPECT_NE(out.find("COUNTER"), std::string::npos) << out;
   EXPECT_NE(out.find("1990"), std::string::npos) << out;
 
   std::tie(rc, out) = run(nvactl("show backends"));
@@ -329,6 +329,37 @@ TEST_F(TelemetrySocket, NvactlShowsAndDrains) {
   std::tie(rc, out) = run(nvactl("commands"));
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("/nva/bgp/routes"), std::string::npos) << out;
+}
+
+// /nva/workers as the daemon publishes it: each worker's non-zero drops as
+// drop_<reason> fields (docs/TELEMETRY.md). nvactl shows one column per
+// worker, one row per counter, the drops last with 0 where a worker has none.
+TEST_F(TelemetrySocket, NvactlShowsWorkersDropsByName) {
+  const json workers = {
+      {"0",
+       {{"rx", 5000},
+        {"dropped", 4100},
+        {"evicted_embryonic", 7},
+        {"drop_l4_bad_checksum", 4096},
+        {"drop_tcp_out_of_window", 4}}},
+      {"1",
+       {{"rx", 10}, {"dropped", 3}, {"evicted_embryonic", 0}, {"drop_table_full", 3}}}};
+  Telemetry t;
+  t.publish("/nva/workers", workers);
+  auto [rc, out] = run(nvactl("--json show workers"));
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(json::parse(out), workers);
+  std::tie(rc, out) = run(nvactl("show workers"));
+  ASSERT_EQ(rc, 0) << out;
+  const std::string expected =
+      "COUNTER                 0     1\n"
+      "dropped                 4100  3\n"
+      "evicted_embryonic       7     0\n"
+      "rx                      5000  10\n"
+      "drop_l4_bad_checksum    4096  0\n"
+      "drop_table_full         0     3\n"
+      "drop_tcp_out_of_window  4     0\n";
+  EXPECT_EQ(out, expected);
 }
 
 TEST_F(TelemetrySocket, NvactlSaysWhichSocketIsMissing) {

@@ -6,6 +6,7 @@
 #include <rte_ethdev.h>
 #include <rte_ring.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -148,6 +149,73 @@ TEST(DataPlane, ServiceUpdateKeepsExistingConnections) {
   EXPECT_EQ(s.connections_created, 2u);
   EXPECT_EQ(s.connections_live, 2u);
   EXPECT_EQ(s.dropped(), 0u);
+}
+
+// Every drop table of a worker by name (worker_drops(): what /nva/workers
+// publishes), each name once, and stats() giving the same non-zero ones in
+// the same order: a parse fault, a checksum the translator refuses, a NAT
+// drop and a fragment flushed at the end.
+TEST(DataPlane, DropsAreNamedOncePerWorkerAndSummedByStats) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  RingPair port("nvat_dp_drops");
+  auto pool = test::make_pktmbuf_pool();
+  DataplaneOptions opts;
+  opts.connections = 64;
+  opts.maglev_table_size = 307;
+  opts.gateway_mac = "12:34:56:78:9a:bc";
+  DataPlane dp(opts, conntrack::Timeouts{}, {web("198.18.2.1")}, {port.name()});
+
+  Bytes cut = syn(1000);
+  cut.resize(cut.size() - 8);  // the IP total length now runs past the frame
+  packet::ParsedPacket p;
+  const packet::DropReason why = packet::parse(cut, p);
+  ASSERT_NE(why, packet::DropReason::kNone);
+  const Bytes bad_sum = PacketBuilder()
+                            .Eth()
+                            .IPv4("203.0.113.5", "198.19.0.10")
+                            .TCP(1001, 80, {.checksum = 0x1234})
+                            .Build();
+  const Bytes wrong_port =
+      PacketBuilder().Eth().IPv4("203.0.113.5", "198.19.0.10").TCP(1002, 81).Build();
+  const Bytes lone_fragment =
+      PacketBuilder()
+          .Eth()
+          .IPv4("203.0.113.5", "198.19.0.10", {.frag_offset = 1480, .protocol = 17})
+          .Payload(64, 0x78)
+          .Build();
+  for (const Bytes& f : {cut, bad_sum, wrong_port, lone_fragment})
+    port.inject(pool.get(), f);
+  dp.run_until_idle(10);
+  dp.flush_fragments();
+  EXPECT_TRUE(port.sent().empty());
+
+  const auto drops = worker_drops(dp.worker(0));
+  std::set<std::string_view> names;
+  std::uint64_t total = 0;
+  for (const auto& [name, n] : drops) {
+    EXPECT_TRUE(names.insert(name).second) << name << " twice";
+    total += n;
+  }
+  // Every reason of the four tables ("none" is in two of them, once here).
+  EXPECT_EQ(drops.size(), packet::kDropReasonCount + nat::kNatDropCount +
+                              nat::kFragmentDropCount + 2 - 1);
+  auto count = [&drops](std::string_view name) {
+    for (const auto& [have, n] : drops)
+      if (have == name) return n;
+    ADD_FAILURE() << "no drop named " << name;
+    return std::uint64_t{0};
+  };
+  EXPECT_EQ(count(packet::drop_reason_name(why)), 1u);
+  EXPECT_EQ(count("l4_bad_checksum"), 1u);
+  EXPECT_EQ(count("no_service"), 1u);
+  EXPECT_EQ(count("fragment_timeout"), 1u);
+  EXPECT_EQ(total, 4u);
+
+  std::vector<std::pair<std::string, std::uint64_t>> nonzero;
+  for (const auto& [name, n] : drops)
+    if (n != 0) nonzero.emplace_back(std::string(name), n);
+  EXPECT_EQ(dp.stats().drops, nonzero);
+  EXPECT_EQ(dp.stats().rx, 4u);
 }
 
 // A port whose RSS cannot be read (net_ring has none) falls back to

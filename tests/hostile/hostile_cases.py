@@ -10,7 +10,11 @@ Honest packets carry IP identification 0x4e56 (NAT keeps it) and every
 flood packet another one, so the translated capture tells them apart: every
 honest packet must come out. The summary must account for every packet in
 (forwarded + answered + dropped + exceptions) and show the scenario's drops
-by name.
+by name, and the mbuf pool must be back at its starting count: the summary's
+mbufs_in_use must be 0, what the "honest" scenario (no flood) shows. net_pcap
+holds no buffer between bursts (it allocates one per packet it reads and
+frees each one it writes) and an idle worker's TX buffers and handoff ring
+are empty, so anything else is a buffer leaked or still held.
 """
 import json
 import random
@@ -94,6 +98,8 @@ def established(n):
 def spread_in_order(rng, flood, groups):
     """Each group's packets, in order, at random places in the flood."""
     out = list(flood)
+    if not out:
+        return [p for g in groups for p in g]
     for g in groups:
         places = sorted(rng.sample(range(len(out) + 1), len(g)))
         for off, (pos, p) in enumerate(zip(places, g)):
@@ -106,7 +112,11 @@ def scenario(name):
     conns, before, after = established(8)
     groups = [c.handshake() + c.data() for c in (Conn(100 + i) for i in range(20))]
     expect = {}
-    if name == "bad-checksum-acks":
+    if name == "honest":
+        # The baseline: the same honest traffic without a flood; nothing dropped.
+        flood = []
+        expect = {"drops_total": 0}
+    elif name == "bad-checksum-acks":
         # Mid-stream ACKs (tcp_pickup would take them) with a wrong TCP
         # checksum: no state for them, every one a named drop.
         flood = []
@@ -194,7 +204,7 @@ def scenario(name):
     return pkts, honest, len(flood), expect
 
 
-NAMES = ["bad-checksum-acks", "spoofed-acks", "syn-flood", "blind-rst", "fragment-flood",
+NAMES = ["honest", "bad-checksum-acks", "spoofed-acks", "syn-flood", "blind-rst", "fragment-flood",
          "snat-syn-fin"]
 
 
@@ -219,6 +229,12 @@ def check(name, out_pcap, summary_path):
         total = sum(v for k, v in drops.items() if k.startswith(prefix))
         if total < n:
             failures.append(f"drops {prefix}* = {total}, want >= {n}")
+    if "drops_total" in expect and summary.get("dropped") != expect["drops_total"]:
+        failures.append(f"dropped {summary.get('dropped')}, want {expect['drops_total']}")
+    # The pool back at its starting count: every buffer freed or sent.
+    if summary.get("mbufs_in_use") != 0:
+        failures.append(f"mbufs_in_use {summary.get('mbufs_in_use')} after the run, want 0 "
+                        f"(the honest baseline's)")
     for reason in expect.get("no_drops", []):
         if drops.get(reason, 0):
             failures.append(f"drops {reason} = {drops[reason]}, want none")
@@ -226,7 +242,8 @@ def check(name, out_pcap, summary_path):
         failures.append(f"{flood_out} flood packets came out, want <= "
                         f"{expect['flood_out_at_most']}")
     print(f"{name}: {summary.get('packets_in')} in ({flood} flood, {honest} honest), "
-          f"honest out {honest_out}, flood out {flood_out}, drops {json.dumps(drops)}")
+          f"honest out {honest_out}, flood out {flood_out}, drops {json.dumps(drops)}, "
+          f"mbufs in use {summary.get('mbufs_in_use')} of {summary.get('mbufs_total')}")
     for f in failures:
         print(f"FAIL: {name}: {f}")
     return 1 if failures else 0

@@ -2,7 +2,8 @@
 # The hostile-traffic suite: every scenario of hostile_cases.py (a flood of
 # one attack mixed with honest traffic) through the real worker code by
 # `anycast-nva --replay`; each must let every honest packet through, account
-# for every packet and show its drops by name.
+# for every packet, show its drops by name and leave no buffer out of the
+# pool (mbufs_in_use 0, as the "honest" baseline without a flood).
 # Usage: hostile_test.sh ANYCAST_NVA SOURCE_ROOT
 set -uo pipefail
 nva="$1"

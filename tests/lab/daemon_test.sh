@@ -343,6 +343,23 @@ else
   echo "FAIL: nvactl show backends api: $out"; status=1
 fi
 /usr/bin/python3 "$nvactl" -f "$prefix" show workers || status=1
+# The tracker's and translator's counters and the drops by name
+# (drop_<reason>, non-zero only) that add up to `dropped`.
+if out=$(/usr/bin/python3 "$nvactl" -f "$prefix" --json show workers 2>&1) &&
+   /usr/bin/python3 -c '
+import json, sys
+w = json.loads(sys.argv[1])["0"]
+for k in ("evicted_embryonic", "evicted_unreplied", "evicted_closed", "tcp_ignored",
+          "snat_evicted", "connections_expired", "dropped"):
+    assert k in w, (k, w)
+named = {k: v for k, v in w.items() if k.startswith("drop_")}
+assert all(v > 0 for v in named.values()), named
+assert sum(named.values()) == w["dropped"], w
+' "$out"; then
+  echo "ok: nvactl show workers: eviction counters, drops by name adding up to dropped"
+else
+  echo "FAIL: nvactl show workers: $out"; status=1
+fi
 
 # No exception ends the control plane (issue 12, finding 3): the SIGUSR2 test
 # hook makes one guarded handler and one bare handler throw on the

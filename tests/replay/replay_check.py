@@ -62,6 +62,10 @@ def main():
         print(f"FAIL: forwarded + answered + dropped + exceptions = {accounted}, "
               f"packets in = {summary.get('packets_in')}")
         failures += 1
+    # Every buffer back in the pool (net_pcap holds none between bursts).
+    if summary.get("mbufs_in_use") != 0:
+        print(f"FAIL: mbufs_in_use = {summary.get('mbufs_in_use')} after the run, want 0")
+        failures += 1
     print(f"replay check: {len(got)} packets compared, {failures} failure(s)")
     return 1 if failures else 0
 
