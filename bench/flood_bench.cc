@@ -10,10 +10,10 @@
 // "flood" the same ACKs with flood packets mixed in at random positions,
 // k flood packets per ACK on average. Their bursts alternate in stretches
 // of 256 (a few hundred microseconds to a few milliseconds), each timed
-// with the TSC, so the VM's speed phases (seconds long, docs/BENCHMARKS.md)
-// fall on both alike; the flood pipeline was run untimed with the flood
-// first, until its table is full where the flood creates state, so the
-// timed part is the steady state.
+// (thread CPU time, see timed_loop), so the VM's speed phases (seconds
+// long, docs/BENCHMARKS.md) fall on both alike; the flood pipeline was run untimed with
+// the flood first, until its table is full where the flood creates state, so the timed
+// part is the steady state.
 //
 // Kinds (every flood source is random in 100.64.0.0/10 with a random port,
 // fresh on every pass over the precomputed packets, never an honest one):
@@ -49,9 +49,12 @@
 // cost the no-flood pipeline, which drops nothing, does not have and a NIC
 // PMD pays for every packet when it refills its RX ring.
 //
-// Counters:
-//   goodput_ratio       established ACKs forwarded per cycle, flood / no flood
+// Counters (rates per second of the thread's CPU time; "cycles" are that
+// time at the TSC rate):
+//   goodput_ratio       established ACKs forwarded per CPU second, flood / no flood
 //   best_goodput_ratio  the same over each pipeline's fastest stretch
+//   goodput_ratio_tsc   goodput_ratio timed by the TSC (wall clock)
+//   cpu_share           CPU time / wall time over the timed loop
 //   est_Mpps, est_Mpps_no_flood  established ACKs forwarded per second
 //   Mpps                packets through the flood pipeline per second (all kinds)
 //   flood_pkt_cycles    what a flood packet costs, estimated: the flood
@@ -59,10 +62,13 @@
 //                       pipeline's cycles per packet, per flood packet
 //   cycles_per_packet_no_flood
 //   honest_per_s, honest_per_s_no_flood   honest handshakes accepted per second
+//                       (bounded by the offered rate: one per 8 bursts)
 //   honest_accepted     share of honest handshakes accepted under the flood
 //   est_dropped         established ACKs not forwarded during the flood
 //   established_lost    established connections no longer assured ESTABLISHED,
 //                       or whose ACK the worker did not forward, after it
+//   evicted             unassured connections evicted in the timed part
+// Under NVA_BENCH_SMOKE: 1,000 flows, a 4,096-connection table, 512 bursts.
 #include <benchmark/benchmark.h>
 #include <rte_cycles.h>
 #include <time.h>
