@@ -10,182 +10,23 @@
 // timed_loop), and for the table, bytes_per_conn.
 #include <benchmark/benchmark.h>
 #include <rte_cycles.h>
-#include <rte_eth_ring.h>
-#include <rte_ethdev.h>
-#include <rte_ring.h>
 
-#include <cstring>
-#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "bench/bench_env.h"
-#include "bench/flow_packets.h"
-#include "dataplane/packet/builder.h"
-#include "dataplane/packet/bytes.h"
-#include "dataplane/packet/checksum.h"
-#include "dataplane/port/port.h"
-#include "dataplane/worker.h"
+#include "bench/pipeline.h"
 
 namespace nva {
 namespace {
 
-using bench::FlowPackets;
-using bench::kClientBase;
-
-constexpr std::uint32_t kVip = 0xC613000A;  // 198.19.0.10
+using bench::Pipeline;
 
 std::uint32_t scaled(std::int64_t n) {
   if (bench::smoke() && n > 10000) return 10000;
   return static_cast<std::uint32_t>(n);
 }
-
-std::unique_ptr<lb::ServiceTable> services(lb::NatMode mode) {
-  lb::Service s;
-  s.name = "bench";
-  s.proto = 6;
-  s.vip = kVip;
-  s.port = 443;
-  s.mode = mode;
-  for (std::uint32_t i = 0; i < 8; ++i)
-    s.backends.push_back({0xC6120200 + i, 8443, 1, true});
-  // 64 SNAT addresses x 8 backends x ~64k ports: room for 33M connections,
-  // so 10M flows fill it to 30 % and the port search stays short.
-  if (mode == lb::NatMode::kDnatSnat) {
-    for (std::uint32_t i = 0; i < 64; ++i) s.snat_addrs.push_back(0xC6120100 + i);
-  }
-  return std::make_unique<lb::ServiceTable>(std::vector<lb::Service>{s}, 65537);
-}
-
-// One worker, one ring-backed port, and the generator around them.
-class Pipeline {
- public:
-  Pipeline(std::uint32_t capacity, bool forward_only, lb::NatMode mode,
-           conntrack::IndexKind index = conntrack::IndexKind::kCuckoo)
-      : rcu_(1), services_(rcu_, services(mode)), handoff_(name("h"), 1, 1024) {
-    pool_ = rte_pktmbuf_pool_create(name("pool").c_str(), 4095, 256, 0,
-                                    RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-    rx_ = rte_ring_create(name("rx").c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    tx_ = rte_ring_create(name("tx").c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (pool_ == nullptr || rx_ == nullptr || tx_ == nullptr) std::abort();
-    const int port = rte_eth_from_rings(name("port").c_str(), &rx_, 1, &tx_, 1, 0);
-    if (port < 0) std::abort();
-    port_ = static_cast<std::uint16_t>(port);
-    port::PortConfig pc;
-    pc.port_id = port_;
-    pc.pool = pool_;
-    const port::PortInfo info = port::setup_port(pc);
-    WorkerConfig wc;
-    PortBinding pb;
-    pb.port_id = port_;
-    pb.mac = info.mac;
-    pb.gateway_mac = rte_ether_addr{{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}};
-    wc.ports.push_back(pb);
-    wc.nat.capacity = capacity;
-    wc.nat.index = index;
-    wc.forward_only = forward_only;
-    worker_ = std::make_unique<Worker>(wc, rcu_, services_, handoff_, clock_);
-    for (unsigned i = 0; i < kBurst; ++i) {
-      rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-      rte_pktmbuf_append(m, static_cast<std::uint16_t>(gen_.size()));
-      spare_.push_back(m);
-    }
-  }
-  ~Pipeline() {
-    worker_.reset();
-    rte_eth_dev_stop(port_);
-    rte_eth_dev_close(port_);
-    for (rte_mbuf* m : spare_) rte_pktmbuf_free(m);
-    for (rte_ring* r : {rx_, tx_}) {
-      void* m = nullptr;
-      while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-      rte_ring_free(r);
-    }
-    rte_mempool_free(pool_);
-  }
-
-  // Writes the backend's packet of flow `f`'s connection (its reply tuple,
-  // read from the worker's table: to the SNAT address and port it chose)
-  // with the given TCP flags into m; checksums computed in full. False if
-  // the worker has no such connection.
-  bool write_reply(rte_mbuf* m, std::uint32_t f, std::uint8_t flags) {
-    conntrack::ConnKey k;
-    k.src_addr = kClientBase + f;
-    k.dst_addr = kVip;
-    k.src_port = 40000;
-    k.dst_port = 443;
-    k.proto = 6;
-    const conntrack::ConnTable& t = worker_->translator().tracker().table();
-    const conntrack::ConnRef ref = t.lookup(k);
-    if (!ref.found() || ref.dir() != conntrack::Dir::kOriginal) return false;
-    const conntrack::ConnKey& r = t.conn(ref.index()).key[1];
-    std::uint8_t* d = rte_pktmbuf_mtod(m, std::uint8_t*);
-    std::memcpy(d, gen_.bytes().data(), gen_.size());
-    packet::store_be32(d + 26, r.src_addr);
-    packet::store_be32(d + 30, r.dst_addr);
-    packet::store_be16(d + 34, r.src_port);
-    packet::store_be16(d + 36, r.dst_port);
-    packet::store_be32(d + 38, bench::kBackendIsn);
-    packet::store_be32(d + 42, bench::kClientIsn + 1);  // the client's SYN acknowledged
-    d[47] = flags;
-    packet::store_be16(d + 24, 0);
-    packet::store_be16(d + 24, packet::ipv4_header_checksum(d + 14, 20));
-    packet::store_be16(
-        d + 50, packet::ipv4_l4_checksum(d + 34, 20, 16, r.src_addr, r.dst_addr, 6));
-    return true;
-  }
-
-  // The backends' packets of the given flows through the worker.
-  unsigned run_replies(const std::uint32_t* flows, std::uint8_t flags) {
-    for (unsigned i = 0; i < kBurst; ++i) {
-      if (!write_reply(spare_[i], flows[i], flags)) return 0;
-    }
-    return push_burst();
-  }
-
-  // One burst of the given flows through the worker. Out of line so that
-  // callgrind counts the bursts (scripts/bench-callgrind).
-  [[gnu::noinline]] unsigned run(const std::uint32_t* flows, std::uint8_t flags) {
-    for (unsigned i = 0; i < kBurst; ++i) gen_.write(spare_[i], flows[i], flags);
-    return push_burst();
-  }
-
-  Worker& worker() { return *worker_; }
-  ManualClock& clock() { return clock_; }
-
- private:
-  // The spare mbufs, written, through the worker and back.
-  unsigned push_burst() {
-    rte_ring_enqueue_bulk(rx_, reinterpret_cast<void* const*>(spare_.data()), kBurst,
-                          nullptr);
-    worker_->poll_once();
-    const unsigned got = rte_ring_dequeue_burst(
-        tx_, reinterpret_cast<void**>(spare_.data()), kBurst, nullptr);
-    // Whatever was dropped comes back from the pool.
-    for (unsigned i = got; i < kBurst; ++i) {
-      spare_[i] = rte_pktmbuf_alloc(pool_);
-      rte_pktmbuf_append(spare_[i], static_cast<std::uint16_t>(gen_.size()));
-    }
-    return got;
-  }
-
-  static std::string name(const char* what) {
-    static int seq = 0;
-    return std::string("bw") + std::to_string(seq++) + what;
-  }
-  RcuDomain rcu_;
-  RcuPublished<lb::ServiceTable> services_;
-  steer::HandoffRings handoff_;
-  ManualClock clock_;
-  rte_mempool* pool_ = nullptr;
-  rte_ring* rx_ = nullptr;
-  rte_ring* tx_ = nullptr;
-  std::uint16_t port_ = 0;
-  std::unique_ptr<Worker> worker_;
-  FlowPackets gen_{"198.19.0.10", 443};
-  std::vector<rte_mbuf*> spare_;
-};
 
 void report(benchmark::State& state, std::uint64_t cycles, std::uint64_t packets,
             double best_cycles_per_packet) {
