@@ -43,17 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$ns_nva" && ip netns add "$ns_net" || exit 1
-ip link add "$if_nva" type veth peer name "$if_net" || exit 1
-ip link set "$if_nva" netns "$ns_nva" && ip link set "$if_net" netns "$ns_net" || exit 1
-for ns in "$ns_nva" "$ns_net"; do ip -n "$ns" link set lo up; done
-ip -n "$ns_nva" link set "$if_nva" up
-ip -n "$ns_net" link set "$if_net" up
-# The kernels keep their addresses for BGP (AF_PACKET leaves the kernel its
-# traffic); data-plane traffic is raw frames from scapy.
-ip -n "$ns_nva" addr add 198.18.0.2/24 dev "$if_nva"
-ip -n "$ns_net" addr add 198.18.0.4/24 dev "$if_net"
-nva_mac=$(ip -n "$ns_nva" -o link show "$if_nva" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+# shellcheck source=tests/lab/pair_lib.sh
+. "$src/pair_lib.sh"
+pair_up || exit 1  # data-plane traffic is raw frames from scapy
 
 cat >"$work/nva.ini" <<INI
 [eal]
@@ -99,28 +91,11 @@ INI
 
 "$nva" --config "$work/nva.ini" --check-config || exit 1
 
-# BIRD as Route Server: AS 65515, 2-octet ASN only, strict import of the VIP.
-cat >"$work/bird.conf" <<BIRD
-router id 198.18.0.4;
-log "$work/bird.log" all;
-protocol device { scan time 1; }
-filter from_nva {
+# BIRD as Route Server with a strict import of the VIPs.
+start_bird_rs "filter from_nva" 'filter from_nva {
   if net ~ [198.19.0.10/32, 198.19.0.11/32] && bgp_path.first = 65001 && !(65515 ~ bgp_path) then accept;
   reject;
-}
-protocol bgp nva {
-  local 198.18.0.4 as 65515;
-  neighbor 198.18.0.2 as 65001;
-  multihop;
-  enable as4 off;
-  connect delay time 1;
-  connect retry time 2;
-  ipv4 { import filter from_nva; export none; };
-}
-BIRD
-ip netns exec "$ns_net" bird -f -c "$work/bird.conf" -s "$work/bird.ctl" >"$work/bird.out" 2>&1 &
-bird_pid=$!
-birdc_() { birdc -s "$work/bird.ctl" "$@"; }
+}'
 # The api service's backend: a TCP listener in the peer namespace.
 listener_pid=""
 start_listener() {
@@ -135,16 +110,7 @@ while True:
 }
 stop_listener() { [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null; wait "$listener_pid" 2>/dev/null; listener_pid=""; }
 start_listener
-ip netns exec "$ns_nva" "$nva" --config "$work/nva.ini" >"$work/nva.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-  grep -q "running" "$work/nva.log" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.2
-done
-if ! grep -q "running" "$work/nva.log"; then
-  echo "FAIL: anycast-nva did not start"; cat "$work/nva.log"; exit 1
-fi
+start_nva || exit 1
 grep "^port" "$work/nva.log"
 
 status=0

@@ -52,15 +52,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$ns_nva" && ip netns add "$ns_net" || exit 1
-ip link add "$if_nva" type veth peer name "$if_net" || exit 1
-ip link set "$if_nva" netns "$ns_nva" && ip link set "$if_net" netns "$ns_net" || exit 1
-for ns in "$ns_nva" "$ns_net"; do ip -n "$ns" link set lo up; done
-ip -n "$ns_nva" link set "$if_nva" up
-ip -n "$ns_net" link set "$if_net" up
-ip -n "$ns_nva" addr add 198.18.0.2/24 dev "$if_nva"
-ip -n "$ns_net" addr add 198.18.0.4/24 dev "$if_net"
-nva_mac=$(ip -n "$ns_nva" -o link show "$if_nva" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+# shellcheck source=tests/lab/pair_lib.sh
+. "$src/pair_lib.sh"
+pair_up || exit 1
 
 # framecnt: RX rings of 4,096 frames (512 by default) hold a whole flood if
 # the daemon is descheduled, so the kernel drops none on a busy machine.
@@ -96,36 +90,11 @@ tcp_closed_ms = 1000
 INI
 "$nva" --config "$work/nva.ini" --check-config || exit 1
 
-cat >"$work/bird.conf" <<BIRD
-router id 198.18.0.4;
-log "$work/bird.log" all;
-protocol device { scan time 1; }
-protocol bgp nva {
-  local 198.18.0.4 as 65515;
-  neighbor 198.18.0.2 as 65001;
-  multihop;
-  enable as4 off;
-  connect delay time 1;
-  connect retry time 2;
-  ipv4 { import all; export none; };
-}
-BIRD
-ip netns exec "$ns_net" bird -f -c "$work/bird.conf" -s "$work/bird.ctl" >"$work/bird.out" 2>&1 &
-bird_pid=$!
-birdc_() { birdc -s "$work/bird.ctl" "$@"; }
+start_bird_rs all
 announced() { birdc_ show route 198.19.0.10/32 2>/dev/null | grep -q "198.19.0.10/32"; }
 withdraws() { birdc_ show protocols all nva | awk '/Import withdraws:/ {print $3}'; }
 
-ip netns exec "$ns_nva" "$nva" --config "$work/nva.ini" >"$work/nva.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-  grep -q "running" "$work/nva.log" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.2
-done
-if ! grep -q "running" "$work/nva.log"; then
-  echo "FAIL: anycast-nva did not start"; cat "$work/nva.log"; exit 1
-fi
+start_nva || exit 1
 status=0
 ok=0
 for _ in $(seq 1 100); do announced && { ok=1; break; }; sleep 0.1; done
