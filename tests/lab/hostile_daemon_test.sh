@@ -24,16 +24,9 @@ nva="$1"
 src="$2/tests/lab"
 nvactl="$2/scripts/nvactl"
 count="${3:-3000}"
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: needs root for network namespaces"
-  exit 77
-fi
-for tool in bird birdc; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool not installed (scripts/install-deps)"
-    exit 77
-  fi
-done
+# shellcheck source=tests/lab/pair_lib.sh
+. "$src/pair_lib.sh"
+pair_require_root_and_bird  # exits 77 (skipped) otherwise
 run="${NVA_TEST_RUN_ID:-$$}"
 ns_nva="nvat${run}-hnva"
 ns_net="nvat${run}-hnet"
@@ -52,8 +45,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# shellcheck source=tests/lab/pair_lib.sh
-. "$src/pair_lib.sh"
 pair_up || exit 1
 
 # framecnt: RX rings of 4,096 frames (512 by default) hold a whole flood if

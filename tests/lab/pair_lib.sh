@@ -3,6 +3,21 @@
 # daemon's start. The caller sets ns_nva, ns_net, if_nva, if_net, work and
 # nva, and removes what these make in its own EXIT trap (pid, bird_pid).
 
+# Skips the test (exit 77) without root or BIRD.
+pair_require_root_and_bird() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIP: needs root for network namespaces"
+    exit 77
+  fi
+  local tool
+  for tool in bird birdc; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "SKIP: $tool not installed (scripts/install-deps)"
+      exit 77
+    fi
+  done
+}
+
 # The NVA's namespace and its peer's (client, backend and Route Server), one
 # veth between them: 198.18.0.2 on the NVA's side, 198.18.0.4 on the peer's
 # (the kernels keep their addresses for BGP and probes; AF_PACKET leaves the
