@@ -548,7 +548,12 @@ void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
               {"evicted_unreplied", tr.evicted_unreplied},
               {"evicted_closed", tr.evicted_closed},
               {"tcp_ignored", tr.tcp_ignored},
-              {"snat_evicted", t.snat_evicted}};
+              {"snat_evicted", t.snat_evicted},
+              {"syn_cookies_sent", t.syn_cookies_sent},
+              {"syn_cookies_valid", t.syn_cookies_valid},
+              {"syn_cookies_invalid", t.syn_cookies_invalid},
+              {"syn_proxy_established", t.syn_proxy_established},
+              {"syn_proxy_refused", t.syn_proxy_refused}};
     // Drops by reason, non-zero only, as flat "drop_<reason>" fields: DPDK
     // telemetry serves one level of containers below the top (a nested
     // object would become a string cut at 127 bytes), and zeros for every

@@ -42,6 +42,9 @@ void print(const DataPlaneStats& s, const ReplayOptions& o, std::uint32_t mbufs_
     j["exceptions"] = s.exceptions;
     j["connections_created"] = s.connections_created;
     j["connections_live"] = s.connections_live;
+    j["syn_cookies_sent"] = s.syn_cookies_sent;
+    j["syn_cookies_valid"] = s.syn_cookies_valid;
+    j["syn_proxy_established"] = s.syn_proxy_established;
     nlohmann::json drops = nlohmann::json::object();
     for (const auto& [why, n] : s.drops) drops[why] = n;
     j["drops"] = drops;
@@ -56,6 +59,11 @@ void print(const DataPlaneStats& s, const ReplayOptions& o, std::uint32_t mbufs_
             << ", exceptions " << s.exceptions << "\n"
             << "connections: created " << s.connections_created << ", live "
             << s.connections_live << "\n";
+  if (s.syn_cookies_sent != 0 || s.syn_cookies_valid != 0) {
+    std::cout << "syn proxy: cookies sent " << s.syn_cookies_sent << ", valid "
+              << s.syn_cookies_valid << ", established " << s.syn_proxy_established
+              << "\n";
+  }
   if (!s.drops.empty()) {
     std::cout << "drops:";
     for (const auto& [why, n] : s.drops) std::cout << " " << why << " " << n;

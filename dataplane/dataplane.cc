@@ -265,6 +265,9 @@ void DataPlane::build(const DataplaneOptions& d, const conntrack::Timeouts& time
     wc.nat.capacity = d.connections;
     wc.nat.timeouts = timeouts;
     wc.nat.tcp_pickup = d.tcp_pickup;
+    wc.nat.syn_proxy = d.syn_proxy;
+    wc.nat.syn_cookie_key = {lb::mix64(hash_key ^ 0x165667B19E3779F9ull),
+                             lb::mix64(hash_key ^ 0x27D4EB2F165667C5ull)};
     wc.nat.snat_port_min = d.snat_port_min;
     wc.nat.answer_vip_ping = d.answer_vip_ping;
     wc.idle.sleep = d.idle_sleep;
@@ -492,6 +495,11 @@ DataPlaneStats DataPlane::stats() const {
     s.connections_created += t.created;
     s.dead_backend_resets += t.dead_backend_resets;
     s.snat_evicted += t.snat_evicted;
+    s.syn_cookies_sent += t.syn_cookies_sent;
+    s.syn_cookies_valid += t.syn_cookies_valid;
+    s.syn_cookies_invalid += t.syn_cookies_invalid;
+    s.syn_proxy_established += t.syn_proxy_established;
+    s.syn_proxy_refused += t.syn_proxy_refused;
     const auto& tr = w->translator().tracker();
     s.connections_live += tr.table().size();
     s.connections_expired += tr.counters().expired;

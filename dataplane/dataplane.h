@@ -37,6 +37,9 @@ struct DataPlaneStats {
   // TCP segments forwarded without a state change (conntrack/state.h).
   std::uint64_t tcp_ignored = 0;
   std::uint64_t dead_backend_resets = 0;
+  // The SYN proxy (nat/translator.h, TranslatorCounters).
+  std::uint64_t syn_cookies_sent = 0, syn_cookies_valid = 0, syn_cookies_invalid = 0;
+  std::uint64_t syn_proxy_established = 0, syn_proxy_refused = 0;
   std::vector<std::pair<std::string, std::uint64_t>> drops;  // reason -> count, non-zero
   std::uint64_t dropped() const {
     std::uint64_t n = 0;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dataplane/lb/maglev.h"
+#include "dataplane/nat/syn_cookie.h"
 
 namespace nva {
 
@@ -55,6 +56,8 @@ struct DataplaneOptions {
   RssPrecalc rss_precalc = RssPrecalc::kAuto;
   RssFlow rss_flow = RssFlow::kAuto;
   bool tcp_pickup = true;
+  // SYN cookies and the SYN proxy (nat/translator.h); auto by default.
+  nat::SynProxyMode syn_proxy = nat::SynProxyMode::kAuto;
   bool answer_vip_ping = true;
   bool idle_sleep = true;
   std::uint32_t idle_sleep_us = kDefaultIdleSleepUs;

@@ -366,16 +366,12 @@ void Worker::finish(nat::Verdict v, rte_mbuf* m, std::size_t pi) noexcept {
       }
       forward(pi, m);
       return;
+    case nat::Verdict::kForwardResized:
+      resize(m);
+      finish(nat::Verdict::kForward, m, pi);
+      return;
     case nat::Verdict::kReplyLocal:
-      if (nat_.reply_len() < rte_pktmbuf_pkt_len(m)) {  // an RST: header only
-        if (m->next != nullptr) {
-          rte_pktmbuf_free(m->next);
-          m->next = nullptr;
-          m->nb_segs = 1;
-        }
-        m->data_len = static_cast<std::uint16_t>(nat_.reply_len());
-        m->pkt_len = static_cast<std::uint32_t>(nat_.reply_len());
-      }
+      resize(m);
       rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
       rte_ether_addr_copy(&pb.mac, &eth->src_addr);
       send(pi, m);
@@ -388,6 +384,22 @@ void Worker::finish(nat::Verdict v, rte_mbuf* m, std::size_t pi) noexcept {
       rte_pktmbuf_free(m);
       return;
   }
+}
+
+// A packet the translator rewrote to another length (reply_len()): an RST
+// keeps its headers only, a SYN proxy's packet may be longer, written
+// within the first buffer (ParsedPacket::frame_room). Either way the packet
+// is that buffer alone.
+void Worker::resize(rte_mbuf* m) noexcept {
+  const std::size_t len = nat_.reply_len();
+  if (len == nat::Translator::kWholeFrame || len == rte_pktmbuf_pkt_len(m)) return;
+  if (m->next != nullptr) {
+    rte_pktmbuf_free(m->next);
+    m->next = nullptr;
+    m->nb_segs = 1;
+  }
+  m->data_len = static_cast<std::uint16_t>(len);
+  m->pkt_len = static_cast<std::uint32_t>(len);
 }
 
 void Worker::fragment_at_tracker(rte_mbuf* m, const packet::ParsedPacket& p,

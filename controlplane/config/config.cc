@@ -335,6 +335,16 @@ Config parse(const std::string& text, const std::string& name,
         }
       } else if (rest == "tcp_pickup") {
         d.tcp_pickup = to_bool(v);
+      } else if (rest == "syn_proxy") {
+        if (v.text == "auto") {
+          d.syn_proxy = nat::SynProxyMode::kAuto;
+        } else if (v.text == "on") {
+          d.syn_proxy = nat::SynProxyMode::kOn;
+        } else if (v.text == "off") {
+          d.syn_proxy = nat::SynProxyMode::kOff;
+        } else {
+          fail(v, "not auto, on or off: '" + v.text + "'");
+        }
       } else if (rest == "answer_vip_ping") {
         d.answer_vip_ping = to_bool(v);
       } else if (rest == "idle_sleep") {

@@ -93,8 +93,9 @@ ConnState tcp_next(ConnState cur, Dir dir, std::uint8_t f,
   if (orig && (f & kSyn) && !(f & kAck) &&
       (cur == ConnState::kTcpTimeWait || cur == ConnState::kTcpClosed ||
        cur == ConnState::kNone)) {
-    conn_flags &= static_cast<std::uint8_t>(
-        ~(kConnFinOrig | kConnFinReply | kConnAssured | kConnSeqOrig | kConnSeqReply));
+    conn_flags &=
+        static_cast<std::uint8_t>(~(kConnFinOrig | kConnFinReply | kConnAssured |
+                                    kConnSeqOrig | kConnSeqReply | kConnSynProxy));
     return ConnState::kTcpSynSent;
   }
 

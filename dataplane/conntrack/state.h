@@ -107,6 +107,11 @@ inline constexpr std::uint8_t kConnFinReply = 1u << 2;  // FIN seen backend -> c
 inline constexpr std::uint8_t kConnAssured = 1u << 3;   // the reply direction answered
 inline constexpr std::uint8_t kConnSeqOrig = 1u << 4;   // seq_next[kOriginal] is set
 inline constexpr std::uint8_t kConnSeqReply = 1u << 5;  // seq_next[kReply] is set
+// Opened by the SYN proxy (nat/translator.h): the client's handshake was
+// with the NVA's SYN cookie, so the two sides' views of the backend's
+// sequence differ by an offset the translator keeps beside the table.
+// seq_next[] and all checks are in the backend's (the wire's reply) space.
+inline constexpr std::uint8_t kConnSynProxy = 1u << 6;
 
 inline TimeoutClass timeout_class(const Conn& c) noexcept {
   return timeout_class(c.state, (c.flags & kConnAssured) != 0);

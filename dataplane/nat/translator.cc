@@ -2,6 +2,7 @@
 #include "dataplane/nat/translator.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -23,6 +24,76 @@ namespace {
 constexpr std::uint8_t kSyn = 0x02, kAck = 0x10, kRst = 0x04, kFin = 0x01;
 // SNAT port search: give up after this many candidates (counted).
 constexpr unsigned kSnatTries = 128;
+// The SYN proxy's packets: TCP headers of 20 bytes, 24 with the MSS option.
+constexpr std::size_t kTcpHdr = 20, kTcpHdrMss = 24;
+// The window the cookie SYN-ACK offers (unscaled: no window scaling).
+constexpr std::uint16_t kSynAckWindow = 65535;
+// How long after the last cookie sent ACKs are checked for one (kAuto):
+// a cookie's longest life (syn_cookie.h).
+constexpr std::uint32_t kCookieLifeMs = 2u << SynCookies::kMinuteShift;
+
+// The MSS option of a TCP header whose bytes from `t` to `end` are at hand;
+// 0 if it has none.
+std::uint16_t tcp_mss_option(const std::uint8_t* t, const std::uint8_t* end) noexcept {
+  const std::size_t hdr = static_cast<std::size_t>(t[12] >> 4) * 4;
+  if (hdr <= kTcpHdr) return 0;
+  const std::uint8_t* o = t + kTcpHdr;
+  const std::uint8_t* stop = std::min(t + hdr, end);
+  while (o < stop) {
+    if (o[0] == 0) break;  // end of options
+    if (o[0] == 1) {       // no-op
+      ++o;
+      continue;
+    }
+    if (o + 2 > stop || o[1] < 2 || o + o[1] > stop) break;
+    if (o[0] == 2 && o[1] == 4) return packet::load_be16(o + 2);
+    o += o[1];
+  }
+  return 0;
+}
+
+// Writes a TCP header of 20 bytes (or 24 with an MSS option, `mss` != 0)
+// at `t` with no payload, sets the IPv4 header at `ip` to match (total
+// length, no fragment bits but DF, `ttl` unless 0) and both checksums in
+// full, for the addresses the IPv4 header holds. Ports are left as found.
+std::size_t write_tcp(std::uint8_t* ip, std::uint8_t* t, std::uint32_t seq,
+                      std::uint32_t ack, std::uint8_t flags, std::uint16_t window,
+                      std::uint16_t mss, std::uint8_t ttl) noexcept {
+  const std::size_t len = mss != 0 ? kTcpHdrMss : kTcpHdr;
+  packet::store_be32(t + 4, seq);
+  packet::store_be32(t + 8, ack);
+  t[12] = static_cast<std::uint8_t>((len / 4) << 4);
+  t[13] = flags;
+  packet::store_be16(t + 14, window);
+  packet::store_be16(t + 16, 0);
+  packet::store_be16(t + 18, 0);  // urgent pointer
+  if (mss != 0) {
+    t[20] = 2;  // MSS
+    t[21] = 4;
+    packet::store_be16(t + 22, mss);
+  }
+  const std::size_t ihl = static_cast<std::size_t>(t - ip);
+  packet::store_be16(ip + 2, static_cast<std::uint16_t>(ihl + len));
+  ip[6] &= 0x40;  // DF kept, no MF, offset 0
+  ip[7] = 0;
+  if (ttl != 0) ip[8] = ttl;
+  packet::store_be16(ip + 10, packet::ipv4_header_checksum(ip, ihl));
+  packet::store_be16(t + 16, packet::ipv4_l4_checksum(
+                                 t, len, 16, packet::load_be32(ip + 12),
+                                 packet::load_be32(ip + 16), packet::ipproto::kTcp));
+  return len;
+}
+
+// Swaps a packet's addresses and ports (IPv4 header at `ip`, TCP/UDP at `l4`).
+void swap_endpoints(std::uint8_t* ip, std::uint8_t* l4) noexcept {
+  std::uint8_t tmp[4];
+  std::memcpy(tmp, ip + 12, 4);
+  std::memmove(ip + 12, ip + 16, 4);
+  std::memcpy(ip + 16, tmp, 4);
+  std::memcpy(tmp, l4, 2);
+  std::memmove(l4, l4 + 2, 2);
+  std::memcpy(l4 + 2, tmp, 2);
+}
 
 }  // namespace
 
@@ -50,7 +121,10 @@ std::string_view nat_drop_name(NatDrop d) noexcept {
 Translator::Translator(const TranslatorConfig& cfg)
     : cfg_(cfg),
       tracker_(cfg.capacity, cfg.timeouts, cfg.index, cfg.table_key),
-      snat_cursor_(cfg.worker) {
+      snat_cursor_(cfg.worker),
+      cookies_(cfg.syn_cookie_key),
+      high_water_(std::max<std::uint32_t>(1, cfg.capacity / 4)) {
+  if (cfg.syn_proxy != SynProxyMode::kOff) proxy_.resize(tracker_.table().capacity());
   if (cfg.workers == 0 || cfg.worker >= cfg.workers) {
     throw std::invalid_argument("translator: worker " + std::to_string(cfg.worker) +
                                 " of " + std::to_string(cfg.workers));
@@ -253,9 +327,36 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
   // A packet that cannot be forwarded must not create state.
   if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
   ConnState state = ConnState::kUdp;
+  bool proxied = false;  // the client's ACK of a SYN cookie
+  std::uint8_t mss_idx = 0;
   if (p.l4_proto == packet::ipproto::kTcp) {
     const bool syn = (p.tcp_flags & (kSyn | kAck | kRst)) == kSyn;
-    if (syn) {
+    // The SYN proxy: a SYN gets a cookie, an ACK may return one. Checksums
+    // first here too (a cookie answers only an intact SYN).
+    if (syn && cfg_.syn_proxy != SynProxyMode::kOff && syn_cookies_active(now_ms) &&
+        p.frag == packet::FragState::kNone) {
+      if (check_checksums && !checksums_ok(frame, p)) return Verdict::kDrop;
+      return answer_syn_cookie(frame, p, now_ms);
+    }
+    if ((p.tcp_flags & (kSyn | kAck | kRst | kFin)) == kAck &&
+        p.frag == packet::FragState::kNone &&
+        (cfg_.syn_proxy == SynProxyMode::kOn ||
+         (cfg_.syn_proxy == SynProxyMode::kAuto && cookie_sent_ &&
+          now_ms - cookie_sent_ms_ < kCookieLifeMs))) {
+      if (check_checksums && !checksums_ok(frame, p)) return Verdict::kDrop;
+      check_checksums = false;  // done
+      const conntrack::TcpSegment s = tcp_segment(frame, p);
+      if (const auto idx =
+              cookies_.check({p.ipv4_src, p.ipv4_dst, p.src_port, p.dst_port}, s.seq - 1,
+                             s.ack - 1, now_ms)) {
+        proxied = true;
+        mss_idx = *idx;
+        ++counters_.syn_cookies_valid;
+      } else {
+        ++counters_.syn_cookies_invalid;
+      }
+    }
+    if (syn || proxied) {
       state = ConnState::kTcpSynSent;
     } else if ((p.tcp_flags & kRst) == 0 && cfg_.tcp_pickup &&
                svc.mode == lb::NatMode::kDnat) {
@@ -287,6 +388,7 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
     SnatVictim victim;
     if (pick_snat_port(reply, now_ms, victim) == 0) {
       exhaustion_.record(reply.src_addr, reply.src_port, reply.dst_addr);
+      note_pressure(now_ms);
       if (victim.idx == ConnRef::kNone) return drop(NatDrop::kSnatPortsExhausted);
       // Every port tried is taken: the longest idle of the embryonic or
       // unassured ones among them gives its port up (the pair's own: all
@@ -305,17 +407,169 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
   // The creating packet's state step is done here: its state above, and
   // for TCP the client's first sequence number (SYN or picked-up segment)
   // and a FIN it carries (state.h: noted, the connection stays embryonic).
+  // A proxied connection's client sent its SYN with the ISN one below this
+  // ACK's sequence: that SYN is the one the backend gets.
   std::uint32_t seq_next = 0;
   if (p.l4_proto == packet::ipproto::kTcp) {
-    seq_next = conntrack::seg_end(tcp_segment(frame, p));
+    const conntrack::TcpSegment s = tcp_segment(frame, p);
+    seq_next = proxied ? s.seq : conntrack::seg_end(s);
     flags |= conntrack::kConnSeqOrig;
+    if (proxied) flags |= conntrack::kConnSynProxy;
     if ((p.tcp_flags & kFin) != 0) flags |= conntrack::kConnFinOrig;
   }
+  const conntrack::TrackerCounters& tc = tracker_.counters();
+  const std::uint64_t evicted =
+      tc.evicted_embryonic + tc.evicted_unreplied + tc.evicted_closed;
   const std::uint32_t idx = tracker_.create(key, reply, state, now_ms, flags);
+  if (idx == ConnRef::kNone ||
+      tc.evicted_embryonic + tc.evicted_unreplied + tc.evicted_closed != evicted) {
+    note_pressure(now_ms);  // the table is full: SYN cookies (kAuto)
+  }
   if (idx == ConnRef::kNone) return drop(NatDrop::kTableFull);
   tracker_.table().conn(idx).seq_next[0] = seq_next;
   ++counters_.created;
+  if (proxied) {
+    const conntrack::TcpSegment s = tcp_segment(frame, p);
+    proxy_[idx] = {.seq = s.ack - 1,
+                   .window = packet::load_be16(frame.data() + p.l4_offset + 14),
+                   .mss_idx = mss_idx};
+    if (!write_proxy_syn(frame, p, idx)) {
+      tracker_.remove(idx);
+      return drop(NatDrop::kSynProxyNoRoom);
+    }
+    (void)rewrite(frame, p, ConnRef{idx << 1});
+    return Verdict::kForwardResized;
+  }
   return rewrite(frame, p, ConnRef{idx << 1});
+}
+
+Verdict Translator::answer_syn_cookie(std::span<std::uint8_t> frame,
+                                      const ParsedPacket& p,
+                                      std::uint32_t now_ms) noexcept {
+  const std::size_t need = p.l4_offset + kTcpHdrMss;
+  if (need > std::max<std::size_t>(frame.size(), p.frame_room)) {
+    return drop(NatDrop::kSynProxyNoRoom);
+  }
+  std::uint8_t* ip = frame.data() + p.l3_offset;
+  std::uint8_t* t = frame.data() + p.l4_offset;
+  const std::uint32_t client_isn = packet::load_be32(t + 4);
+  const std::uint8_t mss_idx =
+      SynCookies::mss_index(tcp_mss_option(t, frame.data() + frame.size()));
+  const std::uint32_t cookie = cookies_.make(
+      {p.ipv4_src, p.ipv4_dst, p.src_port, p.dst_port}, client_isn, mss_idx, now_ms);
+  swap_endpoints(ip, t);
+  write_tcp(ip, t, cookie, client_isn + 1, kSyn | kAck, kSynAckWindow,
+            kSynCookieMss[mss_idx], 64);
+  reply_len_ = need;
+  cookie_sent_ = true;
+  cookie_sent_ms_ = now_ms;
+  ++counters_.syn_cookies_sent;
+  ++counters_.replied_local;
+  return Verdict::kReplyLocal;
+}
+
+bool Translator::write_proxy_syn(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                                 std::uint32_t idx) noexcept {
+  const std::size_t need = p.l4_offset + kTcpHdrMss;
+  if (need > std::max<std::size_t>(frame.size(), p.frame_room)) return false;
+  const ProxySeq& ps = proxy_[idx];
+  const std::uint32_t client_isn = tracker_.table().conn(idx).seq_next[0] - 1;
+  write_tcp(frame.data() + p.l3_offset, frame.data() + p.l4_offset, client_isn, 0, kSyn,
+            ps.window, kSynCookieMss[ps.mss_idx], 0);
+  reply_len_ = need;
+  return true;
+}
+
+Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
+                                      const ParsedPacket& p, ConnRef ref,
+                                      std::uint32_t now_ms) noexcept {
+  const std::uint32_t idx = ref.index();
+  conntrack::Conn& c = tracker_.table().conn(idx);
+  ProxySeq& ps = proxy_[idx];
+  const Dir dir = ref.dir();
+  std::uint8_t* ip = frame.data() + p.l3_offset;
+  std::uint8_t* t = frame.data() + p.l4_offset;
+  conntrack::TcpSegment s = tcp_segment(frame, p);
+  using conntrack::SegmentVerdict;
+
+  if (c.state == ConnState::kTcpSynSent) {  // the backend has not answered
+    const std::uint32_t client_isn = c.seq_next[0] - 1;
+    if (dir == Dir::kOriginal) {
+      if ((s.flags & kRst) != 0) {  // the client gives up: the backend too
+        if (tracker_.on_tcp(idx, dir, s, now_ms) == SegmentVerdict::kDrop) {
+          return drop(NatDrop::kTcpOutOfWindow);
+        }
+        return rewrite(frame, p, ref);
+      }
+      // Anything else from the client: it waits for the backend, whose
+      // SYN may have been lost. Send it again (the client resends data).
+      if (p.frag != packet::FragState::kNone) return drop(NatDrop::kFragment);
+      (void)tracker_.on_tcp(
+          idx, dir, {.flags = kSyn, .seq = client_isn, .end = client_isn}, now_ms);
+      if (!write_proxy_syn(frame, p, idx)) return drop(NatDrop::kSynProxyNoRoom);
+      (void)rewrite(frame, p, ref);
+      return Verdict::kForwardResized;
+    }
+    if ((s.flags & (kSyn | kAck | kRst)) == (kSyn | kAck) && s.ack == client_isn + 1 &&
+        p.frag == packet::FragState::kNone) {
+      // The backend's SYN-ACK: the handshake on both sides is done. The
+      // NVA answers it with the client's last ACK; the client has had its
+      // SYN-ACK (the cookie) already.
+      if (tracker_.on_tcp(idx, dir, s, now_ms) != SegmentVerdict::kAccept) {
+        return drop(NatDrop::kTcpOutOfWindow);
+      }
+      (void)tracker_.on_tcp(
+          idx, Dir::kOriginal,
+          {.flags = kAck, .seq = client_isn + 1, .end = client_isn + 1, .ack = s.seq + 1},
+          now_ms);
+      ps.seq = s.seq - ps.seq;  // backend ISN - cookie
+      swap_endpoints(ip, t);
+      write_tcp(ip, t, client_isn + 1, s.seq + 1, kAck, ps.window, 0, 64);
+      reply_len_ = p.l4_offset + kTcpHdr;
+      ++counters_.syn_proxy_established;
+      ++counters_.replied_local;
+      return Verdict::kReplyLocal;
+    }
+    if ((s.flags & kRst) != 0 && p.frag == packet::FragState::kNone) {
+      // Refused (an RST that acknowledges the SYN, tcp_track() checks):
+      // the client, established with the cookie, accepts an RST whose
+      // sequence is exactly the cookie + 1.
+      if (tracker_.on_tcp(idx, dir, s, now_ms) != SegmentVerdict::kAccept) {
+        return drop(NatDrop::kTcpOutOfWindow);
+      }
+      write_tcp(ip, t, ps.seq + 1, 0, kRst, 0, 0, 0);
+      (void)rewrite(frame, p, ref);
+      reply_len_ = p.l4_offset + kTcpHdr;
+      ++counters_.syn_proxy_refused;
+      return Verdict::kForwardResized;
+    }
+    return drop(NatDrop::kTcpOutOfWindow);
+  }
+
+  // Synchronized: the client sees the backend's sequence less ps.seq.
+  // Tracking works in the backend's space (the client's ACK moved first).
+  const std::uint32_t delta = ps.seq;
+  std::uint16_t ck = packet::load_be16(t + 16);
+  if (dir == Dir::kOriginal) {
+    if ((s.flags & kAck) != 0) {
+      const std::uint32_t ack = s.ack + delta;
+      ck = packet::csum_replace32(ck, s.ack, ack);
+      packet::store_be32(t + 8, ack);
+      packet::store_be16(t + 16, ck);
+      s.ack = ack;
+    }
+    if (tracker_.on_tcp(idx, dir, s, now_ms) == SegmentVerdict::kDrop) {
+      return drop(NatDrop::kTcpOutOfWindow);
+    }
+  } else {
+    if (tracker_.on_tcp(idx, dir, s, now_ms) == SegmentVerdict::kDrop) {
+      return drop(NatDrop::kTcpOutOfWindow);
+    }
+    const std::uint32_t seq = s.seq - delta;
+    packet::store_be32(t + 4, seq);
+    packet::store_be16(t + 16, packet::csum_replace32(ck, s.seq, seq));
+  }
+  return rewrite(frame, p, ref);
 }
 
 Verdict Translator::translate_checked(std::span<std::uint8_t> frame,
@@ -467,6 +721,25 @@ Verdict Translator::icmp_error(std::span<std::uint8_t> frame, const ParsedPacket
   }
   packet::store_be16(l4_in, restored.src_port);
   packet::store_be16(l4_in + 2, restored.dst_port);
+  // A connection of the SYN proxy: the quote's backend sequence number
+  // (a packet the backend sent) or the client's acknowledgement of one (a
+  // packet to the backend) as its sender wrote it.
+  if ((c.flags & conntrack::kConnSynProxy) != 0 && c.state != ConnState::kTcpSynSent &&
+      in.l4_proto == packet::ipproto::kTcp) {
+    const std::uint32_t delta = proxy_[ref.index()].seq;
+    const bool from_backend = 1 - d == static_cast<unsigned>(Dir::kReply);
+    const std::size_t at = from_backend ? 4 : 8;
+    if (l4_have >= at + 4) {
+      const std::uint32_t old_v = packet::load_be32(l4_in + at);
+      const std::uint32_t new_v = from_backend ? old_v + delta : old_v - delta;
+      packet::store_be32(l4_in + at, new_v);
+      if (l4_have >= ck_at + 2) {
+        packet::store_be16(
+            l4_in + ck_at,
+            packet::csum_replace32(packet::load_be16(l4_in + ck_at), old_v, new_v));
+      }
+    }
+  }
   // ICMP checksum: the change of the rewritten bytes.
   std::uint8_t* icmp = frame.data() + p.l4_offset;
   const std::uint16_t before = packet::csum_fold(sum_before);

@@ -18,10 +18,12 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <vector>
 
 #include "dataplane/conntrack/tracker.h"
 #include "dataplane/lb/service.h"
 #include "dataplane/nat/exhaustion.h"
+#include "dataplane/nat/syn_cookie.h"
 #include "dataplane/nat/verdict.h"
 #include "dataplane/packet/parse.h"
 #include "dataplane/packet/rewrite.h"
@@ -50,6 +52,8 @@ struct TranslatorConfig {
   const steer::RssSteering* rss = nullptr;
   // Answer ICMP echo requests to a VIP from the NVA itself.
   bool answer_vip_ping = true;
+  SynProxyMode syn_proxy = SynProxyMode::kAuto;
+  SynCookies::Key syn_cookie_key{};  // secret (DataplaneOptions::hash_key)
 };
 
 struct TranslatorCounters {
@@ -64,6 +68,16 @@ struct TranslatorCounters {
   // SNAT ports taken back from an embryonic or unassured connection of the
   // same (backend, SNAT address) when the search found none free.
   std::uint64_t snat_evicted = 0;
+  // SYN proxy: SYNs answered with a cookie, ACKs that returned a valid one
+  // (each opens a connection to the backend), ACKs checked and not valid
+  // (they go on as any segment without a connection would), proxied
+  // handshakes the backend completed, and ones it refused (an RST, passed
+  // to the client).
+  std::uint64_t syn_cookies_sent = 0;
+  std::uint64_t syn_cookies_valid = 0;
+  std::uint64_t syn_cookies_invalid = 0;
+  std::uint64_t syn_proxy_established = 0;
+  std::uint64_t syn_proxy_refused = 0;
   std::array<std::uint64_t, kNatDropCount> drops{};
   // Packet faults found here rather than by the parser (by
   // packet::DropReason: the checksums, verified before a packet creates a
@@ -114,9 +128,11 @@ class Translator {
                        const conntrack::ConnKey& key, const lb::ServiceTable& services,
                        std::uint32_t now_ms) noexcept;
 
-  // After Verdict::kReplyLocal: the answer's frame length (an RST is
-  // shorter than the packet it answers; the caller trims the buffer), or
-  // kWholeFrame when the answer keeps the packet's length.
+  // After Verdict::kReplyLocal or kForwardResized: the packet's new frame
+  // length (an RST is shorter than the packet it answers; a SYN proxy's
+  // SYN-ACK may be longer than the SYN), or kWholeFrame when it keeps its
+  // length. The caller trims or extends the buffer: a longer packet was
+  // written within max(frame.size(), ParsedPacket::frame_room).
   static constexpr std::size_t kWholeFrame = ~std::size_t{0};
   std::size_t reply_len() const noexcept { return reply_len_; }
 
@@ -161,6 +177,13 @@ class Translator {
   conntrack::ConnTracker& tracker() noexcept { return tracker_; }
   const conntrack::ConnTracker& tracker() const noexcept { return tracker_; }
   const TranslatorConfig& config() const noexcept { return cfg_; }
+  // Whether a SYN to a TCP service gets a cookie now (SynProxyMode).
+  bool syn_cookies_active(std::uint32_t now_ms) const noexcept {
+    return cfg_.syn_proxy == SynProxyMode::kOn ||
+           (cfg_.syn_proxy == SynProxyMode::kAuto &&
+            (tracker_.list_size(conntrack::TimeoutClass::kTcpEmbryonic) >= high_water_ ||
+             static_cast<std::int32_t>(pressure_until_ms_ - now_ms) > 0));
+  }
 
   NatDrop last_drop() const noexcept { return last_drop_; }
 
@@ -228,6 +251,43 @@ class Translator {
   void consider_victim(conntrack::ConnRef r, std::uint16_t port, std::uint32_t now_ms,
                        SnatVictim& victim) const noexcept;
 
+  // SYN proxy (DPVS's synproxy is the model). A SYN is answered with a
+  // SYN-ACK whose sequence number is a SYN cookie (syn_cookie.h); nothing
+  // is stored. The client's ACK of it opens the connection: the backend is
+  // picked as for any new connection and the ACK becomes the SYN to it
+  // (the client's ISN and the MSS from the cookie); the backend's SYN-ACK
+  // is answered by the NVA with the handshake's last ACK, and from then on
+  // the backend's sequence numbers (and the client's acknowledgements of
+  // them) are moved by the difference between the backend's ISN and the
+  // cookie. While the backend has not answered, a client segment sends the
+  // SYN again (the first may have been lost) and a backend RST goes to the
+  // client as an RST it accepts.
+  struct ProxySeq {
+    // Before the backend's SYN-ACK: the cookie (the NVA's ISN toward the
+    // client); after: the backend's ISN minus the cookie.
+    std::uint32_t seq = 0;
+    std::uint16_t window = 0;  // the client's, for the SYN and last ACK
+    std::uint8_t mss_idx = 0;  // the cookie's
+    std::uint8_t pad = 0;
+  };
+  // The SYN of a TCP service: the cookie SYN-ACK, in place.
+  Verdict answer_syn_cookie(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                            std::uint32_t now_ms) noexcept;
+  // A TCP segment's tracking, rewrite and sequence moves for a connection
+  // the SYN proxy opened (kConnSynProxy).
+  Verdict translate_proxied(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                            conntrack::ConnRef ref, std::uint32_t now_ms) noexcept;
+  // Rewrites the client's segment of connection `idx` into the proxy's SYN
+  // to the backend (before the connection's translation), in place; false
+  // if the buffer has no room for it.
+  bool write_proxy_syn(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
+                       std::uint32_t idx) noexcept;
+  // Marks this worker under pressure (SYN cookies in kAuto) for a while.
+  void note_pressure(std::uint32_t now_ms) noexcept {
+    pressure_until_ms_ = now_ms + kPressureHoldMs;
+  }
+  static constexpr std::uint32_t kPressureHoldMs = 1000;
+
   TranslatorConfig cfg_;
   conntrack::ConnTracker tracker_;
   TranslatorCounters counters_;
@@ -236,6 +296,19 @@ class Translator {
   std::uint32_t snat_first_ = 0, snat_slots_ = 0;  // the static SNAT partition
   NatDrop last_drop_ = NatDrop::kNone;
   std::size_t reply_len_ = kWholeFrame;
+  // SYN proxy: the cookies, the offsets of proxied connections (by
+  // connection index; empty with SynProxyMode::kOff), the number of
+  // embryonic connections from which kAuto answers with cookies (a quarter
+  // of the capacity), the end of the last pressure (a SNAT pair out of
+  // ports, a connection evicted or refused for room) and when a cookie
+  // was last sent (ACKs are checked for cookies only for two cookie
+  // lifetimes after it, or always with kOn).
+  SynCookies cookies_;
+  std::vector<ProxySeq> proxy_;
+  std::uint32_t high_water_ = 0;
+  std::uint32_t pressure_until_ms_ = 0;
+  std::uint32_t cookie_sent_ms_ = 0;
+  bool cookie_sent_ = false;
 };
 
 // A hit's work, inline (it is every established packet's): state and
@@ -247,6 +320,10 @@ class Translator {
   if (p.ttl <= 1) return drop(NatDrop::kTtlExceeded);
   const conntrack::Dir dir = ref.dir();
   if (p.l4_proto == packet::ipproto::kTcp && p.frag != packet::FragState::kLater) {
+    if ((tracker_.table().conn(ref.index()).flags & conntrack::kConnSynProxy) != 0)
+        [[unlikely]] {
+      return translate_proxied(frame, p, ref, now_ms);
+    }
     if (tracker_.on_tcp(ref.index(), dir, tcp_segment(frame, p), now_ms) ==
         conntrack::SegmentVerdict::kDrop) {
       return drop(NatDrop::kTcpOutOfWindow);

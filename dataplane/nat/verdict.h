@@ -10,8 +10,11 @@ namespace nva::nat {
 enum class Verdict : std::uint8_t {
   kForward,     // translated in place: send it out
   kReplyLocal,  // answered in place by the NVA (echo request to a VIP): send back
-  kException,   // not data-plane traffic: the kernel's (exception path) or a drop
-  kDrop,        // dropped; the reason is counted
+  // Rewritten in place to another length (Translator::reply_len(), the SYN
+  // proxy's packets): trim or extend the buffer, then send it out.
+  kForwardResized,
+  kException,  // not data-plane traffic: the kernel's (exception path) or a drop
+  kDrop,       // dropped; the reason is counted
 };
 
 // X(enumerator, value, "metric_name"). Values are stable: append only.
@@ -32,7 +35,8 @@ enum class Verdict : std::uint8_t {
   X(kWrongWorker, 13, "wrong_worker")                 \
   X(kFragmentNoConn, 14, "fragment_no_conn")          \
   X(kDeadBackend, 15, "dead_backend")                 \
-  X(kTcpOutOfWindow, 16, "tcp_out_of_window")
+  X(kTcpOutOfWindow, 16, "tcp_out_of_window")         \
+  X(kSynProxyNoRoom, 17, "syn_proxy_no_room")
 
 enum class NatDrop : std::uint8_t {
 #define NVA_X(name, value, metric) name = value,

@@ -69,7 +69,8 @@ class Rig {
   // `capacity` connections per worker; SNAT ports from `snat_port_min`.
   explicit Rig(std::uint32_t workers, bool learn_gateway = false,
                std::uint32_t gateway_ip = 0, const steer::RssSteering* rss = nullptr,
-               std::uint32_t capacity = 10000, std::uint16_t snat_port_min = 1024)
+               std::uint32_t capacity = 10000, std::uint16_t snat_port_min = 1024,
+               nat::SynProxyMode syn_proxy = nat::SynProxyMode::kAuto)
       : pool_(test::make_pktmbuf_pool(4095)),
         rcu_(workers),
         services_(rcu_, make_services()),
@@ -108,6 +109,7 @@ class Rig {
       wc.ports.push_back(pb);
       wc.nat.capacity = capacity;
       wc.nat.snat_port_min = snat_port_min;
+      wc.nat.syn_proxy = syn_proxy;
       wc.fragments.max_held_mbufs = DataplaneOptions::kFragmentMbufsPerWorker;
       workers_.push_back(std::make_unique<Worker>(wc, rcu_, services_, handoff_, clock_));
     }
@@ -937,7 +939,9 @@ Opened open_connection(Rig& rig, const std::string& client, std::uint16_t cport,
 // evict; the established connection never notices.
 TEST(Worker, SpoofedMidstreamAcksCannotLockOutNewClients) {
   ASSERT_TRUE(test::EalEnvironment::running());
-  Rig rig(1, false, 0, nullptr, /*capacity=*/4096);
+  // Without SYN cookies: the eviction order alone must let new clients in
+  // (with them, in auto mode, the honest SYNs below would get cookies).
+  Rig rig(1, false, 0, nullptr, /*capacity=*/4096, 1024, nat::SynProxyMode::kOff);
   const nat::Translator& nat = rig.worker(0).translator();
   const Opened o = open_connection(rig, "198.51.100.7", 5555, "198.19.0.10", 80);
   std::uint64_t injected = 3, sent = 3;
@@ -1052,7 +1056,8 @@ TEST(Worker, BlindRstsCannotCutALiveConnection) {
 // the embryonic timeout clears the rest.
 TEST(Worker, SynFinFloodCannotHoldASnatPair) {
   ASSERT_TRUE(test::EalEnvironment::running());
-  Rig rig(1, false, 0, nullptr, 10000, /*snat_port_min=*/65000);
+  // Without SYN cookies: the pair's eviction alone must free its ports.
+  Rig rig(1, false, 0, nullptr, 10000, /*snat_port_min=*/65000, nat::SynProxyMode::kOff);
   const nat::Translator& nat = rig.worker(0).translator();
   const std::string vip = "198.19.0.11";
   const Opened o = open_connection(rig, "198.51.100.7", 5555, vip, 443);

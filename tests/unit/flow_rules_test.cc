@@ -345,6 +345,8 @@ TEST(FlowRules, RepliesLandOnTheCreatingWorker) {
       cfg.workers = workers;
       cfg.capacity = 4000;
       cfg.rss = snat_flow ? nullptr : rss.get();  // as the DataPlane does
+      // Every flow here stays embryonic: no SYN cookies, connections made.
+      cfg.syn_proxy = nat::SynProxyMode::kOff;
       w.push_back(std::make_unique<nat::Translator>(cfg));
     }
     for (int n = 0; n < 2000; ++n) {

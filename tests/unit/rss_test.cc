@@ -276,6 +276,7 @@ TEST(Rss, ExhaustionIsCountedAndNeverBorrowsAPort) {
     cfg.workers = 4;
     cfg.capacity = 70000;
     cfg.rss = rss.get();
+    cfg.syn_proxy = nat::SynProxyMode::kOff;  // exhaustion itself, not cookies
     nat::Translator t(cfg);
     const std::uint32_t fixed =
         rss->hash(ipv4_from_string("198.18.3.1"), ipv4_from_string("198.18.1.1"), 443, 0);

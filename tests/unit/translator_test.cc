@@ -286,7 +286,8 @@ TEST(Translator, AnswersPingToVip) {
 // first; only assured ones make the pair exhausted, and that is counted.
 TEST(Translator, SnatPortsExhaustThenCount) {
   TranslatorConfig cfg;
-  cfg.snat_port_min = 65530;  // 6 ports: 65530..65535
+  cfg.snat_port_min = 65530;           // 6 ports: 65530..65535
+  cfg.syn_proxy = SynProxyMode::kOff;  // the pair's own eviction (no cookies)
   Harness h(cfg);
   std::set<std::uint16_t> ports;
   std::vector<std::uint16_t> by_client;
@@ -495,6 +496,7 @@ TEST(Translator, PickedUpConnectionsAreAssuredByTheBackendsAnswer) {
 TEST(Translator, SpoofedPickupsAreEvictedByHonestClients) {
   TranslatorConfig cfg;
   cfg.capacity = 64;
+  cfg.syn_proxy = SynProxyMode::kOff;  // the eviction order alone (no cookies)
   Harness h(cfg);
   Bytes syn = seg("198.51.100.7", 5555, "198.19.0.10", 80, kSyn, 100, 0);
   ASSERT_EQ(h.run(syn, 0), Verdict::kForward);
