@@ -33,6 +33,8 @@
 #include "dataplane/common/rcu.h"
 #include "dataplane/lb/service.h"
 #include "dataplane/packet/builder.h"
+#include "dataplane/packet/bytes.h"
+#include "dataplane/packet/parse.h"
 #include "dataplane/port/port.h"
 #include "dataplane/steer/handoff.h"
 #include "dataplane/worker.h"
@@ -128,6 +130,10 @@ struct Rig {
       wc.owner_seed = 0x5eed;
       wc.pool = pool;
       wc.nat.capacity = 512;  // small: full-table policies are reached
+      // SYN cookies always on worker 0 (its flows go through the SYN proxy),
+      // as configured by default (auto) on worker 1.
+      wc.nat.syn_proxy =
+          w == 0 ? nva::nat::SynProxyMode::kOn : nva::nat::SynProxyMode::kAuto;
       wc.fragments.datagrams = 64;
       wc.fragments.max_held_mbufs = 128;
       nva::PortBinding pb;
@@ -179,12 +185,27 @@ struct Rig {
     }
   }
 
+  // Frees what the workers sent, keeping the last SYN-ACK a VIP sent (a
+  // cookie, or a backend's translated) and the last SYN to a backend, for
+  // the program's "answer it" steps (the SYN proxy's handshakes).
   void drain_tx() {
     for (rte_ring* r : tx) {
-      void* m = nullptr;
-      while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+      void* v = nullptr;
+      while (rte_ring_dequeue(r, &v) == 0) {
+        auto* m = static_cast<rte_mbuf*>(v);
+        const auto* d = rte_pktmbuf_mtod(m, const std::uint8_t*);
+        constexpr std::size_t kTcpFlags = 14 + 20 + 13;
+        if (m->nb_segs == 1 && m->data_len > kTcpFlags && d[12] == 0x08 && d[13] == 0 &&
+            d[14] == 0x45 && d[14 + 9] == 6) {
+          const std::uint8_t flags = d[kTcpFlags] & 0x17;  // SYN, ACK, RST, FIN
+          if (flags == 0x12) last_synack.assign(d, d + m->data_len);
+          if (flags == 0x02) last_syn.assign(d, d + m->data_len);
+        }
+        rte_pktmbuf_free(m);
+      }
     }
   }
+  Bytes last_synack, last_syn;
 
   void check_tables() {
     for (auto& w : workers) {
@@ -279,10 +300,43 @@ Bytes tcp_packet(Reader& r, const char* src, std::uint16_t sport, const char* ds
       .Build();
 }
 
-Bytes make_packet(Reader& r, std::uint8_t kind) {
+// The answer to a SYN or SYN-ACK the workers sent (`sent`, a frame): from
+// its destination back to its source with sequence `own_seq`,
+// acknowledging its ISN + 1, with the input's flags (mostly ACK; SYN-ACK,
+// RST, ... as they come), offsets and payload; empty if nothing was sent.
+Bytes answer(Reader& r, const Bytes& sent, std::uint32_t own_seq) {
+  if (sent.size() < 14 + 20 + 20) return {};
+  nva::packet::ParsedPacket p;
+  if (nva::packet::parse(sent, p) != nva::packet::DropReason::kNone || !p.has_ports) {
+    return {};
+  }
+  const std::uint8_t* t = sent.data() + p.l4_offset;
+  const std::uint32_t seq = nva::packet::load_be32(t + 4);
+  nva::packet::TcpOpts o;
+  o.flags = r.u8() & 1 ? 0x10 : r.u8();  // mostly the handshake's ACK
+  o.seq = own_seq + (r.u8() & 3);
+  o.ack = seq + 1 - (r.u8() & 1);
+  o.window = r.u16();
+  const std::string src = nva::packet::ipv4_to_string(p.ipv4_dst);
+  const std::string dst = nva::packet::ipv4_to_string(p.ipv4_src);
+  return PacketBuilder()
+      .Eth()
+      .IPv4(src, dst)
+      .TCP(p.dst_port, p.src_port, o)
+      .Payload(r.u8() % 48, 'h')
+      .Build();
+}
+
+Bytes make_packet(Reader& r, std::uint8_t kind, const Rig& rig) {
+  if (kind % 9 == 7) {  // a client answers the last SYN-ACK (a cookie, or not)
+    const Bytes& sa = rig.last_synack;
+    // The client's next sequence is what the SYN-ACK acknowledges.
+    return answer(r, sa, sa.size() >= 54 ? nva::packet::load_be32(sa.data() + 42) : 0);
+  }
+  if (kind % 9 == 8) return answer(r, rig.last_syn, r.u32());  // a backend, a SYN
   const char* client = kClients[r.u8() % 4];
   const auto cport = static_cast<std::uint16_t>(40000 + r.u8() % 8);
-  switch (kind % 7) {
+  switch (kind % 9) {
     case 0:  // client -> web VIP (dnat)
       return tcp_packet(r, client, cport, "198.19.0.10", 80);
     case 1:  // client -> api VIP (dnat+snat)
@@ -377,7 +431,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (int op = 0; op < 512 && !r.done(); ++op) {
     const std::uint8_t code = r.u8();
     if (code < 200) {
-      Bytes f = make_packet(r, code);
+      Bytes f = make_packet(r, code, rig);
       const std::uint8_t mangle = r.u8();
       if ((mangle & 3) == 1 && !f.empty())
         f[r.u16() % f.size()] ^= r.u8() | 1;                              // corrupt

@@ -15,7 +15,10 @@ failures=0
 for name in $(PYTHONPATH="$src" "$py" "$src/hostile_cases.py" list); do
   PYTHONPATH="$src" "$py" "$src/hostile_cases.py" gen "$name" "$work/$name.in.pcap" ||
     { echo "FAIL: $name: generating the capture"; failures=$((failures + 1)); continue; }
-  if ! timeout 120 "$nva" --config "$src/hostile.ini" --replay "$work/$name.in.pcap" \
+  # hostile.ini with the scenario's syn_proxy setting.
+  mode=$(PYTHONPATH="$src" "$py" "$src/hostile_cases.py" syn-proxy "$name")
+  sed "s/^syn_proxy = off\$/syn_proxy = $mode/" "$src/hostile.ini" >"$work/$name.ini"
+  if ! timeout 120 "$nva" --config "$work/$name.ini" --replay "$work/$name.in.pcap" \
     --replay-out "$work/$name.out.pcap" --json >"$work/$name.json" 2>"$work/$name.err"; then
     echo "FAIL: $name: anycast-nva --replay exited $?"
     cat "$work/$name.err" "$work/$name.json"
