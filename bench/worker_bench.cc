@@ -148,8 +148,7 @@ void BM_Worker_Established(benchmark::State& state) {
     state.SkipWithError("packets were dropped");
   }
   state.counters["conns"] = n;
-  state.counters["bytes_per_conn"] =
-      p.worker().translator().tracker().table().bytes_per_conn();
+  state.counters["bytes_per_conn"] = p.worker().translator().bytes_per_conn();
 }
 BENCHMARK(BM_Worker_Established<conntrack::IndexKind::kCuckoo>)
     ->Name("BM_Worker_Established")

@@ -123,8 +123,8 @@ Translator::Translator(const TranslatorConfig& cfg)
       tracker_(cfg.capacity, cfg.timeouts, cfg.index, cfg.table_key),
       snat_cursor_(cfg.worker),
       cookies_(cfg.syn_cookie_key),
+      proxy_(cfg.syn_proxy == SynProxyMode::kOff ? 0 : cfg.capacity),
       high_water_(std::max<std::uint32_t>(1, cfg.capacity / 4)) {
-  if (cfg.syn_proxy != SynProxyMode::kOff) proxy_.resize(tracker_.table().capacity());
   if (cfg.workers == 0 || cfg.worker >= cfg.workers) {
     throw std::invalid_argument("translator: worker " + std::to_string(cfg.worker) +
                                 " of " + std::to_string(cfg.workers));
@@ -429,10 +429,17 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
   tracker_.table().conn(idx).seq_next[0] = seq_next;
   ++counters_.created;
   if (proxied) {
-    const conntrack::TcpSegment s = tcp_segment(frame, p);
-    proxy_[idx] = {.seq = s.ack - 1,
-                   .window = packet::load_be16(frame.data() + p.l4_offset + 14),
-                   .mss_idx = mss_idx};
+    std::uint32_t* cookie = proxy_.insert(idx, [this](std::uint32_t i) {
+      const conntrack::Conn& o = tracker_.table().conn(i);
+      return o.state != ConnState::kNone && (o.flags & conntrack::kConnSynProxy) != 0;
+    });
+    if (cookie == nullptr) {
+      tracker_.remove(idx);
+      return drop(NatDrop::kSynProxyFull);
+    }
+    *cookie = tcp_segment(frame, p).ack - 1;
+    tracker_.table().conn(idx).seq_next[1] =
+        std::uint32_t{packet::load_be16(frame.data() + p.l4_offset + 14)} << 8 | mss_idx;
     if (!write_proxy_syn(frame, p, idx)) {
       tracker_.remove(idx);
       return drop(NatDrop::kSynProxyNoRoom);
@@ -472,10 +479,10 @@ bool Translator::write_proxy_syn(std::span<std::uint8_t> frame, const ParsedPack
                                  std::uint32_t idx) noexcept {
   const std::size_t need = p.l4_offset + kTcpHdrMss;
   if (need > std::max<std::size_t>(frame.size(), p.frame_room)) return false;
-  const ProxySeq& ps = proxy_[idx];
-  const std::uint32_t client_isn = tracker_.table().conn(idx).seq_next[0] - 1;
-  write_tcp(frame.data() + p.l3_offset, frame.data() + p.l4_offset, client_isn, 0, kSyn,
-            ps.window, kSynCookieMss[ps.mss_idx], 0);
+  const conntrack::Conn& c = tracker_.table().conn(idx);
+  write_tcp(frame.data() + p.l3_offset, frame.data() + p.l4_offset, c.seq_next[0] - 1, 0,
+            kSyn, static_cast<std::uint16_t>(c.seq_next[1] >> 8),
+            kSynCookieMss[c.seq_next[1] & 3], 0);
   reply_len_ = need;
   return true;
 }
@@ -485,7 +492,8 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
                                       std::uint32_t now_ms) noexcept {
   const std::uint32_t idx = ref.index();
   conntrack::Conn& c = tracker_.table().conn(idx);
-  ProxySeq& ps = proxy_[idx];
+  std::uint32_t* ps = proxy_.find(idx);                    // the cookie, then the offset
+  if (ps == nullptr) return drop(NatDrop::kSynProxyFull);  // cannot be: taken over live
   const Dir dir = ref.dir();
   std::uint8_t* ip = frame.data() + p.l3_offset;
   std::uint8_t* t = frame.data() + p.l4_offset;
@@ -499,7 +507,9 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
         if (tracker_.on_tcp(idx, dir, s, now_ms) == SegmentVerdict::kDrop) {
           return drop(NatDrop::kTcpOutOfWindow);
         }
-        return rewrite(frame, p, ref);
+        const Verdict v = rewrite(frame, p, ref);
+        if (c.state == ConnState::kTcpClosed) tracker_.remove(idx);
+        return v;
       }
       // Anything else from the client: it waits for the backend, whose
       // SYN may have been lost. Send it again (the client resends data).
@@ -515,6 +525,7 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
       // The backend's SYN-ACK: the handshake on both sides is done. The
       // NVA answers it with the client's last ACK; the client has had its
       // SYN-ACK (the cookie) already.
+      const auto window = static_cast<std::uint16_t>(c.seq_next[1] >> 8);
       if (tracker_.on_tcp(idx, dir, s, now_ms) != SegmentVerdict::kAccept) {
         return drop(NatDrop::kTcpOutOfWindow);
       }
@@ -522,9 +533,9 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
           idx, Dir::kOriginal,
           {.flags = kAck, .seq = client_isn + 1, .end = client_isn + 1, .ack = s.seq + 1},
           now_ms);
-      ps.seq = s.seq - ps.seq;  // backend ISN - cookie
+      *ps = s.seq - *ps;  // backend ISN - cookie
       swap_endpoints(ip, t);
-      write_tcp(ip, t, client_isn + 1, s.seq + 1, kAck, ps.window, 0, 64);
+      write_tcp(ip, t, client_isn + 1, s.seq + 1, kAck, window, 0, 64);
       reply_len_ = p.l4_offset + kTcpHdr;
       ++counters_.syn_proxy_established;
       ++counters_.replied_local;
@@ -537,7 +548,7 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
       if (tracker_.on_tcp(idx, dir, s, now_ms) != SegmentVerdict::kAccept) {
         return drop(NatDrop::kTcpOutOfWindow);
       }
-      write_tcp(ip, t, ps.seq + 1, 0, kRst, 0, 0, 0);
+      write_tcp(ip, t, *ps + 1, 0, kRst, 0, 0, 0);
       (void)rewrite(frame, p, ref);
       reply_len_ = p.l4_offset + kTcpHdr;
       ++counters_.syn_proxy_refused;
@@ -546,9 +557,9 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
     return drop(NatDrop::kTcpOutOfWindow);
   }
 
-  // Synchronized: the client sees the backend's sequence less ps.seq.
+  // Synchronized: the client sees the backend's sequence less the offset.
   // Tracking works in the backend's space (the client's ACK moved first).
-  const std::uint32_t delta = ps.seq;
+  const std::uint32_t delta = *ps;
   std::uint16_t ck = packet::load_be16(t + 16);
   if (dir == Dir::kOriginal) {
     if ((s.flags & kAck) != 0) {
@@ -726,10 +737,11 @@ Verdict Translator::icmp_error(std::span<std::uint8_t> frame, const ParsedPacket
   // packet to the backend) as its sender wrote it.
   if ((c.flags & conntrack::kConnSynProxy) != 0 && c.state != ConnState::kTcpSynSent &&
       in.l4_proto == packet::ipproto::kTcp) {
-    const std::uint32_t delta = proxy_[ref.index()].seq;
+    const std::uint32_t* off = proxy_.find(ref.index());
+    const std::uint32_t delta = off != nullptr ? *off : 0;
     const bool from_backend = 1 - d == static_cast<unsigned>(Dir::kReply);
     const std::size_t at = from_backend ? 4 : 8;
-    if (l4_have >= at + 4) {
+    if (off != nullptr && l4_have >= at + 4) {
       const std::uint32_t old_v = packet::load_be32(l4_in + at);
       const std::uint32_t new_v = from_backend ? old_v + delta : old_v - delta;
       packet::store_be32(l4_in + at, new_v);

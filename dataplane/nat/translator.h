@@ -18,11 +18,11 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
-#include <vector>
 
 #include "dataplane/conntrack/tracker.h"
 #include "dataplane/lb/service.h"
 #include "dataplane/nat/exhaustion.h"
+#include "dataplane/nat/proxy_table.h"
 #include "dataplane/nat/syn_cookie.h"
 #include "dataplane/nat/verdict.h"
 #include "dataplane/packet/parse.h"
@@ -177,6 +177,11 @@ class Translator {
   conntrack::ConnTracker& tracker() noexcept { return tracker_; }
   const conntrack::ConnTracker& tracker() const noexcept { return tracker_; }
   const TranslatorConfig& config() const noexcept { return cfg_; }
+  // Memory per connection of capacity: the table's and the SYN proxy's.
+  double bytes_per_conn() const noexcept {
+    return tracker_.table().bytes_per_conn() +
+           static_cast<double>(proxy_.bytes()) / tracker_.table().capacity();
+  }
   // Whether a SYN to a TCP service gets a cookie now (SynProxyMode).
   bool syn_cookies_active(std::uint32_t now_ms) const noexcept {
     return cfg_.syn_proxy == SynProxyMode::kOn ||
@@ -262,14 +267,10 @@ class Translator {
   // cookie. While the backend has not answered, a client segment sends the
   // SYN again (the first may have been lost) and a backend RST goes to the
   // client as an RST it accepts.
-  struct ProxySeq {
-    // Before the backend's SYN-ACK: the cookie (the NVA's ISN toward the
-    // client); after: the backend's ISN minus the cookie.
-    std::uint32_t seq = 0;
-    std::uint16_t window = 0;  // the client's, for the SYN and last ACK
-    std::uint8_t mss_idx = 0;  // the cookie's
-    std::uint8_t pad = 0;
-  };
+  // Per proxied connection: the cookie, then the offset (proxy_); while
+  // the backend has not answered, the client's window and the cookie's MSS
+  // index wait in Conn::seq_next[kReply] (unused until then), as
+  // window << 8 | index.
   // The SYN of a TCP service: the cookie SYN-ACK, in place.
   Verdict answer_syn_cookie(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                             std::uint32_t now_ms) noexcept;
@@ -296,15 +297,15 @@ class Translator {
   std::uint32_t snat_first_ = 0, snat_slots_ = 0;  // the static SNAT partition
   NatDrop last_drop_ = NatDrop::kNone;
   std::size_t reply_len_ = kWholeFrame;
-  // SYN proxy: the cookies, the offsets of proxied connections (by
-  // connection index; empty with SynProxyMode::kOff), the number of
+  // SYN proxy: the cookies, the cookies and offsets of proxied connections
+  // (proxy_table.h), the number of
   // embryonic connections from which kAuto answers with cookies (a quarter
   // of the capacity), the end of the last pressure (a SNAT pair out of
   // ports, a connection evicted or refused for room) and when a cookie
   // was last sent (ACKs are checked for cookies only for two cookie
   // lifetimes after it, or always with kOn).
   SynCookies cookies_;
-  std::vector<ProxySeq> proxy_;
+  ProxyTable proxy_;
   std::uint32_t high_water_ = 0;
   std::uint32_t pressure_until_ms_ = 0;
   std::uint32_t cookie_sent_ms_ = 0;

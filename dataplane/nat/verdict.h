@@ -36,7 +36,8 @@ enum class Verdict : std::uint8_t {
   X(kFragmentNoConn, 14, "fragment_no_conn")          \
   X(kDeadBackend, 15, "dead_backend")                 \
   X(kTcpOutOfWindow, 16, "tcp_out_of_window")         \
-  X(kSynProxyNoRoom, 17, "syn_proxy_no_room")
+  X(kSynProxyNoRoom, 17, "syn_proxy_no_room")         \
+  X(kSynProxyFull, 18, "syn_proxy_full")
 
 enum class NatDrop : std::uint8_t {
 #define NVA_X(name, value, metric) name = value,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/nat/proxy_table.h"
 #include "dataplane/nat/syn_cookie.h"
 #include "dataplane/nat/translator.h"
 #include "dataplane/packet/builder.h"
@@ -66,6 +67,56 @@ TEST(SynCookie, MssIndexIsTheLargestNotAboveTheClients) {
   EXPECT_EQ(SynCookies::mss_index(1300), 1);
   EXPECT_EQ(SynCookies::mss_index(1460), 3);
   EXPECT_EQ(SynCookies::mss_index(9000), 3);
+}
+
+TEST(ProxyTable, AtMostAByteAConnection) {
+  EXPECT_EQ(ProxyTable(1u << 20).bytes(), std::size_t{1} << 20);
+  EXPECT_LE(ProxyTable(1'000'000).bytes(), 1'000'000u);
+  EXPECT_EQ(ProxyTable(10).slots(), ProxyTable::kMinSlots);
+}
+
+TEST(ProxyTable, StaleEntriesAreTakenOverAndChainsHold) {
+  ProxyTable t(512);  // 64 slots
+  std::vector<bool> live(10'000, false);
+  auto is_live = [&](std::uint32_t i) { return static_cast<bool>(live[i]); };
+  // Fill: every insert succeeds until a probe of 32 live entries.
+  std::uint32_t n = 0;
+  for (; n < 64; ++n) {
+    std::uint32_t* v = t.insert(n * 7, is_live);
+    if (v == nullptr) break;
+    *v = n;
+    live[n * 7] = true;
+  }
+  ASSERT_GE(n, 32u);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    ASSERT_NE(t.find(i * 7), nullptr) << i;
+    EXPECT_EQ(*t.find(i * 7), i);
+  }
+  EXPECT_EQ(t.find(5), nullptr);
+  // Half of them go: new ones take their slots, the rest are still found.
+  for (std::uint32_t i = 0; i < n; i += 2) live[i * 7] = false;
+  std::uint32_t placed = 0;
+  for (std::uint32_t k = 0; k < n / 2; ++k) {
+    std::uint32_t* v = t.insert(5000 + k, is_live);
+    if (v == nullptr) continue;
+    *v = 100 + k;
+    live[5000 + k] = true;
+    ++placed;
+  }
+  EXPECT_GT(placed, n / 4);
+  for (std::uint32_t i = 1; i < n; i += 2) {
+    ASSERT_NE(t.find(i * 7), nullptr) << i;
+    EXPECT_EQ(*t.find(i * 7), i);
+  }
+  for (std::uint32_t k = 0; k < n / 2; ++k) {
+    if (live[5000 + k]) {
+      EXPECT_EQ(*t.find(5000 + k), 100 + k);
+    }
+  }
+  // An entry inserted again keeps its slot.
+  std::uint32_t* again = t.insert(7, is_live);
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again, t.find(7));
 }
 
 lb::ServiceTable services() {
@@ -430,6 +481,47 @@ TEST(SynProxy, AutoTurnsOnUnderPressureOnly) {
   Bytes later =
       seg("10.0.0.2", 3001, "198.19.0.11", 443, kSyn, 9, 0, "", kLinuxSynOptions);
   EXPECT_EQ(snat.run(later, now + 1000), Verdict::kForward);
+}
+
+TEST(SynProxy, AFullProxyTableRefusesHandshakesCountedAndRecovers) {
+  // 1,000 connections: 64 proxy slots. Open handshakes the backend never
+  // answers until the table refuses; then they expire and it takes more.
+  Proxy px(SynProxyMode::kOn, 1000);
+  std::uint32_t opened = 0, refused = 0;
+  for (std::uint16_t i = 0; i < 200; ++i) {
+    Bytes syn = seg("10.0.0.1", static_cast<std::uint16_t>(1000 + i), "198.19.0.10", 80,
+                    kSyn, kClientIsn, 0, "", kLinuxSynOptions);
+    ASSERT_EQ(px.run(syn), Verdict::kReplyLocal);
+    const std::uint32_t cookie = read(syn, px.nat.reply_len()).seq;
+    Bytes ack = seg("10.0.0.1", static_cast<std::uint16_t>(1000 + i), "198.19.0.10", 80,
+                    kAck, kClientIsn + 1, cookie + 1);
+    ack.resize(64);
+    const Verdict v = px.run(ack);
+    if (v == Verdict::kForwardResized) ++opened;
+    if (v == Verdict::kDrop) {
+      EXPECT_EQ(px.nat.last_drop(), NatDrop::kSynProxyFull);
+      ++refused;
+    }
+  }
+  EXPECT_GE(opened, 32u);
+  EXPECT_LE(opened, 64u);
+  EXPECT_EQ(opened + refused, 200u);
+  EXPECT_EQ(px.nat.counters().drops[static_cast<std::size_t>(NatDrop::kSynProxyFull)],
+            refused);
+  EXPECT_EQ(px.nat.tracker().table().size(), opened);  // nothing left behind
+  EXPECT_TRUE(px.nat.tracker().consistent());
+  // The embryonic timeout frees them; their slots serve new handshakes.
+  const std::uint32_t later = conntrack::Timeouts::kDefaultTcpEmbryonicMs + 1;
+  while (px.nat.expire(later, 1024) != 0) {
+  }
+  ASSERT_EQ(px.nat.tracker().table().size(), 0u);
+  Bytes syn =
+      seg("10.0.0.2", 9, "198.19.0.10", 80, kSyn, kClientIsn, 0, "", kLinuxSynOptions);
+  ASSERT_EQ(px.run(syn, later), Verdict::kReplyLocal);
+  const std::uint32_t cookie = read(syn, px.nat.reply_len()).seq;
+  Bytes ack = seg("10.0.0.2", 9, "198.19.0.10", 80, kAck, kClientIsn + 1, cookie + 1);
+  ack.resize(64);
+  EXPECT_EQ(px.run(ack, later), Verdict::kForwardResized);
 }
 
 TEST(SynProxy, OffNeverAnswersAndNeverChecks) {
