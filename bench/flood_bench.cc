@@ -17,7 +17,11 @@
 //
 // Kinds (every flood source is random in 100.64.0.0/10 with a random port,
 // fresh on every pass over the precomputed packets, never an honest one):
-//   syn         SYNs to the dnat+snat VIP: each creates an embryonic
+//   syn         SYNs to the dnat+snat VIP with SYN cookies as configured by
+//               default (syn_proxy = auto): each creates an embryonic
+//               connection until a quarter of the table is embryonic, then
+//               each is answered with a cookie SYN-ACK and creates nothing
+//   syn_nocookies  the same with syn_proxy = off: each creates an embryonic
 //               connection (SNAT port, Maglev), evicting the oldest
 //               embryonic one once the table is full
 //   ack         mid-stream ACKs, right checksum, random sequence, to a
@@ -34,7 +38,10 @@
 // (172.16.0.0/12, port 50000+) sends its SYN with real sequence numbers;
 // 64 bursts later its backend's SYN-ACK (to the SNAT tuple the worker
 // chose), 64 after that the client's ACK; accepted if the connection is
-// then assured ESTABLISHED. About 1 % of packets.
+// then assured ESTABLISHED. A client the NVA answered with a cookie (seen
+// among the packets sent) ACKs it instead 64 bursts later, and its
+// backend answers the NVA's SYN 64 after that (the SYN proxy). About 1 %
+// of packets.
 //
 // What is in the figures: the worker's poll_once() (RX from the ring, the
 // whole packet path, drops freed to the pool, TX to the ring), the
@@ -68,6 +75,9 @@
 //   established_lost    established connections no longer assured ESTABLISHED,
 //                       or whose ACK the worker did not forward, after it
 //   evicted             unassured connections evicted in the timed part
+//   syn_cookies_sent, syn_proxy_established   the flood pipeline's SYN
+//                       proxy over the whole run (warm-up included): SYNs
+//                       answered with a cookie, proxied handshakes completed
 // Under NVA_BENCH_SMOKE: 1,000 flows, a 4,096-connection table, 512 bursts.
 #include <benchmark/benchmark.h>
 #include <rte_cycles.h>
@@ -97,7 +107,14 @@ using bench::kClientBase;
 using bench::kClientIsn;
 using bench::Pipeline;
 
-enum class Flood : std::uint8_t { kSyn, kAck, kAckBadSum, kFragment, kRst };
+enum class Flood : std::uint8_t {
+  kSyn,
+  kAck,
+  kAckBadSum,
+  kFragment,
+  kRst,
+  kSynNoCookies
+};
 
 // Packet templates, by Slot::tmpl.
 enum Tmpl : std::uint8_t { kEst, kSyn, kAck, kAckBadSum, kFragment, kRst, kTmplCount };
@@ -234,14 +251,21 @@ bool assured_established(Pipeline& p, const conntrack::ConnKey& k) {
 // One pipeline and its traffic.
 class Side {
  public:
-  Side(std::uint32_t capacity, std::uint32_t flows, const Templates& tm)
-      : p_(bench::PipelineOptions{.capacity = capacity, .pickup_vip = true}),
+  Side(std::uint32_t capacity, std::uint32_t flows, const Templates& tm,
+       nat::SynProxyMode syn_proxy)
+      : p_(bench::PipelineOptions{
+            .capacity = capacity, .pickup_vip = true, .syn_proxy = syn_proxy}),
         tm_(tm),
         flows_(flows) {}
 
   // The handshakes of the established flows, as BM_Worker_Established
   // opens them; false (and `why`) if any did not establish.
   bool establish(std::string& why) {
+    // The clock the bursts will run on (TSC milliseconds) from the start:
+    // left at 0, connections opened here looked idle since boot once the
+    // warm-up set it, and expired where the machine had been up longer than
+    // the established timeout.
+    set_clock(rte_rdtsc());
     std::vector<std::uint32_t> ids(kBurst);
     for (const std::uint8_t flags : {0x02, 0x12, 0x10}) {  // SYN, SYN-ACK, ACK
       for (std::uint32_t f = 0; f < flows_; f += kBurst) {
@@ -268,11 +292,11 @@ class Side {
     std::mt19937_64 rng(0x5EED ^ (std::uint64_t{flood_per_ack} << 8) ^
                         static_cast<unsigned>(kind));
     slots_.resize(n);
-    const Tmpl ft = kind == Flood::kSyn         ? kSyn
-                    : kind == Flood::kAck       ? kAck
-                    : kind == Flood::kAckBadSum ? kAckBadSum
-                    : kind == Flood::kFragment  ? kFragment
-                                                : kRst;
+    const Tmpl ft = kind == Flood::kSyn || kind == Flood::kSynNoCookies ? kSyn
+                    : kind == Flood::kAck                               ? kAck
+                    : kind == Flood::kAckBadSum                         ? kAckBadSum
+                    : kind == Flood::kFragment                          ? kFragment
+                                                                        : kRst;
     for (Slot& s : slots_) {
       const bool flood = flood_per_ack != 0 && rng() % (flood_per_ack + 1) != 0;
       if (!flood) {
@@ -302,19 +326,34 @@ class Side {
     std::uint64_t acked = ~std::uint64_t{0};
     if (bursts_ % kHonestEvery == 0) {
       const std::uint64_t h = bursts_ / kHonestEvery;
-      write_honest(p_.spare(kBurst - 1 - honest++), h, 0x02);
+      cookie_sent_[h % kSteps] = false;
+      write_honest(p_.spare(kBurst - 1 - honest++), h, 0x02, 0);
+      // One RTT later: the client ACKs the NVA's cookie if it got one (the
+      // SYN proxy), else the backend answers the SYN the NVA sent it.
       if (h >= kRtt) {
         const std::uint64_t a = h - kRtt;
-        synack_sent_[a % synack_sent_.size()] =
-            p_.write_reply_of(p_.spare(kBurst - 1 - honest), honest_key(a), 0x12);
-        if (synack_sent_[a % synack_sent_.size()]) ++honest;
+        if (cookie_sent_[a % kSteps]) {
+          write_honest(p_.spare(kBurst - 1 - honest++), a, 0x10, cookie_[a % kSteps] + 1);
+          synack_sent_[a % kSteps] = false;
+        } else {
+          synack_sent_[a % kSteps] =
+              p_.write_reply_of(p_.spare(kBurst - 1 - honest), honest_key(a), 0x12);
+          if (synack_sent_[a % kSteps]) ++honest;
+        }
       }
-      // Handshake h - 2 kRtt is due: its client ACKs the SYN-ACK if it got one.
+      // Two RTTs: the client ACKs the backend's SYN-ACK, or (proxied) the
+      // backend answers the NVA's SYN; either completes the handshake.
       if (h >= 2 * kRtt) {
+        const std::uint64_t d = h - 2 * kRtt;
         ++honest_due_;
-        if (synack_sent_[(h - 2 * kRtt) % synack_sent_.size()]) {
-          acked = h - 2 * kRtt;
-          write_honest(p_.spare(kBurst - 1 - honest++), acked, 0x10);
+        if (synack_sent_[d % kSteps]) {
+          acked = d;
+          write_honest(p_.spare(kBurst - 1 - honest++), d, 0x10, kBackendIsn + 1);
+        } else if (cookie_sent_[d % kSteps] &&
+                   p_.write_reply_of(p_.spare(kBurst - 1 - honest), honest_key(d),
+                                     0x12)) {
+          acked = d;
+          ++honest;
         }
       }
     }
@@ -334,9 +373,16 @@ class Side {
     honest_sent_ += honest;
     const unsigned got = p_.push();
     for (unsigned i = 0; i < got; ++i) {
-      const std::uint16_t id =
-          packet::load_be16(rte_pktmbuf_mtod(p_.spare(i), const std::uint8_t*) + 18);
+      const auto* d = rte_pktmbuf_mtod(p_.spare(i), const std::uint8_t*);
+      const std::uint16_t id = packet::load_be16(d + 18);
       est_fwd_ += id == kEstId;
+      if (id == kHonestId && d[47] == 0x12) [[unlikely]] {  // the NVA's cookie
+        const std::uint32_t host = packet::load_be32(d + 30) - kHonestBase;
+        const std::uint64_t h = host | std::uint64_t{packet::load_be16(d + 36) - 50000u}
+                                           << 20;
+        cookie_[h % kSteps] = packet::load_be32(d + 38);
+        cookie_sent_[h % kSteps] = true;
+      }
     }
     if (acked != ~std::uint64_t{0} && assured_established(p_, honest_key(acked))) {
       ++honest_accepted_;
@@ -414,8 +460,8 @@ class Side {
     return client_key(kHonestBase + static_cast<std::uint32_t>(h & 0xFFFFF),
                       static_cast<std::uint16_t>(50000 + (h >> 20)), bench::kVip);
   }
-  // The client's SYN (flags 0x02) or its ACK of the SYN-ACK (0x10).
-  void write_honest(rte_mbuf* m, std::uint64_t h, std::uint8_t flags) {
+  // The client's SYN (flags 0x02) or its ACK (0x10) of a SYN-ACK.
+  void write_honest(rte_mbuf* m, std::uint64_t h, std::uint8_t flags, std::uint32_t ack) {
     const conntrack::ConnKey k = honest_key(h);
     std::uint8_t* d = rte_pktmbuf_mtod(m, std::uint8_t*);
     std::memcpy(d, p_.packets().bytes().data(), kFrame);
@@ -423,7 +469,7 @@ class Side {
     packet::store_be32(d + 26, k.src_addr);
     packet::store_be16(d + 34, k.src_port);
     packet::store_be32(d + 38, flags == 0x02 ? kClientIsn : kClientIsn + 1);
-    packet::store_be32(d + 42, flags == 0x02 ? 0 : kBackendIsn + 1);
+    packet::store_be32(d + 42, ack);
     d[47] = flags;
     packet::store_be16(d + 24, 0);
     packet::store_be16(d + 24, packet::ipv4_header_checksum(d + 14, 20));
@@ -439,7 +485,12 @@ class Side {
   std::uint64_t epoch_ = 0;
   std::uint32_t epoch_bits_ = 0;
   std::uint64_t bursts_ = 0;
-  std::array<bool, 2 * kRtt + 1> synack_sent_{};
+  // Per handshake in flight (by number modulo kSteps): the backend's
+  // SYN-ACK was sent; the NVA answered the SYN with a cookie, and which.
+  static constexpr std::size_t kSteps = 2 * kRtt + 1;
+  std::array<bool, kSteps> synack_sent_{};
+  std::array<bool, kSteps> cookie_sent_{};
+  std::array<std::uint32_t, kSteps> cookie_{};
   std::uint64_t est_sent_ = 0, est_fwd_ = 0, packets_ = 0;
   std::uint64_t honest_sent_ = 0;  // packets
   // Handshakes whose ACK was due, and those then assured ESTABLISHED.
@@ -487,8 +538,10 @@ void BM_Worker_UnderFlood(benchmark::State& state, Flood kind) {
   const std::uint32_t flows = smoke ? 1000 : 100000;
   const std::uint32_t capacity = smoke ? 4096 : nat::TranslatorConfig{}.capacity;
   const Templates tm;
-  auto base = std::make_unique<Side>(capacity, flows, tm);
-  auto flood = std::make_unique<Side>(capacity, flows, tm);
+  const nat::SynProxyMode syn_proxy =
+      kind == Flood::kSynNoCookies ? nat::SynProxyMode::kOff : nat::SynProxyMode::kAuto;
+  auto base = std::make_unique<Side>(capacity, flows, tm, syn_proxy);
+  auto flood = std::make_unique<Side>(capacity, flows, tm, syn_proxy);
   std::string why;
   if (!base->establish(why) || !flood->establish(why)) {
     state.SkipWithError(why.c_str());
@@ -501,10 +554,15 @@ void BM_Worker_UnderFlood(benchmark::State& state, Flood kind) {
   // table is full and evicting (bounded, should the index refuse first);
   // else long enough to fill the fragment table and its held-mbuf cap.
   base->warm(2 * kStretch);
-  const bool creates = kind == Flood::kSyn || kind == Flood::kAck;
-  const conntrack::ConnTracker& tr = flood->pipeline().worker().translator().tracker();
+  // With SYN cookies (auto), a SYN flood creates connections until they
+  // engage.
+  const bool creates =
+      kind == Flood::kSyn || kind == Flood::kSynNoCookies || kind == Flood::kAck;
+  const nat::Translator& nat = flood->pipeline().worker().translator();
+  const conntrack::ConnTracker& tr = nat.tracker();
   const std::uint64_t limit = 4ull * capacity / kBurst * (k + 1) / k + 4096;
-  for (std::uint64_t b = 0; creates && tr.table().size() < capacity && b < limit;
+  for (std::uint64_t b = 0; creates && tr.table().size() < capacity &&
+                            nat.counters().syn_cookies_sent == 0 && b < limit;
        b += kStretch) {
     flood->warm(kStretch);
   }
@@ -558,6 +616,10 @@ void BM_Worker_UnderFlood(benchmark::State& state, Flood kind) {
   state.counters["evicted"] =
       static_cast<double>(tr.counters().evicted_embryonic - evicted_before);
   state.counters["established_lost"] = static_cast<double>(flood->lost());
+  state.counters["syn_cookies_sent"] =
+      static_cast<double>(nat.counters().syn_cookies_sent);
+  state.counters["syn_proxy_established"] =
+      static_cast<double>(nat.counters().syn_proxy_established);
   state.SetItemsProcessed(static_cast<std::int64_t>(flood->packets() + base->packets()));
 }
 
@@ -565,6 +627,11 @@ void BM_Worker_UnderFlood(benchmark::State& state, Flood kind) {
 const std::int64_t kIterations = bench::smoke() ? 2 * kStretch : 1 << 16;
 
 BENCHMARK_CAPTURE(BM_Worker_UnderFlood, syn, Flood::kSyn)
+    ->ArgName("flood")
+    ->Arg(1)
+    ->Arg(4)
+    ->Iterations(kIterations);
+BENCHMARK_CAPTURE(BM_Worker_UnderFlood, syn_nocookies, Flood::kSynNoCookies)
     ->ArgName("flood")
     ->Arg(1)
     ->Arg(4)

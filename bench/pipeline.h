@@ -39,6 +39,7 @@ struct PipelineOptions {
   lb::NatMode mode = lb::NatMode::kDnatSnat;
   conntrack::IndexKind index = conntrack::IndexKind::kCuckoo;
   bool pickup_vip = false;
+  nat::SynProxyMode syn_proxy = nat::SynProxyMode::kAuto;  // as configured by default
 };
 
 // kVip's service in `mode`: 8 backends (198.18.2.0-7:8443); for kDnatSnat
@@ -104,6 +105,7 @@ class Pipeline {
     wc.ports.push_back(pb);
     wc.nat.capacity = o.capacity;
     wc.nat.index = o.index;
+    wc.nat.syn_proxy = o.syn_proxy;
     wc.forward_only = o.forward_only;
     // Held fragments capped as the data plane caps them (a share of this
     // 4,095-mbuf pool): a fragment flood must not starve the generator.
