@@ -130,6 +130,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "nva.ini:2: dataplane.rss_precalc: not auto or off: 'on'"},
         BadCase{"[dataplane]\nrss_flow = yes\n",
                 "nva.ini:2: dataplane.rss_flow: not auto or off: 'yes'"},
+        BadCase{"[dataplane]\nsyn_proxy = always\n",
+                "nva.ini:2: dataplane.syn_proxy: not auto, on or off: 'always'"},
         BadCase{"[dataplane]\ntcp_pickup = maybe\n",
                 "nva.ini:2: dataplane.tcp_pickup: not a boolean (true/false): 'maybe'"},
         BadCase{"[timeouts]\nudp_ms = 0\n",
@@ -418,6 +420,14 @@ TEST(Config, RssFlowIsAutoUnlessTurnedOff) {
             RssFlow::kOff);
   EXPECT_EQ(parse(kGood, "nva.ini", {"dataplane.rss_flow=auto"}).dataplane.rss_flow,
             RssFlow::kAuto);
+}
+
+TEST(Config, SynProxyIsAutoUnlessSet) {
+  EXPECT_EQ(parse(kGood, "nva.ini", {}).dataplane.syn_proxy, nat::SynProxyMode::kAuto);
+  EXPECT_EQ(parse(kGood, "nva.ini", {"dataplane.syn_proxy=on"}).dataplane.syn_proxy,
+            nat::SynProxyMode::kOn);
+  EXPECT_EQ(parse(kGood, "nva.ini", {"dataplane.syn_proxy=off"}).dataplane.syn_proxy,
+            nat::SynProxyMode::kOff);
 }
 
 TEST(Config, MissingFileIsNamed) {
