@@ -521,39 +521,9 @@ void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
        {"config", cfg.source}});
   json workers = json::object();
   for (std::size_t i = 0; i < dp.worker_count(); ++i) {
-    const WorkerCounters& c = dp.worker(i).counters();
-    const auto& t = dp.worker(i).translator().counters();
-    const auto& tr = dp.worker(i).translator().tracker().counters();
-    json w = {{"polls", c.polls},
-              {"rx", c.rx},
-              {"tx", c.tx},
-              {"tx_dropped", c.tx_dropped},
-              {"handoff_out", c.handoff_out},
-              {"handoff_in", c.handoff_in},
-              {"handoff_dropped", c.handoff_dropped},
-              {"exception_dropped", c.exception_dropped},
-              {"idle_sleeps", c.idle_sleeps},
-              {"gateway_learned", c.gateway_learned},
-              {"arp_requests", c.arp_requests},
-              {"no_next_hop", c.no_next_hop},
-              {"heartbeat", dp.worker(i).heartbeat()},
-              {"forwarded", t.forwarded},
-              {"replied_local", t.replied_local},
-              {"connections_created", t.created},
-              {"connections", dp.worker(i).translator().tracker().table().size()},
-              {"dead_backend_resets", t.dead_backend_resets},
-              {"nat_dropped", t.dropped()},
-              {"connections_expired", tr.expired},
-              {"evicted_embryonic", tr.evicted_embryonic},
-              {"evicted_unreplied", tr.evicted_unreplied},
-              {"evicted_closed", tr.evicted_closed},
-              {"tcp_ignored", tr.tcp_ignored},
-              {"snat_evicted", t.snat_evicted},
-              {"syn_cookies_sent", t.syn_cookies_sent},
-              {"syn_cookies_valid", t.syn_cookies_valid},
-              {"syn_cookies_invalid", t.syn_cookies_invalid},
-              {"syn_proxy_established", t.syn_proxy_established},
-              {"syn_proxy_refused", t.syn_proxy_refused}};
+    // Every counter of the worker's tables (worker_counters()), by name.
+    json w = json::object();
+    for (const auto& [name, n] : worker_counters(dp.worker(i))) w[std::string(name)] = n;
     // Drops by reason, non-zero only, as flat "drop_<reason>" fields: DPDK
     // telemetry serves one level of containers below the top (a nested
     // object would become a string cut at 127 bytes), and zeros for every

@@ -478,6 +478,22 @@ std::vector<std::pair<std::string_view, std::uint64_t>> worker_drops(const Worke
   return out;
 }
 
+std::vector<std::pair<std::string_view, std::uint64_t>> worker_counters(const Worker& w) {
+  std::vector<std::pair<std::string_view, std::uint64_t>> out;
+  auto add = [&out](std::string_view name, std::uint64_t n) {
+    out.emplace_back(name, n);
+  };
+  w.counters().for_each(add);
+  add("heartbeat", w.heartbeat());
+  const nat::Translator& t = w.translator();
+  t.counters().for_each(add);
+  add("connections", t.tracker().table().size());
+  add("nat_dropped", t.counters().dropped());
+  t.tracker().counters().for_each(add);
+  w.fragments().counters().for_each(add);
+  return out;
+}
+
 DataPlaneStats DataPlane::stats() const {
   DataPlaneStats s;
   std::vector<std::pair<std::string_view, std::uint64_t>> drops;

@@ -57,6 +57,16 @@ struct DataPlaneStats {
 // these over the workers; /nva/workers publishes each worker's non-zero ones.
 std::vector<std::pair<std::string_view, std::uint64_t>> worker_drops(const Worker& w);
 
+// Every other counter of worker `w` by name, in one order that is the same
+// for every worker and follows the counter tables (common/counter.h): the
+// worker's (NVA_WORKER_COUNTERS) and its heartbeat, the translator's
+// (NVA_TRANSLATOR_COUNTERS), the connections in its table now and the
+// translator's drops in all, the tracker's (NVA_TRACKER_COUNTERS) and the
+// fragment tracker's (NVA_FRAGMENT_COUNTERS). Read from any thread: each
+// value is whole (Counter), the set is not a consistent cut. /nva/workers
+// publishes them all; a counter added to a table appears there by itself.
+std::vector<std::pair<std::string_view, std::uint64_t>> worker_counters(const Worker& w);
+
 // Everything in the data plane that can hold packet buffers at the same
 // time. The pool must be at least total(): less, and a full handoff ring or
 // a fragment flood leaves RX without buffers. dataplane.mbufs = 0 sizes the

@@ -20,9 +20,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "dataplane/clock.h"
+#include "dataplane/common/counter.h"
 #include "dataplane/common/rcu.h"
 #include "dataplane/lb/service.h"
 #include "dataplane/nat/fragments.h"
@@ -81,20 +83,33 @@ struct WorkerConfig {
   bool forward_only = false;
 };
 
+// X(member, "telemetry name", "what it counts"): see common/counter.h.
+#define NVA_WORKER_COUNTERS(X)                                                   \
+  X(polls, "polls", "poll loop iterations")                                      \
+  X(rx, "rx", "packets received from the ports")                                 \
+  X(tx, "tx", "packets the ports took for transmission")                         \
+  X(tx_dropped, "tx_dropped", "packets the PMD did not take (also tx_full)")     \
+  X(handoff_out, "handoff_out", "packets handed to their owner worker")          \
+  X(handoff_in, "handoff_in", "packets taken from this worker's handoff ring")   \
+  X(handoff_dropped, "handoff_dropped", "owner's ring full (handoff_ring_full)") \
+  X(exception_dropped, "exception_dropped", "not ours, no exception path yet")   \
+  X(idle_sleeps, "idle_sleeps", "sleeps of the idle back-off")                   \
+  X(gateway_learned, "gateway_learned", "gateway MACs learned (traffic, ARP)")   \
+  X(arp_requests, "arp_requests", "ARP requests sent for the gateway")           \
+  X(no_next_hop, "no_next_hop", "dropped: the gateway's MAC not known yet")
+
 struct alignas(64) WorkerCounters {
-  std::uint64_t polls = 0;
-  std::uint64_t rx = 0;
-  std::uint64_t tx = 0;
-  std::uint64_t tx_dropped = 0;  // the PMD did not take them
-  std::uint64_t handoff_out = 0;
-  std::uint64_t handoff_in = 0;
-  std::uint64_t handoff_dropped = 0;    // the owner's ring was full
-  std::uint64_t exception_dropped = 0;  // no exception path on this port
-  std::uint64_t idle_sleeps = 0;
-  std::uint64_t gateway_learned = 0;  // from traffic or ARP
-  std::uint64_t arp_requests = 0;     // sent for the gateway
-  std::uint64_t no_next_hop = 0;      // dropped: gateway MAC not known yet
-  std::array<std::uint64_t, packet::kDropReasonCount> parse_drops{};
+#define NVA_X(member, name, doc) Counter member;
+  NVA_WORKER_COUNTERS(NVA_X)
+#undef NVA_X
+  std::array<Counter, packet::kDropReasonCount> parse_drops{};
+  // f(name, value) for each counter of the table, in its order.
+  template <typename F>
+  void for_each(F&& f) const {
+#define NVA_X(member, name, doc) f(std::string_view(name), member.load());
+    NVA_WORKER_COUNTERS(NVA_X)
+#undef NVA_X
+  }
 };
 
 class Worker {

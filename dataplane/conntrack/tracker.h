@@ -21,27 +21,41 @@
 
 #include <array>
 #include <cstdint>
+#include <string_view>
 
+#include "dataplane/common/counter.h"
 #include "dataplane/conntrack/state.h"
 #include "dataplane/conntrack/table.h"
 
 namespace nva::conntrack {
 
+// X(member, "telemetry name", "what it counts"): see common/counter.h.
+#define NVA_TRACKER_COUNTERS(X)                                                 \
+  X(created, "tracker_created", "connections inserted")                         \
+  X(expired, "connections_expired", "connections expired")                      \
+  /* Evicted for a new connection, by class (embryonic includes TCP          */ \
+  /* connections picked up mid-stream whose backend has not answered).       */ \
+  X(evicted_embryonic, "evicted_embryonic", "embryonic or unassured evicted")   \
+  X(evicted_unreplied, "evicted_unreplied", "unreplied UDP evicted")            \
+  X(evicted_closed, "evicted_closed", "closed TCP evicted")                     \
+  X(dropped_table_full, "tracker_table_full", "refused: nothing evictable")     \
+  X(requeued, "expiry_requeued", "refreshed list heads moved to the tail")      \
+  /* TCP segments forwarded without any state change (SegmentVerdict::       */ \
+  /* kIgnore: RSTs in the window but not exact, SYNs on synchronized         */ \
+  /* connections, implausible ACKs outside the established fast path, which  */ \
+  /* does not count its own); the out-of-window RSTs are the translator's.   */ \
+  X(tcp_ignored, "tcp_ignored", "TCP segments forwarded without a state change")
+
 struct TrackerCounters {
-  std::uint64_t created = 0;
-  std::uint64_t expired = 0;
-  // Evicted for a new connection, by class (embryonic includes TCP
-  // connections picked up mid-stream whose backend has not answered).
-  std::uint64_t evicted_embryonic = 0;
-  std::uint64_t evicted_unreplied = 0;  // UDP
-  std::uint64_t evicted_closed = 0;     // TCP after RST
-  std::uint64_t dropped_table_full = 0;
-  std::uint64_t requeued = 0;
-  // TCP segments forwarded without any state change (SegmentVerdict::kIgnore:
-  // RSTs in the window but not exact, SYNs on synchronized connections,
-  // implausible ACKs outside the established fast path, which does not
-  // count its own); the out-of-window RSTs are the translator's drops.
-  std::uint64_t tcp_ignored = 0;
+#define NVA_X(member, name, doc) Counter member;
+  NVA_TRACKER_COUNTERS(NVA_X)
+#undef NVA_X
+  template <typename F>
+  void for_each(F&& f) const {
+#define NVA_X(member, name, doc) f(std::string_view(name), member.load());
+    NVA_TRACKER_COUNTERS(NVA_X)
+#undef NVA_X
+  }
 };
 
 class ConnTracker {

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/common/counter.h"
 #include "dataplane/packet/parse.h"
 
 namespace nva::nat {
@@ -51,16 +52,29 @@ struct FragmentConfig {
   X(dropped_first_conflict, "fragment_first_conflict") /* first, other ports */      \
   X(dropped_evicted, "fragment_evicted")               /* its datagram's slot was taken */
 
+// X(member, "telemetry name", "what it counts"): see common/counter.h.
+#define NVA_FRAGMENT_COUNTERS(X)                                                    \
+  X(first_seen, "fragment_first_seen", "first fragments seen")                      \
+  X(held, "fragments_held", "later fragments held for their first")                 \
+  X(released, "fragments_released", "held ones released by their first")            \
+  X(duplicate_first, "fragment_duplicate_first", "retransmitted first fragments")   \
+  X(completed, "fragment_datagrams_completed", "datagrams whose every byte passed") \
+  X(datagrams_evicted, "fragment_datagrams_evicted", "slots taken for a new one")
+
 struct FragmentCounters {
-  std::uint64_t first_seen = 0;
-  std::uint64_t held = 0;               // later fragments waiting for their first
-  std::uint64_t released = 0;           // held ones released by their first
-  std::uint64_t duplicate_first = 0;    // retransmitted first fragments
-  std::uint64_t completed = 0;          // datagrams whose every byte passed
-  std::uint64_t datagrams_evicted = 0;  // slots taken for a new datagram
-#define NVA_X(member, metric) std::uint64_t member = 0;
+#define NVA_X(member, name, doc) Counter member;
+  NVA_FRAGMENT_COUNTERS(NVA_X)
+#undef NVA_X
+#define NVA_X(member, metric) Counter member;
   NVA_FRAGMENT_DROPS(NVA_X)
 #undef NVA_X
+  // The counters of NVA_FRAGMENT_COUNTERS (the drops: fragment_drops()).
+  template <typename F>
+  void for_each(F&& f) const {
+#define NVA_X(member, name, doc) f(std::string_view(name), member.load());
+    NVA_FRAGMENT_COUNTERS(NVA_X)
+#undef NVA_X
+  }
 };
 
 #define NVA_X(member, metric) +1
@@ -75,7 +89,7 @@ inline constexpr std::array<std::string_view, kFragmentDropCount> kFragmentDropN
 inline std::array<std::uint64_t, kFragmentDropCount> fragment_drops(
     const FragmentCounters& c) noexcept {
   return {
-#define NVA_X(member, metric) c.member,
+#define NVA_X(member, metric) c.member.load(),
       NVA_FRAGMENT_DROPS(NVA_X)
 #undef NVA_X
   };

@@ -18,7 +18,9 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string_view>
 
+#include "dataplane/common/counter.h"
 #include "dataplane/conntrack/tracker.h"
 #include "dataplane/lb/service.h"
 #include "dataplane/nat/exhaustion.h"
@@ -56,33 +58,44 @@ struct TranslatorConfig {
   SynCookies::Key syn_cookie_key{};  // secret (DataplaneOptions::hash_key)
 };
 
+// X(member, "telemetry name", "what it counts"): see common/counter.h.
+#define NVA_TRANSLATOR_COUNTERS(X)                                                  \
+  X(forwarded, "forwarded", "packets translated and sent on")                       \
+  X(replied_local, "replied_local", "packets answered by the NVA itself")           \
+  X(exceptions, "nat_exceptions", "packets not for the translator (the kernel's)")  \
+  X(created, "connections_created", "connections created")                          \
+  X(icmp_errors, "icmp_errors_translated", "ICMP errors translated (in forwarded)") \
+  /* Connections of a dead backend ended: TCP answered with an RST (in     */       \
+  /* replied_local), UDP re-balanced (DeadBackendPolicy::kReset).           */      \
+  X(dead_backend_resets, "dead_backend_resets", "dead backends' flows ended")       \
+  /* SNAT ports taken back from an embryonic or unassured connection of    */       \
+  /* the same (backend, SNAT address) when the search found none free.      */      \
+  X(snat_evicted, "snat_evicted", "SNAT ports taken back from a pair's own")        \
+  /* The SYN proxy: SYNs answered with a cookie; ACKs that returned a valid */      \
+  /* one (each opens a connection to the backend); ACKs checked that did    */      \
+  /* not (they go on as any segment without a connection); handshakes the  */       \
+  /* backend completed; ones it refused (an RST, passed to the client).     */      \
+  X(syn_cookies_sent, "syn_cookies_sent", "SYNs answered with a cookie")            \
+  X(syn_cookies_valid, "syn_cookies_valid", "ACKs returning a valid cookie")        \
+  X(syn_cookies_invalid, "syn_cookies_invalid", "ACKs checked, not a cookie")       \
+  X(syn_proxy_established, "syn_proxy_established", "proxied handshakes done")      \
+  X(syn_proxy_refused, "syn_proxy_refused", "proxied handshakes the backend reset")
+
 struct TranslatorCounters {
-  std::uint64_t forwarded = 0;
-  std::uint64_t replied_local = 0;
-  std::uint64_t exceptions = 0;
-  std::uint64_t created = 0;
-  std::uint64_t icmp_errors = 0;  // translated ICMP errors (also in forwarded)
-  // Connections of a dead backend ended (DeadBackendPolicy::kReset): TCP
-  // answered with an RST (also in replied_local), UDP re-balanced.
-  std::uint64_t dead_backend_resets = 0;
-  // SNAT ports taken back from an embryonic or unassured connection of the
-  // same (backend, SNAT address) when the search found none free.
-  std::uint64_t snat_evicted = 0;
-  // SYN proxy: SYNs answered with a cookie, ACKs that returned a valid one
-  // (each opens a connection to the backend), ACKs checked and not valid
-  // (they go on as any segment without a connection would), proxied
-  // handshakes the backend completed, and ones it refused (an RST, passed
-  // to the client).
-  std::uint64_t syn_cookies_sent = 0;
-  std::uint64_t syn_cookies_valid = 0;
-  std::uint64_t syn_cookies_invalid = 0;
-  std::uint64_t syn_proxy_established = 0;
-  std::uint64_t syn_proxy_refused = 0;
-  std::array<std::uint64_t, kNatDropCount> drops{};
+#define NVA_X(member, name, doc) Counter member;
+  NVA_TRANSLATOR_COUNTERS(NVA_X)
+#undef NVA_X
+  std::array<Counter, kNatDropCount> drops{};
   // Packet faults found here rather than by the parser (by
   // packet::DropReason: the checksums, verified before a packet creates a
   // connection).
-  std::array<std::uint64_t, packet::kDropReasonCount> packet_drops{};
+  std::array<Counter, packet::kDropReasonCount> packet_drops{};
+  template <typename F>
+  void for_each(F&& f) const {
+#define NVA_X(member, name, doc) f(std::string_view(name), member.load());
+    NVA_TRANSLATOR_COUNTERS(NVA_X)
+#undef NVA_X
+  }
   std::uint64_t dropped() const noexcept {
     std::uint64_t n = 0;
     for (auto d : drops) n += d;

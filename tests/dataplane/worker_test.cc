@@ -172,7 +172,7 @@ class Rig {
   std::uint32_t workers() const { return static_cast<std::uint32_t>(workers_.size()); }
   const port::PortInfo& info() const { return info_; }
   ManualClock& clock() { return clock_; }
-  std::uint64_t total(std::uint64_t WorkerCounters::*field) {
+  std::uint64_t total(Counter WorkerCounters::*field) {
     std::uint64_t n = 0;
     for (auto& w : workers_) n += w->counters().*field;
     return n;
