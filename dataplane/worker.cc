@@ -59,6 +59,13 @@ bool get_frag_ports(rte_mbuf* m, nat::FragmentTracker::Ports& out) noexcept {
   return true;
 }
 
+// What the first buffer of `m` can hold from the frame's start (its data
+// and the room after it), for the translator's longer answers (the SYN
+// proxy's); the slow paths only.
+std::uint16_t frame_room_of(const rte_mbuf* m) noexcept {
+  return static_cast<std::uint16_t>(m->buf_len - m->data_off);
+}
+
 // The NIC's word on a packet's checksums (the mbuf's ol_flags), for the
 // translator's check before the packet creates a connection. For a chained
 // packet the NIC did not check, also the L4 sum over all its segments: the
@@ -272,10 +279,12 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
         v = nat_.process_hit(frame, parsed(i), ref, svc, now);
       } else {
         parsed(i).rx_csum = rx_csum_of(m, parsed(i));
+        parsed(i).frame_room = frame_room_of(m);
         v = nat_.process_miss(frame, parsed(i), key, svc, now);
       }
     } else {
       parsed(i).rx_csum = rx_csum_of(m, parsed(i));
+      parsed(i).frame_room = frame_room_of(m);
       v = nat_.process_key(frame, parsed(i), key, svc, now);
     }
     // Stage 1 saw this port's gateway MAC known (it never becomes unknown
@@ -321,6 +330,7 @@ void Worker::handle(rte_mbuf* m, packet::ParsedPacket& p, packet::DropReason r,
   }
   // From here on the translator may create a connection for the packet.
   p.rx_csum = rx_csum_of(m, p);
+  p.frame_room = frame_room_of(m);
   if (p.l3 == packet::L3Kind::kIpv4 && p.frag != packet::FragState::kNone &&
       (svc.is_vip(p.ipv4_dst) || svc.is_snat_addr(p.ipv4_dst) ||
        svc.is_dnat_backend_addr(p.ipv4_src))) {
@@ -358,6 +368,9 @@ void Worker::finish(nat::Verdict v, rte_mbuf* m, std::size_t pi) noexcept {
   PortBinding& pb = cfg_.ports[pi];
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
   switch (v) {
+    case nat::Verdict::kForwardResized:
+      resize(m);
+      [[fallthrough]];
     case nat::Verdict::kForward:
       if (rte_is_zero_ether_addr(&pb.gateway_mac)) {  // ARP has not answered yet
         ++counters_.no_next_hop;
@@ -365,10 +378,6 @@ void Worker::finish(nat::Verdict v, rte_mbuf* m, std::size_t pi) noexcept {
         return;
       }
       forward(pi, m);
-      return;
-    case nat::Verdict::kForwardResized:
-      resize(m);
-      finish(nat::Verdict::kForward, m, pi);
       return;
     case nat::Verdict::kReplyLocal:
       resize(m);

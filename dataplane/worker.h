@@ -168,7 +168,9 @@ class Worker {
   void resolve_gateways(std::uint32_t now) noexcept;
   void to_worker(std::uint32_t w, rte_mbuf* m) noexcept;
   void finish(nat::Verdict v, rte_mbuf* m, std::size_t port_index) noexcept;
-  void resize(rte_mbuf* m) noexcept;
+  // Out of line: inlined (twice, with rte_pktmbuf_free) it made finish()'s
+  // every forward 8 instructions dearer.
+  [[gnu::noinline, gnu::cold]] void resize(rte_mbuf* m) noexcept;
   // Fragments: the datagram tracker's side, and the connection owner's.
   void fragment_at_tracker(rte_mbuf* m, const packet::ParsedPacket& p,
                            std::size_t port_index, const lb::ServiceTable& svc,

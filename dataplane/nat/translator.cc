@@ -156,8 +156,8 @@ Verdict Translator::drop(packet::DropReason why) noexcept {
   return Verdict::kDrop;
 }
 
-bool Translator::checksums_ok(std::span<const std::uint8_t> frame,
-                              const ParsedPacket& p) noexcept {
+inline bool Translator::checksums_ok(std::span<const std::uint8_t> frame,
+                                     const ParsedPacket& p) noexcept {
   const std::uint8_t* ip = frame.data() + p.l3_offset;
   if ((p.rx_csum & packet::kRxCsumIpBad) != 0 ||
       ((p.rx_csum & packet::kRxCsumIpGood) == 0 &&
@@ -444,10 +444,15 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
       tracker_.remove(idx);
       return drop(NatDrop::kSynProxyNoRoom);
     }
-    (void)rewrite(frame, p, ConnRef{idx << 1});
+    (void)rewrite_cold(frame, p, ConnRef{idx << 1});
     return Verdict::kForwardResized;
   }
   return rewrite(frame, p, ConnRef{idx << 1});
+}
+
+Verdict Translator::rewrite_cold(std::span<std::uint8_t> frame, const ParsedPacket& p,
+                                 ConnRef ref) noexcept {
+  return rewrite(frame, p, ref);
 }
 
 Verdict Translator::answer_syn_cookie(std::span<std::uint8_t> frame,
@@ -477,13 +482,19 @@ Verdict Translator::answer_syn_cookie(std::span<std::uint8_t> frame,
 
 bool Translator::write_proxy_syn(std::span<std::uint8_t> frame, const ParsedPacket& p,
                                  std::uint32_t idx) noexcept {
-  const std::size_t need = p.l4_offset + kTcpHdrMss;
-  if (need > std::max<std::size_t>(frame.size(), p.frame_room)) return false;
+  if (frame.size() < p.l4_offset + kTcpHdr) return false;
+  // With the MSS option where the buffer has room for it. A client segment
+  // on the hit path (the SYN sent again) may come without frame_room; in
+  // a frame of 54 bytes (not padded to 60, as veth delivers it) the SYN
+  // then goes without the option and the backend assumes 536.
+  const bool mss =
+      p.l4_offset + kTcpHdrMss <= std::max<std::size_t>(frame.size(), p.frame_room);
   const conntrack::Conn& c = tracker_.table().conn(idx);
-  write_tcp(frame.data() + p.l3_offset, frame.data() + p.l4_offset, c.seq_next[0] - 1, 0,
-            kSyn, static_cast<std::uint16_t>(c.seq_next[1] >> 8),
-            kSynCookieMss[c.seq_next[1] & 3], 0);
-  reply_len_ = need;
+  reply_len_ =
+      p.l4_offset + write_tcp(frame.data() + p.l3_offset, frame.data() + p.l4_offset,
+                              c.seq_next[0] - 1, 0, kSyn,
+                              static_cast<std::uint16_t>(c.seq_next[1] >> 8),
+                              mss ? kSynCookieMss[c.seq_next[1] & 3] : 0, 0);
   return true;
 }
 
@@ -507,7 +518,7 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
         if (tracker_.on_tcp(idx, dir, s, now_ms) == SegmentVerdict::kDrop) {
           return drop(NatDrop::kTcpOutOfWindow);
         }
-        const Verdict v = rewrite(frame, p, ref);
+        const Verdict v = rewrite_cold(frame, p, ref);
         if (c.state == ConnState::kTcpClosed) tracker_.remove(idx);
         return v;
       }
@@ -517,7 +528,7 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
       (void)tracker_.on_tcp(
           idx, dir, {.flags = kSyn, .seq = client_isn, .end = client_isn}, now_ms);
       if (!write_proxy_syn(frame, p, idx)) return drop(NatDrop::kSynProxyNoRoom);
-      (void)rewrite(frame, p, ref);
+      (void)rewrite_cold(frame, p, ref);
       return Verdict::kForwardResized;
     }
     if ((s.flags & (kSyn | kAck | kRst)) == (kSyn | kAck) && s.ack == client_isn + 1 &&
@@ -549,7 +560,7 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
         return drop(NatDrop::kTcpOutOfWindow);
       }
       write_tcp(ip, t, *ps + 1, 0, kRst, 0, 0, 0);
-      (void)rewrite(frame, p, ref);
+      (void)rewrite_cold(frame, p, ref);
       reply_len_ = p.l4_offset + kTcpHdr;
       ++counters_.syn_proxy_refused;
       return Verdict::kForwardResized;
@@ -580,7 +591,7 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
     packet::store_be32(t + 4, seq);
     packet::store_be16(t + 16, packet::csum_replace32(ck, s.seq, seq));
   }
-  return rewrite(frame, p, ref);
+  return rewrite_cold(frame, p, ref);
 }
 
 Verdict Translator::translate_checked(std::span<std::uint8_t> frame,

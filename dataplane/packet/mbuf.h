@@ -24,10 +24,8 @@ inline DropReason parse_mbuf(const rte_mbuf* m, ParsedPacket& out) noexcept {
   const std::span<const std::uint8_t> seg{rte_pktmbuf_mtod(m, const std::uint8_t*),
                                           m->data_len};
   const std::size_t total = m->pkt_len > seg.size() ? m->pkt_len : seg.size();
-  const DropReason r =
-      parse_fast(seg, total, out) ? DropReason::kNone : parse_full(seg, total, out);
-  out.frame_room = static_cast<std::uint16_t>(m->buf_len - m->data_off);
-  return r;
+  if (parse_fast(seg, total, out)) return DropReason::kNone;
+  return parse_full(seg, total, out);
 }
 
 }  // namespace nva::packet

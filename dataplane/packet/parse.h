@@ -55,8 +55,9 @@ struct ParsedPacket {
   // the parser leaves 0 (nothing known: the translator checks in software).
   std::uint8_t rx_csum = 0;
   // How many bytes from the frame's start its first buffer can hold (its
-  // data and the room after it): parse_mbuf() sets it, for packets the
-  // translator rewrites into longer ones (the SYN proxy); 0: the frame's size.
+  // data and the room after it), for packets the translator may rewrite
+  // into longer ones (the SYN proxy): the worker sets it beside rx_csum, on
+  // the slow paths; 0: the frame's size.
   std::uint16_t frame_room = 0;
 
   std::uint32_t l4_len() const noexcept { return l3_end - l4_offset; }

@@ -50,9 +50,12 @@ void rewrite_ipv4(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
 // fragments only get the IP header, other protocols (no ports) likewise; a
 // UDP checksum of 0 stays 0 and a result of 0 is sent as 0xFFFF. Inline:
 // it is the per-packet work of every connection hit.
-inline void rewrite_ipv4_tuple(std::span<std::uint8_t> frame, const ParsedPacket& parsed,
-                               std::uint64_t addrs_wire, std::uint32_t ports_wire,
-                               TupleDelta delta) noexcept {
+// always_inline: GCC outlined it once its callers grew (a call per hit).
+[[gnu::always_inline]] inline void rewrite_ipv4_tuple(std::span<std::uint8_t> frame,
+                                                      const ParsedPacket& parsed,
+                                                      std::uint64_t addrs_wire,
+                                                      std::uint32_t ports_wire,
+                                                      TupleDelta delta) noexcept {
   std::uint8_t* const ip = frame.data() + parsed.l3_offset;
   // The TTL is its 16-bit word's first byte: in wire order the low byte on
   // a little-endian machine, the high byte on a big-endian one.

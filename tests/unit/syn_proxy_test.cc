@@ -357,6 +357,16 @@ TEST(SynProxy, ClientSegmentsBeforeTheBackendAnswersSendTheSynAgain) {
   EXPECT_EQ(again.seq, first.seq);
   EXPECT_EQ(again.mss, first.mss);
   EXPECT_EQ(again.payload, "");
+  // A bare ACK of 54 bytes (veth does not pad to 60) and no room known on
+  // this path: the SYN goes without the MSS option rather than not at all.
+  Bytes bare =
+      seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck, kClientIsn + 1, cookie + 1);
+  ASSERT_EQ(bare.size(), 54u);
+  ASSERT_EQ(px.run(bare, 205), Verdict::kForwardResized);
+  const Seg plain = read(bare, px.nat.reply_len());
+  EXPECT_EQ(plain.flags, kSyn);
+  EXPECT_EQ(plain.seq, first.seq);
+  EXPECT_EQ(plain.mss, 0);
   EXPECT_EQ(px.nat.tracker().table().size(), 1u);
   // A backend segment that is not its SYN-ACK is dropped, counted.
   Bytes stray = seg("198.18.2.1", 8080, "203.0.113.5", 40000, kAck, 5, kClientIsn + 1);
