@@ -62,6 +62,7 @@ cleanup() {
   rm -rf "$work" "/var/run/dpdk/$prefix"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT  # (meson's timeout): through the EXIT trap
 
 status=0
 pass() { echo "PASS: $*"; }
@@ -193,8 +194,8 @@ free0=$(mbufs_free) || { echo "FAIL: nvactl cannot read /nva/info"; exit 1; }
 fetch() {
   local out="$work/got.$1" got
   rm -f "$out"
-  ip netns exec "$ns_c" curl -sS --max-time 20 -o "$out" "http://${2:-$VIP}/blob" \
-    2>>"$work/curl.err" || return 1
+  ip netns exec "$ns_c" curl -sS --max-time 20 -o "$out" -w '%{time_starttransfer}\n' \
+    "http://${2:-$VIP}/blob" 2>>"$work/curl.err" >>"$work/ttfb" || return 1
   got=$(sha256sum "$out" | cut -d' ' -f1)
   [ "$got" = "$want" ] || { echo "  fetch $1: sha256 $got, want $want" >&2; return 1; }
 }
@@ -202,8 +203,14 @@ fetch() {
 # --- (a) 10 fetches through the proxy ----------------------------------------------
 t0=$(now_ms)
 good=0
+: >"$work/ttfb"
 for i in $(seq 1 10); do fetch "$i" && good=$((good + 1)); done
 ms=$(( $(now_ms) - t0 ))
+# Not a check, a cost: a request that reaches the NVA before the backend's
+# SYN-ACK is lost (the proxy keeps nothing) and waits for the client's
+# retransmission (200 ms, Linux's minimum RTO).
+slow=$(awk '$1 >= 0.15 { n++ } END { print n + 0 }' "$work/ttfb")
+echo "note: $slow of 10 fetches waited >= 150 ms for the first byte (request lost before the backend's SYN-ACK)"
 if [ "$good" -eq 10 ]; then
   pass "(a) 10 sequential 1 MiB fetches through the SYN proxy intact (sha256) in ${ms} ms"
 else
