@@ -1205,6 +1205,29 @@ TEST(Worker, AutoSynCookiesOnlyUnderPressureWhateverTheClock) {
   }
 }
 
+// With SYN cookies on, a SYN to a service none of whose backends is usable
+// is dropped (no_backend) as without them, not answered: the client would
+// be "connected" to nothing. A healthy service still gets its cookie.
+TEST(Worker, NoCookieForAServiceWithoutBackends) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  Rig rig(1, false, 0, nullptr, 10000, 1024, nat::SynProxyMode::kOn);
+  std::vector<lb::Service> v = make_services()->services();
+  for (auto& b : v[0].backends) b.healthy = false;  // web: 198.19.0.10:80
+  rig.publish(std::make_unique<lb::ServiceTable>(std::move(v), 307));
+  rig.inject(0, tcp("203.0.113.5", 40000, "198.19.0.10", 80, kSyn));
+  rig.poll();
+  EXPECT_TRUE(rig.sent().empty());
+  const auto& c = rig.worker(0).translator().counters();
+  EXPECT_EQ(c.syn_cookies_sent, 0u);
+  EXPECT_EQ(c.drops[static_cast<std::size_t>(nat::NatDrop::kNoBackend)], 1u);
+  rig.inject(0, tcp("203.0.113.5", 40000, "198.19.0.11", 443, kSyn));  // api
+  rig.poll();
+  const auto out = rig.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(parsed(out[0].second).tcp_flags, kSyn | kAck);
+  EXPECT_EQ(c.syn_cookies_sent, 1u);
+}
+
 TEST(Worker, IdleBackoffSleepsAndHeartbeats) {
   ASSERT_TRUE(test::EalEnvironment::running());
   Rig rig(1);
