@@ -22,7 +22,11 @@
 #      passed on by the NVA (not a timeout): syn_proxy_refused >= 1;
 #  (e) a dnat VIP (the router sends the backend's replies back to the NVA by
 #      a policy route) carries the same file intact through the proxy;
-#  (f) the daemon is alive at the end and the mbuf pool is back at its
+#  (f) path MTU discovery works through it: the router's ICMP "fragmentation
+#      needed" for a backend segment, quoting it in the client's sequence
+#      space, reaches the backend restored to its own sequence numbers and
+#      lowers its path MTU (dnat+snat and dnat), and the fetches complete;
+#  (g) the daemon is alive at the end and the mbuf pool is back at its
 #      starting count.
 # Everything made here (namespaces, processes, files, the DPDK runtime
 # directory) is removed on exit.
@@ -316,18 +320,43 @@ else
   fail "(e) dnat VIP: $good of 3 fetches intact, syn_proxy_established +$estd"
 fi
 
-# --- (f) the daemon and its pool ------------------------------------------------------------------
+# --- (f) path MTU discovery through the proxy ---------------------------------------------------
+# The router's link to the client shrinks to 1,400 bytes: the backend's
+# 1,500-byte segments (the cookie's MSS is the client's, 1,460) get an ICMP
+# "fragmentation needed" from the router, quoting them as the client would
+# have had them (the VIP's address and port, the sequence in the cookie's
+# space). The NVA sends it on to the backend with the quote restored (its
+# own address, port and sequence numbers), which Linux checks against its
+# unacknowledged window: only then does it lower the path MTU, and only then
+# can the fetch finish. (accept_local: the error comes back to the router
+# that sent it, from its own address, after the NVA.)
+ip -n "$ns_r" link set "nv${run}cr" mtu 1400
+ip netns exec "$ns_r" sysctl -qw net.ipv4.conf.all.accept_local=1 \
+  "net.ipv4.conf.nv${run}nr.accept_local=1" >/dev/null
+good=0
+fetch 401 && good=$((good + 1))
+fetch 402 "$VIP_DNAT" && good=$((good + 1))
+mtu_snat=$(ip -n "$ns_b" route get "$SNAT" | grep -o 'mtu [0-9]*')
+mtu_dnat=$(ip -n "$ns_b" route get 198.18.4.10 | grep -o 'mtu [0-9]*')
+if [ "$good" -eq 2 ] && [ "$mtu_snat" = "mtu 1400" ] && [ "$mtu_dnat" = "mtu 1400" ]; then
+  pass "(f) path MTU 1400 learnt by the backend through the proxy's ICMP translation, both fetches intact"
+else
+  fail "(f) path MTU: $good of 2 fetches intact, the backend's path MTU to the SNAT address '$mtu_snat', to the client '$mtu_dnat' (want mtu 1400)"
+  tail -n 3 "$work/curl.err"
+fi
+
+# --- (g) the daemon and its pool ------------------------------------------------------------------
 sleep 1
 if kill -0 "$pid" 2>/dev/null; then
-  pass "(f) the daemon is alive"
+  pass "(g) the daemon is alive"
 else
-  fail "(f) the daemon died"; cat "$work/nva.log"; exit 1
+  fail "(g) the daemon died"; cat "$work/nva.log"; exit 1
 fi
 free1=$(mbufs_free)
 if [ "$free1" = "$free0" ]; then
-  pass "(f) mbuf pool back at its starting count ($free1 free)"
+  pass "(g) mbuf pool back at its starting count ($free1 free)"
 else
-  fail "(f) mbufs free $free0 at the start, $free1 at the end"
+  fail "(g) mbufs free $free0 at the start, $free1 at the end"
 fi
 "$py" "$nvactl" -f "$prefix" show workers
 [ "$status" -eq 0 ] && echo "PASS: syn_proxy_test" || echo "FAIL: syn_proxy_test"
