@@ -332,10 +332,17 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
   if (p.l4_proto == packet::ipproto::kTcp) {
     const bool syn = (p.tcp_flags & (kSyn | kAck | kRst)) == kSyn;
     // The SYN proxy: a SYN gets a cookie, an ACK may return one. Checksums
-    // first here too (a cookie answers only an intact SYN).
+    // first here too (a cookie answers only an intact SYN), and only for a
+    // service with a backend to open the connection to: the client of one
+    // without would be "connected" to nothing until its retransmissions
+    // give up; it is dropped as without the proxy.
     if (syn && cfg_.syn_proxy != SynProxyMode::kOff && syn_cookies_active(now_ms) &&
         p.frag == packet::FragState::kNone) {
       if (check_checksums && !checksums_ok(frame, p)) return Verdict::kDrop;
+      const lb::FlowTuple ft{p.ipv4_src, p.ipv4_dst, p.src_port, p.dst_port, p.l4_proto};
+      if (svc.maglev.lookup(lb::flow_hash(ft, svc.seed)) == lb::MaglevTable::kNoBackend) {
+        return drop(NatDrop::kNoBackend);
+      }
       return answer_syn_cookie(frame, p, now_ms);
     }
     if ((p.tcp_flags & (kSyn | kAck | kRst | kFin)) == kAck &&

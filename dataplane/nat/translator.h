@@ -203,7 +203,7 @@ class Translator {
     return cfg_.syn_proxy == SynProxyMode::kOn ||
            (cfg_.syn_proxy == SynProxyMode::kAuto &&
             (tracker_.list_size(conntrack::TimeoutClass::kTcpEmbryonic) >= high_water_ ||
-             static_cast<std::int32_t>(pressure_until_ms_ - now_ms) > 0));
+             (pressure_ && now_ms - pressure_ms_ < kPressureHoldMs)));
   }
 
   NatDrop last_drop() const noexcept { return last_drop_; }
@@ -309,8 +309,15 @@ class Translator {
   bool write_proxy_syn(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                        std::uint32_t idx) noexcept;
   // Marks this worker under pressure (SYN cookies in kAuto) for a while.
+  // Kept as when it last was and read as an unsigned distance, like the
+  // last cookie's time: the clock (the TSC's milliseconds since boot) wraps
+  // at 2^32, and a signed distance to an end time that starts at 0 read
+  // "under pressure" whenever the clock was past 2^31 (24.8 days of
+  // uptime). What is left: 1 s of cookies 49.7 days after the last
+  // pressure if there has been none since.
   void note_pressure(std::uint32_t now_ms) noexcept {
-    pressure_until_ms_ = now_ms + kPressureHoldMs;
+    pressure_ = true;
+    pressure_ms_ = now_ms;
   }
   static constexpr std::uint32_t kPressureHoldMs = 1000;
 
@@ -325,14 +332,15 @@ class Translator {
   // SYN proxy: the cookies, the cookies and offsets of proxied connections
   // (proxy_table.h), the number of
   // embryonic connections from which kAuto answers with cookies (a quarter
-  // of the capacity), the end of the last pressure (a SNAT pair out of
+  // of the capacity), when the last pressure was (a SNAT pair out of
   // ports, a connection evicted or refused for room) and when a cookie
   // was last sent (ACKs are checked for cookies only for two cookie
   // lifetimes after it, or always with kOn).
   SynCookies cookies_;
   ProxyTable proxy_;
   std::uint32_t high_water_ = 0;
-  std::uint32_t pressure_until_ms_ = 0;
+  std::uint32_t pressure_ms_ = 0;
+  bool pressure_ = false;
   std::uint32_t cookie_sent_ms_ = 0;
   bool cookie_sent_ = false;
 };

@@ -1151,6 +1151,83 @@ TEST(Worker, ExpiryFollowsTheInjectedClock) {
   EXPECT_EQ(live(), 0u);
 }
 
+// syn_proxy = auto answers SYNs with cookies only while the worker is under
+// pressure, wherever the millisecond clock is: the TSC's count since boot
+// passes 2^31 after 24.8 days of uptime and wraps at 2^32. An idle worker
+// forwards a SYN to the backend; after a connection is evicted for room
+// (unreplied UDP filling the table) SYNs get cookies, and a second later
+// no more.
+TEST(Worker, AutoSynCookiesOnlyUnderPressureWhateverTheClock) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  for (const std::uint32_t start :
+       {0u, 0x7fff'ff00u, 0x8000'0000u, 0x9000'0000u, 0xffff'fe00u}) {
+    SCOPED_TRACE("clock at " + std::to_string(start) + " ms");
+    Rig rig(1, false, 0, nullptr, /*capacity=*/64);
+    rig.clock().set(start);
+    const auto& c = rig.worker(0).translator().counters();
+    std::uint16_t cport = 5000;
+    // A SYN now: to the backend (dnat) or answered with a cookie.
+    auto syn_is_proxied = [&] {
+      rig.inject(0, tcp("203.0.113.7", cport++, "198.19.0.10", 80, kSyn));
+      rig.poll();
+      const auto out = rig.sent();
+      EXPECT_EQ(out.size(), 1u);
+      if (out.size() != 1) return false;
+      const auto p = parsed(out[0].second);
+      if (p.tcp_flags == (kSyn | kAck)) {
+        EXPECT_EQ(addr(p.ipv4_src), "198.19.0.10");
+        return true;
+      }
+      EXPECT_EQ(p.tcp_flags, kSyn);
+      EXPECT_EQ(p.dst_port, 8080);
+      return false;
+    };
+    EXPECT_FALSE(syn_is_proxied()) << "an idle worker answered a SYN with a cookie";
+    EXPECT_EQ(c.syn_cookies_sent, 0u);
+    // Unreplied UDP flows fill the table (64) and evict one another.
+    for (std::uint16_t i = 0; i < 70; ++i) {
+      rig.inject(0, PacketBuilder()
+                        .Eth()
+                        .IPv4("203.0.113.9", "198.19.0.10")
+                        .UDP(static_cast<std::uint16_t>(20000 + i), 53)
+                        .Payload("q")
+                        .Build());
+    }
+    rig.poll();
+    (void)rig.sent();
+    ASSERT_GT(rig.worker(0).translator().tracker().counters().evicted_unreplied, 0u);
+    rig.clock().advance(500);
+    EXPECT_TRUE(syn_is_proxied()) << "no cookie right after an eviction";
+    EXPECT_EQ(c.syn_cookies_sent, 1u);
+    rig.clock().advance(1'000);
+    EXPECT_FALSE(syn_is_proxied()) << "still cookies 1.5 s after the eviction";
+    EXPECT_EQ(c.syn_cookies_sent, 1u);
+  }
+}
+
+// With SYN cookies on, a SYN to a service none of whose backends is usable
+// is dropped (no_backend) as without them, not answered: the client would
+// be "connected" to nothing. A healthy service still gets its cookie.
+TEST(Worker, NoCookieForAServiceWithoutBackends) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  Rig rig(1, false, 0, nullptr, 10000, 1024, nat::SynProxyMode::kOn);
+  std::vector<lb::Service> v = make_services()->services();
+  for (auto& b : v[0].backends) b.healthy = false;  // web: 198.19.0.10:80
+  rig.publish(std::make_unique<lb::ServiceTable>(std::move(v), 307));
+  rig.inject(0, tcp("203.0.113.5", 40000, "198.19.0.10", 80, kSyn));
+  rig.poll();
+  EXPECT_TRUE(rig.sent().empty());
+  const auto& c = rig.worker(0).translator().counters();
+  EXPECT_EQ(c.syn_cookies_sent, 0u);
+  EXPECT_EQ(c.drops[static_cast<std::size_t>(nat::NatDrop::kNoBackend)], 1u);
+  rig.inject(0, tcp("203.0.113.5", 40000, "198.19.0.11", 443, kSyn));  // api
+  rig.poll();
+  const auto out = rig.sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(parsed(out[0].second).tcp_flags, kSyn | kAck);
+  EXPECT_EQ(c.syn_cookies_sent, 1u);
+}
+
 TEST(Worker, IdleBackoffSleepsAndHeartbeats) {
   ASSERT_TRUE(test::EalEnvironment::running());
   Rig rig(1);
