@@ -113,7 +113,7 @@ int run(const config::Config& cfg, const ReplayOptions& o) {
     dp.run_until_idle(kIdleRounds);
     // Fragments still waiting for their first fragment never get it: they are
     // dropped as timed out, so every packet in is accounted for.
-    dp.flush_fragments();
+    dp.flush_held();
     const DataPlaneStats s = dp.stats();
     // Destroying the data plane closes the port, which writes the capture.
     print(s, o, dp.mbufs_total() - dp.mbufs_free(), dp.mbufs_total());

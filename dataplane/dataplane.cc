@@ -137,6 +137,7 @@ MbufBudget count_mbufs(const DataplaneOptions& d,
   b.bursts = d.workers * static_cast<std::uint32_t>(ports.size() + 2) * kBurst;
   b.handoff_rings = d.workers * d.handoff_ring_size;
   b.fragments = d.workers * DataplaneOptions::kFragmentMbufsPerWorker;
+  b.proxy_held = d.workers * DataplaneOptions::kProxyHeldPerWorker;
   return b;
 }
 
@@ -152,7 +153,8 @@ std::string MbufBudget::describe() const {
          std::to_string(tx_descriptors) + " + lcore caches " + std::to_string(caches) +
          " + worker bursts " + std::to_string(bursts) + " + handoff rings " +
          std::to_string(handoff_rings) + " + held fragments " +
-         std::to_string(fragments) + " = " + std::to_string(total());
+         std::to_string(fragments) + " + SYN proxy held " + std::to_string(proxy_held) +
+         " = " + std::to_string(total());
 }
 
 DataPlane::DataPlane(const DataplaneOptions& opts, const conntrack::Timeouts& timeouts,
@@ -446,14 +448,14 @@ std::uint32_t DataPlane::mbufs_total() const {
   return pool_ != nullptr ? pool_->size : 0;
 }
 
-void DataPlane::flush_fragments() {
-  for (auto& w : workers_) w->flush_fragments();
+void DataPlane::flush_held() {
+  for (auto& w : workers_) w->flush_held();
 }
 
 std::vector<std::pair<std::string_view, std::uint64_t>> worker_drops(const Worker& w) {
   std::vector<std::pair<std::string_view, std::uint64_t>> out;
   out.reserve(packet::kDropReasonCount + nat::kNatDropCount + nat::kFragmentDropCount +
-              2);
+              4);
   auto add = [&out](std::string_view name, std::uint64_t n) {
     for (auto& [have, count] : out) {
       if (have == name) {
@@ -475,6 +477,8 @@ std::vector<std::pair<std::string_view, std::uint64_t>> worker_drops(const Worke
   for (std::size_t i = 0; i < f.size(); ++i) add(nat::kFragmentDropNames[i], f[i]);
   add("handoff_ring_full", c.handoff_dropped);
   add("tx_full", c.tx_dropped);
+  add("syn_proxy_held_full", c.proxy_held_full);
+  add("syn_proxy_held_timeout", c.proxy_held_timeout);
   return out;
 }
 

@@ -79,9 +79,10 @@ struct MbufBudget {
   std::uint32_t bursts = 0;          // workers' RX bursts and TX buffers
   std::uint32_t handoff_rings = 0;   // every worker's handoff ring full
   std::uint32_t fragments = 0;       // fragments held for their first
+  std::uint32_t proxy_held = 0;      // the SYN proxy's segments held
   std::uint64_t total() const {
     return std::uint64_t{rx_descriptors} + tx_descriptors + caches + bursts +
-           handoff_rings + fragments;
+           handoff_rings + fragments + proxy_held;
   }
   std::uint32_t auto_size() const;
   // "RX descriptors 1024 + TX descriptors 1024 + ... = 7520"
@@ -137,9 +138,10 @@ class DataPlane {
   std::uint32_t mbufs_total() const;
   // What the pool was sized or checked against.
   const MbufBudget& mbuf_budget() const { return budget_; }
-  // --replay at the end of its capture: every worker drops the fragments it
-  // still holds (counted as fragment_timeout). Workers must not be running.
-  void flush_fragments();
+  // --replay at the end of its capture: every worker drops the packets it
+  // still holds (fragments as fragment_timeout, the SYN proxy's segments as
+  // syn_proxy_held_timeout). Workers must not be running.
+  void flush_held();
   const std::vector<port::PortInfo>& ports() const { return ports_; }
   // How packets reach their owner, for the start-up log: "RSS
   // pre-calculation (...)" or "software handoff (<why>)", after

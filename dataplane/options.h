@@ -34,6 +34,9 @@ struct DataplaneOptions {
   // Packet buffers each worker may hold for fragments waiting for their
   // first fragment (a share of the pool, so fragment floods cannot starve RX).
   static constexpr std::uint32_t kFragmentMbufsPerWorker = 512;
+  // Packet buffers each worker may hold for the SYN proxy: a client's first
+  // data segment waiting for its backend's SYN-ACK (at most a second).
+  static constexpr std::uint32_t kProxyHeldPerWorker = 64;
   static constexpr std::uint16_t kDefaultSnatPortMin = 1024;
   static constexpr std::uint32_t kDefaultIdleSleepUs = 200;
   static constexpr std::uint32_t kDefaultIdlePolls = 256;

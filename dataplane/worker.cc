@@ -384,6 +384,14 @@ void Worker::finish(nat::Verdict v, rte_mbuf* m, std::size_t pi) noexcept {
       rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
       rte_ether_addr_copy(&pb.mac, &eth->src_addr);
       send(pi, m);
+      // The SYN proxy's last ACK to a backend: the client's held segment
+      // follows it.
+      if (const std::uint32_t r = nat_.take_release(); r != 0) [[unlikely]] {
+        release_held(r - 1);
+      }
+      return;
+    case nat::Verdict::kHold:
+      hold(m, pi);
       return;
     case nat::Verdict::kException:
       ++counters_.exception_dropped;
@@ -409,6 +417,61 @@ void Worker::resize(rte_mbuf* m) noexcept {
   }
   m->data_len = static_cast<std::uint16_t>(len);
   m->pkt_len = static_cast<std::uint32_t>(len);
+}
+
+void Worker::hold(rte_mbuf* m, std::size_t pi) noexcept {
+  if (proxy_held_n_ == proxy_held_.size()) {  // full: the oldest goes
+    rte_pktmbuf_free(proxy_held_[0].m);
+    ++counters_.proxy_held_full;
+    std::move(proxy_held_.begin() + 1, proxy_held_.end(), proxy_held_.begin());
+    --proxy_held_n_;
+  }
+  proxy_held_[proxy_held_n_++] = {m, nat_.held_conn(), clock_.now_ms(), pi};
+}
+
+// Each segment held for connection `conn` goes through the translator again,
+// looked up by its own tuple (were the connection gone and its record
+// reused, the segment finds what its tuple finds, as any packet would).
+void Worker::release_held(std::uint32_t conn) noexcept {
+  for (unsigned i = 0; i < proxy_held_n_;) {
+    if (proxy_held_[i].conn != conn) {
+      ++i;
+      continue;
+    }
+    const ProxyHeld h = proxy_held_[i];
+    std::move(proxy_held_.begin() + i + 1, proxy_held_.begin() + proxy_held_n_,
+              proxy_held_.begin() + i);
+    --proxy_held_n_;
+    ++counters_.proxy_released;
+    packet::ParsedPacket p;
+    if (cur_svc_ == nullptr || packet::parse_mbuf(h.m, p) != packet::DropReason::kNone) {
+      ++counters_.proxy_held_timeout;  // cannot be: parsed before
+      rte_pktmbuf_free(h.m);
+      continue;
+    }
+    p.rx_csum = rx_csum_of(h.m, p);
+    p.frame_room = frame_room_of(h.m);
+    finish(nat_.process(packet::first_segment(h.m), p, *cur_svc_, cur_now_), h.m,
+           h.port_index);
+  }
+}
+
+void Worker::expire_held(std::uint32_t now, bool all) noexcept {
+  unsigned n = 0;
+  while (n < proxy_held_n_ && (all || now - proxy_held_[n].since_ms >= kProxyHeldMs)) {
+    rte_pktmbuf_free(proxy_held_[n].m);
+    ++counters_.proxy_held_timeout;
+    ++n;
+  }
+  if (n == 0) return;
+  std::move(proxy_held_.begin() + n, proxy_held_.begin() + proxy_held_n_,
+            proxy_held_.begin());
+  proxy_held_n_ -= n;
+}
+
+void Worker::flush_held() noexcept {
+  frags_.flush();
+  expire_held(0, true);
 }
 
 void Worker::fragment_at_tracker(rte_mbuf* m, const packet::ParsedPacket& p,
@@ -510,6 +573,8 @@ void Worker::resolve_gateways(std::uint32_t now) noexcept {
 unsigned Worker::poll_once() noexcept {
   const lb::ServiceTable* svc = services_.read();
   const std::uint32_t now = clock_.now_ms();
+  cur_svc_ = svc;
+  cur_now_ = now;
   resolve_gateways(now);
   unsigned handled = 0;
   rte_mbuf* burst[kBurst];
@@ -530,6 +595,8 @@ unsigned Worker::poll_once() noexcept {
     for (std::size_t pi = 0; pi < tx_.size(); ++pi) flush(pi);
     nat_.expire(now, cfg_.expire_budget);
     frags_.expire(now, 16);
+    if (proxy_held_n_ != 0) [[unlikely]]
+      expire_held(now, false);
   }
   ++counters_.polls;
   heartbeat_.store(heartbeat_.load(std::memory_order_relaxed) + 1,

@@ -29,6 +29,7 @@
 #include "dataplane/lb/service.h"
 #include "dataplane/nat/fragments.h"
 #include "dataplane/nat/translator.h"
+#include "dataplane/options.h"
 #include "dataplane/packet/drop_reason.h"
 #include "dataplane/steer/handoff.h"
 #include "dataplane/steer/owner.h"
@@ -96,7 +97,10 @@ struct WorkerConfig {
   X(idle_sleeps, "idle_sleeps", "sleeps of the idle back-off")                   \
   X(gateway_learned, "gateway_learned", "gateway MACs learned (traffic, ARP)")   \
   X(arp_requests, "arp_requests", "ARP requests sent for the gateway")           \
-  X(no_next_hop, "no_next_hop", "dropped: the gateway's MAC not known yet")
+  X(no_next_hop, "no_next_hop", "dropped: the gateway's MAC not known yet")      \
+  X(proxy_released, "syn_proxy_released", "held segments processed again")       \
+  X(proxy_held_full, "syn_proxy_held_full", "held segments dropped for room")    \
+  X(proxy_held_timeout, "syn_proxy_held_timeout", "held a second, dropped")
 
 struct alignas(64) WorkerCounters {
 #define NVA_X(member, name, doc) Counter member;
@@ -133,8 +137,12 @@ class Worker {
   const WorkerCounters& counters() const noexcept { return counters_; }
   const nat::Translator& translator() const noexcept { return nat_; }
   const nat::FragmentTracker& fragments() const noexcept { return frags_; }
-  // Drops every held fragment (DataPlane::flush_fragments()); not while running.
-  void flush_fragments() noexcept { frags_.flush(); }
+  // Drops every packet held (fragments waiting for their first, the SYN
+  // proxy's segments waiting for their backend), counted as timed out
+  // (DataPlane::flush_held(), --replay's end); not while running.
+  void flush_held() noexcept;
+  // Packet buffers the SYN proxy's holding keeps now.
+  unsigned proxy_held() const noexcept { return proxy_held_n_; }
   nat::Translator& translator() noexcept { return nat_; }
   std::uint32_t id() const noexcept { return cfg_.id; }
 
@@ -186,6 +194,23 @@ class Worker {
   Clock& clock_;
   nat::Translator nat_;
   nat::FragmentTracker frags_;
+  // The SYN proxy's held segments (nat::Verdict::kHold), oldest first.
+  struct ProxyHeld {
+    rte_mbuf* m = nullptr;
+    std::uint32_t conn = 0;
+    std::uint32_t since_ms = 0;
+    std::size_t port_index = 0;
+  };
+  static constexpr std::uint32_t kProxyHeldMs = 1000;
+  std::array<ProxyHeld, DataplaneOptions::kProxyHeldPerWorker> proxy_held_{};
+  unsigned proxy_held_n_ = 0;
+  // The burst's service snapshot and time, for segments processed again
+  // from finish() (release_held()).
+  const lb::ServiceTable* cur_svc_ = nullptr;
+  std::uint32_t cur_now_ = 0;
+  void hold(rte_mbuf* m, std::size_t port_index) noexcept;
+  void release_held(std::uint32_t conn) noexcept;
+  void expire_held(std::uint32_t now, bool all) noexcept;
   std::vector<rte_mbuf*> released_;  // scratch: fragments a first one released
   steer::OwnerParams owner_params_;
   std::vector<TxBuffer> tx_;

@@ -529,9 +529,19 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
         if (c.state == ConnState::kTcpClosed) tracker_.remove(idx);
         return v;
       }
+      if (p.frag != packet::FragState::kNone) return drop(NatDrop::kFragment);
+      // Its first data (a request right after the handshake, which beats
+      // the backend's SYN-ACK in most cases) is kept by the worker and
+      // comes again when the backend has answered; without it the client
+      // would resend it only after its retransmission timeout (~200 ms).
+      if (s.end != s.seq && (c.seq_next[1] & kProxyHeld) == 0) {
+        c.seq_next[1] |= kProxyHeld;
+        held_conn_ = idx;
+        ++counters_.syn_proxy_held;
+        return Verdict::kHold;
+      }
       // Anything else from the client: it waits for the backend, whose
       // SYN may have been lost. Send it again (the client resends data).
-      if (p.frag != packet::FragState::kNone) return drop(NatDrop::kFragment);
       (void)tracker_.on_tcp(
           idx, dir, {.flags = kSyn, .seq = client_isn, .end = client_isn}, now_ms);
       if (!write_proxy_syn(frame, p, idx)) return drop(NatDrop::kSynProxyNoRoom);
@@ -544,6 +554,7 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
       // NVA answers it with the client's last ACK; the client has had its
       // SYN-ACK (the cookie) already.
       const auto window = static_cast<std::uint16_t>(c.seq_next[1] >> 8);
+      const bool held = (c.seq_next[1] & kProxyHeld) != 0;
       if (tracker_.on_tcp(idx, dir, s, now_ms) != SegmentVerdict::kAccept) {
         return drop(NatDrop::kTcpOutOfWindow);
       }
@@ -555,6 +566,7 @@ Verdict Translator::translate_proxied(std::span<std::uint8_t> frame,
       swap_endpoints(ip, t);
       write_tcp(ip, t, client_isn + 1, s.seq + 1, kAck, window, 0, 64);
       reply_len_ = p.l4_offset + kTcpHdr;
+      if (held) release_ = idx + 1;  // the client's first data, after this ACK
       ++counters_.syn_proxy_established;
       ++counters_.replied_local;
       return Verdict::kReplyLocal;

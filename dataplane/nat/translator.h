@@ -79,7 +79,8 @@ struct TranslatorConfig {
   X(syn_cookies_valid, "syn_cookies_valid", "ACKs returning a valid cookie")        \
   X(syn_cookies_invalid, "syn_cookies_invalid", "ACKs checked, not a cookie")       \
   X(syn_proxy_established, "syn_proxy_established", "proxied handshakes done")      \
-  X(syn_proxy_refused, "syn_proxy_refused", "proxied handshakes the backend reset")
+  X(syn_proxy_refused, "syn_proxy_refused", "proxied handshakes the backend reset") \
+  X(syn_proxy_held, "syn_proxy_held", "first data segments held for the backend")
 
 struct TranslatorCounters {
 #define NVA_X(member, name, doc) Counter member;
@@ -143,6 +144,16 @@ class Translator {
   Verdict process_miss(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                        const conntrack::ConnKey& key, const lb::ServiceTable& services,
                        std::uint32_t now_ms) noexcept;
+
+  // After Verdict::kHold: the connection whose segment the caller keeps.
+  std::uint32_t held_conn() const noexcept { return held_conn_; }
+  // After a packet: the connection whose kept segment the caller must now
+  // process again (the backend answered), plus one; 0 if none. Cleared.
+  std::uint32_t take_release() noexcept {
+    const std::uint32_t r = release_;
+    release_ = 0;
+    return r;
+  }
 
   // After Verdict::kReplyLocal or kForwardResized: the packet's new frame
   // length (an RST is shorter than the packet it answers; a SYN proxy's
@@ -292,9 +303,10 @@ class Translator {
   // SYN again (the first may have been lost) and a backend RST goes to the
   // client as an RST it accepts.
   // Per proxied connection: the cookie, then the offset (proxy_); while
-  // the backend has not answered, the client's window and the cookie's MSS
-  // index wait in Conn::seq_next[kReply] (unused until then), as
-  // window << 8 | index.
+  // the backend has not answered, the client's window, the cookie's MSS
+  // index and whether a segment is held wait in Conn::seq_next[kReply]
+  // (unused until then), as window << 8 | kProxyHeld | index.
+  static constexpr std::uint32_t kProxyHeld = 1u << 2;
   // The SYN of a TCP service: the cookie SYN-ACK, in place.
   Verdict answer_syn_cookie(std::span<std::uint8_t> frame, const packet::ParsedPacket& p,
                             std::uint32_t now_ms) noexcept;
@@ -340,6 +352,8 @@ class Translator {
   ProxyTable proxy_;
   std::uint32_t high_water_ = 0;
   std::uint32_t pressure_ms_ = 0;
+  std::uint32_t held_conn_ = 0;  // held_conn()
+  std::uint32_t release_ = 0;    // take_release()
   bool pressure_ = false;
   std::uint32_t cookie_sent_ms_ = 0;
   bool cookie_sent_ = false;

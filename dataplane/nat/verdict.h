@@ -13,6 +13,10 @@ enum class Verdict : std::uint8_t {
   // Rewritten in place to another length (Translator::reply_len(), the SYN
   // proxy's packets): trim or extend the buffer, then send it out.
   kForwardResized,
+  // Kept by the caller (the SYN proxy's first data segment while the
+  // backend has not answered, Translator::held_conn()), who processes it
+  // again when the translator says so (Translator::take_release()).
+  kHold,
   kException,  // not data-plane traffic: the kernel's (exception path) or a drop
   kDrop,       // dropped; the reason is counted
 };

@@ -186,7 +186,7 @@ TEST(DataPlane, DropsAreNamedOncePerWorkerAndSummedByStats) {
   for (const Bytes& f : {cut, bad_sum, wrong_port, lone_fragment})
     port.inject(pool.get(), f);
   dp.run_until_idle(10);
-  dp.flush_fragments();
+  dp.flush_held();
   EXPECT_TRUE(port.sent().empty());
 
   const auto drops = worker_drops(dp.worker(0));
@@ -196,9 +196,11 @@ TEST(DataPlane, DropsAreNamedOncePerWorkerAndSummedByStats) {
     EXPECT_TRUE(names.insert(name).second) << name << " twice";
     total += n;
   }
-  // Every reason of the four tables ("none" is in two of them, once here).
+  // Every reason of the four tables ("none" is in two of them, once here)
+  // and the worker's four (handoff_ring_full, tx_full and the SYN proxy's
+  // held segments dropped: syn_proxy_held_full, syn_proxy_held_timeout).
   EXPECT_EQ(drops.size(), packet::kDropReasonCount + nat::kNatDropCount +
-                              nat::kFragmentDropCount + 2 - 1);
+                              nat::kFragmentDropCount + 4 - 1);
   auto count = [&drops](std::string_view name) {
     for (const auto& [have, n] : drops)
       if (have == name) return n;

@@ -1205,6 +1205,64 @@ TEST(Worker, AutoSynCookiesOnlyUnderPressureWhateverTheClock) {
   }
 }
 
+// The SYN proxy's held first segment through a real worker (mbufs, TX):
+// a client's request that comes before its backend's SYN-ACK leaves right
+// after the NVA's last ACK to the backend, translated; the 64 places are
+// a bound (the oldest dropped, counted), a second without the backend's
+// answer drops it (counted), and the pool ends where it began.
+TEST(Worker, SynProxyHoldsTheFirstRequestUntilTheBackendAnswers) {
+  ASSERT_TRUE(test::EalEnvironment::running());
+  Rig rig(1, false, 0, nullptr, 10000, 1024, nat::SynProxyMode::kOn);
+  const unsigned in_use = rte_mempool_in_use_count(rig.pool());
+  const WorkerCounters& wc = rig.worker(0).counters();
+  // The client's half: SYN, cookie, ACK (the SYN to the backend), request.
+  auto open = [&](std::uint16_t cport) {
+    rig.inject(0, seg("203.0.113.5", cport, "198.19.0.10", 80, kSyn, 7000, 0));
+    rig.poll();
+    auto out = rig.sent();
+    EXPECT_EQ(out.size(), 1u);
+    const std::uint32_t cookie = packet::load_be32(out.at(0).second.data() + 38);
+    rig.inject(0, seg("203.0.113.5", cport, "198.19.0.10", 80, kAck, 7001, cookie + 1));
+    rig.inject(0, seg("203.0.113.5", cport, "198.19.0.10", 80, kAck | 0x08, 7001,
+                      cookie + 1, "GET / HTTP/1.1\r\n\r\n"));
+    rig.poll();
+    out = rig.sent();
+    EXPECT_EQ(out.size(), 1u);  // the SYN; the request is held
+    const auto p = parsed(out.at(0).second);
+    EXPECT_EQ(p.tcp_flags, kSyn);
+    return p;
+  };
+  const packet::ParsedPacket syn = open(41000);
+  EXPECT_EQ(rig.worker(0).proxy_held(), 1u);
+  // The backend answers: its last ACK, then the request, in that order.
+  rig.inject(0, seg(addr(syn.ipv4_dst), syn.dst_port, addr(syn.ipv4_src), syn.src_port,
+                    kSyn | kAck, 90000, 7001));
+  rig.poll();
+  const auto out = rig.sent();
+  ASSERT_EQ(out.size(), 2u);
+  const auto last = parsed(out[0].second);
+  EXPECT_EQ(last.tcp_flags, kAck);
+  EXPECT_EQ(packet::load_be32(out[0].second.data() + 42), 90001u);
+  const auto req = parsed(out[1].second);
+  EXPECT_EQ(addr(req.ipv4_dst), addr(syn.ipv4_dst));
+  EXPECT_EQ(packet::load_be32(out[1].second.data() + 38), 7001u);
+  EXPECT_EQ(packet::load_be32(out[1].second.data() + 42), 90001u);  // backend's space
+  EXPECT_EQ(wc.proxy_released, 1u);
+  EXPECT_EQ(rig.worker(0).proxy_held(), 0u);
+  // 65 clients whose backend stays silent: the 64 places hold, the oldest
+  // gives way; a second later every one is dropped.
+  for (std::uint16_t i = 0; i < 65; ++i)
+    (void)open(static_cast<std::uint16_t>(42000 + i));
+  EXPECT_EQ(rig.worker(0).proxy_held(), 64u);
+  EXPECT_EQ(wc.proxy_held_full, 1u);
+  rig.clock().advance(1'000);
+  rig.poll();
+  EXPECT_EQ(rig.worker(0).proxy_held(), 0u);
+  EXPECT_EQ(wc.proxy_held_timeout, 64u);
+  (void)rig.sent();
+  EXPECT_EQ(rte_mempool_in_use_count(rig.pool()), in_use);
+}
+
 // With SYN cookies on, a SYN to a service none of whose backends is usable
 // is dropped (no_backend) as without them, not answered: the client would
 // be "connected" to nothing. A healthy service still gets its cookie.

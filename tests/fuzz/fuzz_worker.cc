@@ -235,9 +235,10 @@ struct Rig {
       poll();
     }
     for (auto& w : workers) {
-      w->flush_fragments();
+      w->flush_held();
       require(w->translator().tracker().table().size() == 0, "every connection expired");
       require(w->fragments().held_mbufs() == 0, "every fragment released");
+      require(w->proxy_held() == 0, "every SYN proxy segment released");
     }
     drain_tx();
     require(rte_mempool_in_use_count(pool) == baseline_in_use, "no mbuf leaked");
@@ -253,6 +254,7 @@ struct Rig {
       const nva::WorkerCounters& c = w->counters();
       rx_total += c.rx;
       out += c.exception_dropped + c.handoff_dropped;
+      out += c.proxy_held_full + c.proxy_held_timeout;  // held, never processed again
       for (auto n : c.parse_drops) out += n;
       const auto& t = w->translator().counters();
       out += t.forwarded + t.replied_local;

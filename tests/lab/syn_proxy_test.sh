@@ -12,7 +12,10 @@
 #      sequence translation over hundreds of segments, the cookie's MSS
 #      and the unscaled windows hold;
 #  (b) /nva/workers counts them: syn_cookies_valid and
-#      syn_proxy_established >= 10;
+#      syn_proxy_established >= 10; every request that reached the NVA
+#      before its backend's SYN-ACK was held and sent on after it
+#      (syn_proxy_released = syn_proxy_held, none dropped), so no fetch
+#      waits for the client's retransmission;
 #  (c) while scapy floods the VIP with spoofed SYNs from TEST-NET-3 (their
 #      cookie SYN-ACKs go to the router, which blackholes them), fetches
 #      still succeed and the NVA keeps no state per spoofed SYN (its
@@ -210,11 +213,12 @@ good=0
 : >"$work/ttfb"
 for i in $(seq 1 10); do fetch "$i" && good=$((good + 1)); done
 ms=$(( $(now_ms) - t0 ))
-# Not a check, a cost: a request that reaches the NVA before the backend's
-# SYN-ACK is lost (the proxy keeps nothing) and waits for the client's
-# retransmission (200 ms, Linux's minimum RTO).
+# A request that reaches the NVA before the backend's SYN-ACK is held and
+# sent on after it (the counters below); one lost would wait for the
+# client's retransmission (200 ms, Linux's minimum RTO). Times are shown,
+# not checked (a loaded machine is slow for other reasons).
 slow=$(awk '$1 >= 0.15 { n++ } END { print n + 0 }' "$work/ttfb")
-echo "note: $slow of 10 fetches waited >= 150 ms for the first byte (request lost before the backend's SYN-ACK)"
+echo "note: $slow of 10 fetches waited >= 150 ms for the first byte"
 if [ "$good" -eq 10 ]; then
   pass "(a) 10 sequential 1 MiB fetches through the SYN proxy intact (sha256) in ${ms} ms"
 else
@@ -229,6 +233,14 @@ if [ "$valid" -ge 10 ] && [ "$est" -ge 10 ]; then
   pass "(b) syn_cookies_valid = $valid, syn_proxy_established = $est (>= 10)"
 else
   fail "(b) syn_cookies_valid = $valid, syn_proxy_established = $est, want >= 10 each"
+fi
+held=$(field syn_proxy_held)
+released=$(field syn_proxy_released)
+lost=$(( $(field syn_proxy_held_full) + $(field syn_proxy_held_timeout) ))
+if [ "$released" -eq "$held" ] && [ "$lost" -eq 0 ]; then
+  pass "(b) requests that beat the backend's SYN-ACK held and sent on: $held held, $released released, 0 dropped"
+else
+  fail "(b) syn_proxy_held $held, syn_proxy_released $released, dropped $lost"
 fi
 
 # --- (c) a spoofed SYN flood ---------------------------------------------------------------

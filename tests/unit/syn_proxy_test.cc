@@ -347,7 +347,12 @@ TEST(SynProxy, ClientSegmentsBeforeTheBackendAnswersSendTheSynAgain) {
   ASSERT_EQ(px.run(ack), Verdict::kForwardResized);
   const Seg first = read(ack, px.nat.reply_len());
   // The client's data (it believes it is connected) while the backend is
-  // silent: the SYN again, the data dropped (the client sends it again).
+  // silent: its first segment is the caller's to keep (kHold); its second
+  // (a retransmission) sends the SYN again, the data dropped.
+  Bytes request = seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck | kPsh,
+                      kClientIsn + 1, cookie + 1, "GET /");
+  EXPECT_EQ(px.run(request, 100), Verdict::kHold);
+  EXPECT_EQ(px.nat.counters().syn_proxy_held, 1u);
   Bytes data = seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck | kPsh, kClientIsn + 1,
                    cookie + 1, "GET /");
   data.resize(64);
@@ -377,6 +382,21 @@ TEST(SynProxy, ClientSegmentsBeforeTheBackendAnswersSendTheSynAgain) {
                     kClientIsn + 9);
   EXPECT_EQ(px.run(wrong, 220), Verdict::kDrop);
   EXPECT_EQ(px.nat.counters().syn_proxy_established, 0u);
+  EXPECT_EQ(px.nat.take_release(), 0u);
+  // The backend answers: the last ACK, and the held segment is to be
+  // processed again, now translated into the backend's space.
+  Bytes synack = seg("198.18.2.1", 8080, "203.0.113.5", 40000, kSyn | kAck, kBackendIsn,
+                     kClientIsn + 1);
+  ASSERT_EQ(px.run(synack, 230), Verdict::kReplyLocal);
+  const std::uint32_t conn = px.nat.take_release();
+  ASSERT_NE(conn, 0u);
+  EXPECT_EQ(px.nat.take_release(), 0u);  // once
+  ASSERT_EQ(px.run(request, 231), Verdict::kForward);
+  const Seg sent = read(request);
+  EXPECT_EQ(sent.dst, "198.18.2.1");
+  EXPECT_EQ(sent.seq, kClientIsn + 1);
+  EXPECT_EQ(sent.ack, kBackendIsn + 1);
+  EXPECT_EQ(sent.payload, "GET /");
 }
 
 TEST(SynProxy, ABackendResetReachesTheClientAsOneItAccepts) {
