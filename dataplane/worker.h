@@ -103,17 +103,8 @@ struct WorkerConfig {
   X(proxy_held_timeout, "syn_proxy_held_timeout", "held a second, dropped")
 
 struct alignas(64) WorkerCounters {
-#define NVA_X(member, name, doc) Counter member;
-  NVA_WORKER_COUNTERS(NVA_X)
-#undef NVA_X
+  NVA_COUNTER_SET(NVA_WORKER_COUNTERS)
   std::array<Counter, packet::kDropReasonCount> parse_drops{};
-  // f(name, value) for each counter of the table, in its order.
-  template <typename F>
-  void for_each(F&& f) const {
-#define NVA_X(member, name, doc) f(std::string_view(name), member.load());
-    NVA_WORKER_COUNTERS(NVA_X)
-#undef NVA_X
-  }
 };
 
 class Worker {

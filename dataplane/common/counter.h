@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <ostream>
+#include <string_view>
 
 namespace nva {
 
@@ -67,3 +68,15 @@ class Counter {
 };
 
 }  // namespace nva
+
+// In a counter set's struct: a Counter per row of TABLE (an X-macro table
+// of X(member, "name", "what it counts")) and for_each(f), which calls
+// f(name, value) for each row in the table's order.
+#define NVA_COUNTER_MEMBER(member, name, doc) ::nva::Counter member;
+#define NVA_COUNTER_VISIT(member, name, doc) f(std::string_view(name), member.load());
+#define NVA_COUNTER_SET(TABLE) \
+  TABLE(NVA_COUNTER_MEMBER)    \
+  template <typename F>        \
+  void for_each(F&& f) const { \
+    TABLE(NVA_COUNTER_VISIT)   \
+  }

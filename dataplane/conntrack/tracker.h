@@ -47,15 +47,7 @@ namespace nva::conntrack {
   X(tcp_ignored, "tcp_ignored", "TCP segments forwarded without a state change")
 
 struct TrackerCounters {
-#define NVA_X(member, name, doc) Counter member;
-  NVA_TRACKER_COUNTERS(NVA_X)
-#undef NVA_X
-  template <typename F>
-  void for_each(F&& f) const {
-#define NVA_X(member, name, doc) f(std::string_view(name), member.load());
-    NVA_TRACKER_COUNTERS(NVA_X)
-#undef NVA_X
-  }
+  NVA_COUNTER_SET(NVA_TRACKER_COUNTERS)
 };
 
 class ConnTracker {

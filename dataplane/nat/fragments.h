@@ -62,19 +62,11 @@ struct FragmentConfig {
   X(datagrams_evicted, "fragment_datagrams_evicted", "slots taken for a new one")
 
 struct FragmentCounters {
-#define NVA_X(member, name, doc) Counter member;
-  NVA_FRAGMENT_COUNTERS(NVA_X)
-#undef NVA_X
+  // for_each() walks NVA_FRAGMENT_COUNTERS; the drops: fragment_drops().
+  NVA_COUNTER_SET(NVA_FRAGMENT_COUNTERS)
 #define NVA_X(member, metric) Counter member;
   NVA_FRAGMENT_DROPS(NVA_X)
 #undef NVA_X
-  // The counters of NVA_FRAGMENT_COUNTERS (the drops: fragment_drops()).
-  template <typename F>
-  void for_each(F&& f) const {
-#define NVA_X(member, name, doc) f(std::string_view(name), member.load());
-    NVA_FRAGMENT_COUNTERS(NVA_X)
-#undef NVA_X
-  }
 };
 
 #define NVA_X(member, metric) +1

@@ -83,20 +83,12 @@ struct TranslatorConfig {
   X(syn_proxy_held, "syn_proxy_held", "first data segments held for the backend")
 
 struct TranslatorCounters {
-#define NVA_X(member, name, doc) Counter member;
-  NVA_TRANSLATOR_COUNTERS(NVA_X)
-#undef NVA_X
+  NVA_COUNTER_SET(NVA_TRANSLATOR_COUNTERS)
   std::array<Counter, kNatDropCount> drops{};
   // Packet faults found here rather than by the parser (by
   // packet::DropReason: the checksums, verified before a packet creates a
   // connection).
   std::array<Counter, packet::kDropReasonCount> packet_drops{};
-  template <typename F>
-  void for_each(F&& f) const {
-#define NVA_X(member, name, doc) f(std::string_view(name), member.load());
-    NVA_TRANSLATOR_COUNTERS(NVA_X)
-#undef NVA_X
-  }
   std::uint64_t dropped() const noexcept {
     std::uint64_t n = 0;
     for (auto d : drops) n += d;

@@ -212,6 +212,24 @@ struct Proxy {
   Translator nat;
 };
 
+// A client's SYN (Linux's options) answered with a cookie: the cookie.
+std::uint32_t cookie_for(Proxy& px, const std::string& client, std::uint16_t cport,
+                         const std::string& vip, std::uint16_t vport,
+                         std::uint32_t now = 0) {
+  Bytes syn = seg(client, cport, vip, vport, kSyn, kClientIsn, 0, "", kLinuxSynOptions);
+  EXPECT_EQ(px.run(syn, now), Verdict::kReplyLocal);
+  return read(syn, px.nat.reply_len()).seq;
+}
+
+// The client's ACK of `cookie`, with room for the SYN it becomes (an
+// mbuf's tailroom in the worker).
+Bytes cookie_ack(const std::string& client, std::uint16_t cport, const std::string& vip,
+                 std::uint16_t vport, std::uint32_t cookie) {
+  Bytes ack = seg(client, cport, vip, vport, kAck, kClientIsn + 1, cookie + 1);
+  ack.resize(64);
+  return ack;
+}
+
 // The client's side of a proxied handshake to `vip`:`vport` and the
 // backend's, checked at every step. Returns the cookie.
 struct Opened {
@@ -337,13 +355,8 @@ TEST(SynProxy, SnatConnectionEndToEnd) {
 
 TEST(SynProxy, ClientSegmentsBeforeTheBackendAnswersSendTheSynAgain) {
   Proxy px;
-  Bytes syn = seg("203.0.113.5", 40000, "198.19.0.10", 80, kSyn, kClientIsn, 0, "",
-                  kLinuxSynOptions);
-  ASSERT_EQ(px.run(syn), Verdict::kReplyLocal);
-  const std::uint32_t cookie = read(syn, px.nat.reply_len()).seq;
-  Bytes ack =
-      seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck, kClientIsn + 1, cookie + 1);
-  ack.resize(64);
+  const std::uint32_t cookie = cookie_for(px, "203.0.113.5", 40000, "198.19.0.10", 80);
+  Bytes ack = cookie_ack("203.0.113.5", 40000, "198.19.0.10", 80, cookie);
   ASSERT_EQ(px.run(ack), Verdict::kForwardResized);
   const Seg first = read(ack, px.nat.reply_len());
   // The client's data (it believes it is connected) while the backend is
@@ -401,13 +414,8 @@ TEST(SynProxy, ClientSegmentsBeforeTheBackendAnswersSendTheSynAgain) {
 
 TEST(SynProxy, ABackendResetReachesTheClientAsOneItAccepts) {
   Proxy px;
-  Bytes syn = seg("203.0.113.5", 40000, "198.19.0.10", 80, kSyn, kClientIsn, 0, "",
-                  kLinuxSynOptions);
-  ASSERT_EQ(px.run(syn), Verdict::kReplyLocal);
-  const std::uint32_t cookie = read(syn, px.nat.reply_len()).seq;
-  Bytes ack =
-      seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck, kClientIsn + 1, cookie + 1);
-  ack.resize(64);
+  const std::uint32_t cookie = cookie_for(px, "203.0.113.5", 40000, "198.19.0.10", 80);
+  Bytes ack = cookie_ack("203.0.113.5", 40000, "198.19.0.10", 80, cookie);
   ASSERT_EQ(px.run(ack), Verdict::kForwardResized);
   // No listener: RST+ACK acknowledging the SYN.
   Bytes rst =
@@ -421,13 +429,8 @@ TEST(SynProxy, ABackendResetReachesTheClientAsOneItAccepts) {
   EXPECT_EQ(px.nat.counters().syn_proxy_refused, 1u);
   // An RST that does not acknowledge the SYN is not the backend's.
   Proxy px2;
-  Bytes syn2 = seg("203.0.113.5", 40000, "198.19.0.10", 80, kSyn, kClientIsn, 0, "",
-                   kLinuxSynOptions);
-  ASSERT_EQ(px2.run(syn2), Verdict::kReplyLocal);
-  const std::uint32_t cookie2 = read(syn2, px2.nat.reply_len()).seq;
-  Bytes ack2 =
-      seg("203.0.113.5", 40000, "198.19.0.10", 80, kAck, kClientIsn + 1, cookie2 + 1);
-  ack2.resize(64);
+  const std::uint32_t cookie2 = cookie_for(px2, "203.0.113.5", 40000, "198.19.0.10", 80);
+  Bytes ack2 = cookie_ack("203.0.113.5", 40000, "198.19.0.10", 80, cookie2);
   ASSERT_EQ(px2.run(ack2), Verdict::kForwardResized);
   Bytes blind = seg("198.18.2.1", 8080, "203.0.113.5", 40000, kRst | kAck, 0, 77);
   EXPECT_EQ(px2.run(blind, 5), Verdict::kDrop);
@@ -436,10 +439,7 @@ TEST(SynProxy, ABackendResetReachesTheClientAsOneItAccepts) {
 
 TEST(SynProxy, ForgedAndStaleAcksOpenNothing) {
   Proxy px;
-  Bytes syn = seg("203.0.113.5", 40000, "198.19.0.11", 443, kSyn, kClientIsn, 0, "",
-                  kLinuxSynOptions);
-  ASSERT_EQ(px.run(syn), Verdict::kReplyLocal);
-  const std::uint32_t cookie = read(syn, px.nat.reply_len()).seq;
+  const std::uint32_t cookie = cookie_for(px, "203.0.113.5", 40000, "198.19.0.11", 443);
   // A guessed cookie, another client's, the right one for another ISN: no
   // connection (dnat+snat: no pick-up either), each counted.
   for (const auto& [src, isn, ack] :
@@ -549,8 +549,7 @@ TEST(SynProxy, AFullProxyTableRefusesHandshakesCountedAndRecovers) {
       seg("10.0.0.2", 9, "198.19.0.10", 80, kSyn, kClientIsn, 0, "", kLinuxSynOptions);
   ASSERT_EQ(px.run(syn, later), Verdict::kReplyLocal);
   const std::uint32_t cookie = read(syn, px.nat.reply_len()).seq;
-  Bytes ack = seg("10.0.0.2", 9, "198.19.0.10", 80, kAck, kClientIsn + 1, cookie + 1);
-  ack.resize(64);
+  Bytes ack = cookie_ack("10.0.0.2", 9, "198.19.0.10", 80, cookie);
   EXPECT_EQ(px.run(ack, later), Verdict::kForwardResized);
 }
 
