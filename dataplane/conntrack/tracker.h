@@ -58,6 +58,11 @@ class ConnTracker {
   ConnTable& table() noexcept { return table_; }
   const ConnTable& table() const noexcept { return table_; }
   const TrackerCounters& counters() const noexcept { return counters_; }
+  // Connections evicted for new ones so far, every class.
+  std::uint64_t evicted() const noexcept {
+    return counters_.evicted_embryonic + counters_.evicted_unreplied +
+           counters_.evicted_closed;
+  }
   const Timeouts& timeouts() const noexcept { return timeouts_; }
 
   // Creates a connection in `state` with Conn::flags `flags` (kConnAssured

@@ -329,18 +329,24 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
   ConnState state = ConnState::kUdp;
   bool proxied = false;  // the client's ACK of a SYN cookie
   std::uint8_t mss_idx = 0;
-  if (p.l4_proto == packet::ipproto::kTcp) {
+  const bool tcp = p.l4_proto == packet::ipproto::kTcp;
+  const conntrack::TcpSegment seg = tcp ? tcp_segment(frame, p) : conntrack::TcpSegment{};
+  // The flow's hash (Maglev, SNAT address), once a packet has passed the
+  // checks that drop floods.
+  auto flow_hash = [&p, &svc] {
+    return lb::flow_hash({p.ipv4_src, p.ipv4_dst, p.src_port, p.dst_port, p.l4_proto},
+                         svc.seed);
+  };
+  if (tcp) {
     const bool syn = (p.tcp_flags & (kSyn | kAck | kRst)) == kSyn;
     // The SYN proxy: a SYN gets a cookie, an ACK may return one. Checksums
     // first here too (a cookie answers only an intact SYN), and only for a
     // service with a backend to open the connection to: the client of one
     // without would be "connected" to nothing until its retransmissions
     // give up; it is dropped as without the proxy.
-    if (syn && cfg_.syn_proxy != SynProxyMode::kOff && syn_cookies_active(now_ms) &&
-        p.frag == packet::FragState::kNone) {
+    if (syn && syn_cookies_active(now_ms) && p.frag == packet::FragState::kNone) {
       if (check_checksums && !checksums_ok(frame, p)) return Verdict::kDrop;
-      const lb::FlowTuple ft{p.ipv4_src, p.ipv4_dst, p.src_port, p.dst_port, p.l4_proto};
-      if (svc.maglev.lookup(lb::flow_hash(ft, svc.seed)) == lb::MaglevTable::kNoBackend) {
+      if (svc.maglev.lookup(flow_hash()) == lb::MaglevTable::kNoBackend) {
         return drop(NatDrop::kNoBackend);
       }
       return answer_syn_cookie(frame, p, now_ms);
@@ -352,10 +358,9 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
           now_ms - cookie_sent_ms_ < kCookieLifeMs))) {
       if (check_checksums && !checksums_ok(frame, p)) return Verdict::kDrop;
       check_checksums = false;  // done
-      const conntrack::TcpSegment s = tcp_segment(frame, p);
       if (const auto idx =
-              cookies_.check({p.ipv4_src, p.ipv4_dst, p.src_port, p.dst_port}, s.seq - 1,
-                             s.ack - 1, now_ms)) {
+              cookies_.check({p.ipv4_src, p.ipv4_dst, p.src_port, p.dst_port},
+                             seg.seq - 1, seg.ack - 1, now_ms)) {
         proxied = true;
         mss_idx = *idx;
         ++counters_.syn_cookies_valid;
@@ -377,8 +382,7 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
   }
   // Nor may a corrupt (or forged without care) one: checksums first.
   if (check_checksums && !checksums_ok(frame, p)) return Verdict::kDrop;
-  const lb::FlowTuple ft{p.ipv4_src, p.ipv4_dst, p.src_port, p.dst_port, p.l4_proto};
-  const std::uint64_t fh = lb::flow_hash(ft, svc.seed);
+  const std::uint64_t fh = flow_hash();
   const std::uint32_t bi = svc.maglev.lookup(fh);
   if (bi == lb::MaglevTable::kNoBackend) return drop(NatDrop::kNoBackend);
   const lb::Backend& be = svc.backends[bi];
@@ -417,19 +421,15 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
   // A proxied connection's client sent its SYN with the ISN one below this
   // ACK's sequence: that SYN is the one the backend gets.
   std::uint32_t seq_next = 0;
-  if (p.l4_proto == packet::ipproto::kTcp) {
-    const conntrack::TcpSegment s = tcp_segment(frame, p);
-    seq_next = proxied ? s.seq : conntrack::seg_end(s);
+  if (tcp) {
+    seq_next = proxied ? seg.seq : conntrack::seg_end(seg);
     flags |= conntrack::kConnSeqOrig;
     if (proxied) flags |= conntrack::kConnSynProxy;
     if ((p.tcp_flags & kFin) != 0) flags |= conntrack::kConnFinOrig;
   }
-  const conntrack::TrackerCounters& tc = tracker_.counters();
-  const std::uint64_t evicted =
-      tc.evicted_embryonic + tc.evicted_unreplied + tc.evicted_closed;
+  const std::uint64_t evicted = tracker_.evicted();
   const std::uint32_t idx = tracker_.create(key, reply, state, now_ms, flags);
-  if (idx == ConnRef::kNone ||
-      tc.evicted_embryonic + tc.evicted_unreplied + tc.evicted_closed != evicted) {
+  if (idx == ConnRef::kNone || tracker_.evicted() != evicted) {
     note_pressure(now_ms);  // the table is full: SYN cookies (kAuto)
   }
   if (idx == ConnRef::kNone) return drop(NatDrop::kTableFull);
@@ -444,7 +444,7 @@ Verdict Translator::slow_path(std::span<std::uint8_t> frame, const ParsedPacket&
       tracker_.remove(idx);
       return drop(NatDrop::kSynProxyFull);
     }
-    *cookie = tcp_segment(frame, p).ack - 1;
+    *cookie = seg.ack - 1;
     tracker_.table().conn(idx).seq_next[1] =
         std::uint32_t{packet::load_be16(frame.data() + p.l4_offset + 14)} << 8 | mss_idx;
     if (!write_proxy_syn(frame, p, idx)) {
