@@ -12,7 +12,7 @@
 
 #include "controlplane/advertiser.h"
 #include "controlplane/config/config.h"
-#include "controlplane/daemon.h"
+#include "controlplane/daemon/daemon.h"
 #include "controlplane/logger.h"
 #include "controlplane/replay.h"
 #include "dataplane/dataplane.h"
@@ -64,10 +64,10 @@ int run_daemon(const nva::config::Config& cfg, const std::string& path,
       status = daemon.run(sigs);
     }
     dp.stop();
-    const nva::DataPlaneStats s = dp.stats();
-    nva::logging::line({}, "anycast-nva: rx " + std::to_string(s.rx) + ", tx " +
-                               std::to_string(s.tx) + ", connections created " +
-                               std::to_string(s.connections_created) + ", dropped " +
+    const nva::CounterSnapshot s = dp.snapshot().total;
+    nva::logging::line({}, "anycast-nva: rx " + std::to_string(s["rx"]) + ", tx " +
+                               std::to_string(s["tx"]) + ", connections created " +
+                               std::to_string(s["connections_created"]) + ", dropped " +
                                std::to_string(s.dropped()));
     nva::logging::stdout_logger().flush(nva::logging::kExitGrace);
   } catch (const std::exception& e) {

@@ -28,45 +28,48 @@ constexpr unsigned kIdleRounds = 2000;
 // packet read and frees each one it writes), the worker's TX buffers and
 // its handoff ring are empty when it is idle: anything but 0 is a leak or a
 // buffer still held.
-void print(const DataPlaneStats& s, const ReplayOptions& o, std::uint32_t mbufs_in_use,
+void print(const CounterSnapshot& s, const ReplayOptions& o, std::uint32_t mbufs_in_use,
            std::uint32_t mbufs_total) {
+  std::vector<std::pair<std::string_view, std::uint64_t>> drops;
+  for (const auto& d : s.drops)
+    if (d.second != 0) drops.push_back(d);
   if (o.json) {
     nlohmann::json j;
     j["input"] = o.input;
     j["output"] = o.output;
-    j["packets_in"] = s.rx;
-    j["packets_out"] = s.tx;
-    j["forwarded"] = s.forwarded;
-    j["answered"] = s.replied_local;
+    j["packets_in"] = s["rx"];
+    j["packets_out"] = s["tx"];
+    j["forwarded"] = s["forwarded"];
+    j["answered"] = s["replied_local"];
     j["dropped"] = s.dropped();
-    j["exceptions"] = s.exceptions;
-    j["connections_created"] = s.connections_created;
-    j["connections_live"] = s.connections_live;
-    j["syn_cookies_sent"] = s.syn_cookies_sent;
-    j["syn_cookies_valid"] = s.syn_cookies_valid;
-    j["syn_proxy_established"] = s.syn_proxy_established;
-    nlohmann::json drops = nlohmann::json::object();
-    for (const auto& [why, n] : s.drops) drops[why] = n;
-    j["drops"] = drops;
+    j["exceptions"] = s["exception_dropped"];
+    j["connections_created"] = s["connections_created"];
+    j["connections_live"] = s["connections"];
+    j["syn_cookies_sent"] = s["syn_cookies_sent"];
+    j["syn_cookies_valid"] = s["syn_cookies_valid"];
+    j["syn_proxy_established"] = s["syn_proxy_established"];
+    nlohmann::json d = nlohmann::json::object();
+    for (const auto& [why, n] : drops) d[std::string(why)] = n;
+    j["drops"] = d;
     j["mbufs_in_use"] = mbufs_in_use;
     j["mbufs_total"] = mbufs_total;
     std::cout << j.dump(2) << "\n";
     return;
   }
   std::cout << "replay: " << o.input << " -> " << o.output << "\n"
-            << "packets: in " << s.rx << ", out " << s.tx << " (forwarded " << s.forwarded
-            << ", answered " << s.replied_local << "), dropped " << s.dropped()
-            << ", exceptions " << s.exceptions << "\n"
-            << "connections: created " << s.connections_created << ", live "
-            << s.connections_live << "\n";
-  if (s.syn_cookies_sent != 0 || s.syn_cookies_valid != 0) {
-    std::cout << "syn proxy: cookies sent " << s.syn_cookies_sent << ", valid "
-              << s.syn_cookies_valid << ", established " << s.syn_proxy_established
+            << "packets: in " << s["rx"] << ", out " << s["tx"] << " (forwarded "
+            << s["forwarded"] << ", answered " << s["replied_local"] << "), dropped "
+            << s.dropped() << ", exceptions " << s["exception_dropped"] << "\n"
+            << "connections: created " << s["connections_created"] << ", live "
+            << s["connections"] << "\n";
+  if (s["syn_cookies_sent"] != 0 || s["syn_cookies_valid"] != 0) {
+    std::cout << "syn proxy: cookies sent " << s["syn_cookies_sent"] << ", valid "
+              << s["syn_cookies_valid"] << ", established " << s["syn_proxy_established"]
               << "\n";
   }
-  if (!s.drops.empty()) {
+  if (!drops.empty()) {
     std::cout << "drops:";
-    for (const auto& [why, n] : s.drops) std::cout << " " << why << " " << n;
+    for (const auto& [why, n] : drops) std::cout << " " << why << " " << n;
     std::cout << "\n";
   }
   std::cout << "mbufs: in use " << mbufs_in_use << " of " << mbufs_total << "\n";
@@ -114,9 +117,9 @@ int run(const config::Config& cfg, const ReplayOptions& o) {
     // Fragments still waiting for their first fragment never get it: they are
     // dropped as timed out, so every packet in is accounted for.
     dp.flush_held();
-    const DataPlaneStats s = dp.stats();
+    const DataPlaneSnapshot s = dp.snapshot();
     // Destroying the data plane closes the port, which writes the capture.
-    print(s, o, dp.mbufs_total() - dp.mbufs_free(), dp.mbufs_total());
+    print(s.total, o, dp.mbufs_total() - dp.mbufs_free(), dp.mbufs_total());
   } catch (const std::exception& e) {
     std::cerr << "anycast-nva: replay: " << e.what() << "\n";
     status = 1;

@@ -498,45 +498,39 @@ std::vector<std::pair<std::string_view, std::uint64_t>> worker_counters(const Wo
   return out;
 }
 
-DataPlaneStats DataPlane::stats() const {
-  DataPlaneStats s;
-  std::vector<std::pair<std::string_view, std::uint64_t>> drops;
-  for (const auto& w : workers_) {
-    const WorkerCounters& c = w->counters();
-    s.rx += c.rx;
-    s.tx += c.tx;
-    s.tx_dropped += c.tx_dropped;
-    s.handoff_out += c.handoff_out;
-    s.handoff_dropped += c.handoff_dropped;
-    s.exceptions += c.exception_dropped;
-    const nat::TranslatorCounters& t = w->translator().counters();
-    s.forwarded += t.forwarded;
-    s.replied_local += t.replied_local;
-    s.connections_created += t.created;
-    s.dead_backend_resets += t.dead_backend_resets;
-    s.snat_evicted += t.snat_evicted;
-    s.syn_cookies_sent += t.syn_cookies_sent;
-    s.syn_cookies_valid += t.syn_cookies_valid;
-    s.syn_cookies_invalid += t.syn_cookies_invalid;
-    s.syn_proxy_established += t.syn_proxy_established;
-    s.syn_proxy_refused += t.syn_proxy_refused;
-    const auto& tr = w->translator().tracker();
-    s.connections_live += tr.table().size();
-    s.connections_expired += tr.counters().expired;
-    s.evicted_embryonic += tr.counters().evicted_embryonic;
-    s.evicted_unreplied += tr.counters().evicted_unreplied;
-    s.evicted_closed += tr.counters().evicted_closed;
-    s.tcp_ignored += tr.counters().tcp_ignored;
-    // The same names in the same order for every worker.
-    const auto d = worker_drops(*w);
-    if (drops.empty()) {
-      drops = d;
-    } else {
-      for (std::size_t i = 0; i < d.size(); ++i) drops[i].second += d[i].second;
+std::uint64_t CounterSnapshot::operator[](std::string_view name) const {
+  for (const NamedCounters* set : {&counters, &drops}) {
+    for (const auto& [have, n] : *set) {
+      if (have == name) return n;
     }
   }
-  for (const auto& [name, n] : drops) {
-    if (n != 0) s.drops.emplace_back(std::string(name), n);
+  throw std::out_of_range("no counter named '" + std::string(name) + "'");
+}
+
+std::uint64_t CounterSnapshot::dropped() const {
+  std::uint64_t n = 0;
+  for (const auto& d : drops) n += d.second;
+  return n;
+}
+
+DataPlaneSnapshot DataPlane::snapshot() const {
+  DataPlaneSnapshot s;
+  s.workers.reserve(workers_.size());
+  for (const auto& w : workers_) {
+    s.workers.push_back({worker_counters(*w), worker_drops(*w)});
+    s.snat_exhaustion.push_back(w->translator().exhaustion().read());
+  }
+  // The same names in the same order for every worker.
+  auto sum = [](NamedCounters& into, const NamedCounters& from) {
+    if (into.empty()) {
+      into = from;
+      return;
+    }
+    for (std::size_t i = 0; i < from.size(); ++i) into[i].second += from[i].second;
+  };
+  for (const CounterSnapshot& w : s.workers) {
+    sum(s.total.counters, w.counters);
+    sum(s.total.drops, w.drops);
   }
   return s;
 }

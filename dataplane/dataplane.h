@@ -24,37 +24,14 @@
 
 namespace nva {
 
-// Totals over all workers, for logs, --replay summaries and tests.
-struct DataPlaneStats {
-  std::uint64_t rx = 0, tx = 0, tx_dropped = 0;
-  std::uint64_t handoff_out = 0, handoff_dropped = 0;
-  std::uint64_t forwarded = 0, replied_local = 0, exceptions = 0;
-  std::uint64_t connections_created = 0, connections_live = 0, connections_expired = 0;
-  // Evicted for new connections (conntrack/tracker.h), by class; SNAT
-  // ports taken back from the pair's embryonic or unassured connections.
-  std::uint64_t evicted_embryonic = 0, evicted_unreplied = 0, evicted_closed = 0;
-  std::uint64_t snat_evicted = 0;
-  // TCP segments forwarded without a state change (conntrack/state.h).
-  std::uint64_t tcp_ignored = 0;
-  std::uint64_t dead_backend_resets = 0;
-  // The SYN proxy (nat/translator.h, TranslatorCounters).
-  std::uint64_t syn_cookies_sent = 0, syn_cookies_valid = 0, syn_cookies_invalid = 0;
-  std::uint64_t syn_proxy_established = 0, syn_proxy_refused = 0;
-  std::vector<std::pair<std::string, std::uint64_t>> drops;  // reason -> count, non-zero
-  std::uint64_t dropped() const {
-    std::uint64_t n = 0;
-    for (const auto& d : drops) n += d.second;
-    return n;
-  }
-};
-
 // Every drop counter of worker `w` by name, zeros included, in one order
 // that is the same for every worker: the packet faults by
 // packet::DropReason (the parser's and the translator's checksum checks
 // summed), the translator's nat::NatDrop, the fragment tracker's
 // (kFragmentDropNames), then handoff_ring_full and tx_full. A name in two
-// tables (only "none", never counted) is one entry. DataPlane::stats() sums
-// these over the workers; /nva/workers publishes each worker's non-zero ones.
+// tables (only "none", never counted) is one entry. DataPlane::snapshot()
+// sums these over the workers; /nva/workers publishes each worker's non-zero
+// ones.
 std::vector<std::pair<std::string_view, std::uint64_t>> worker_drops(const Worker& w);
 
 // Every other counter of worker `w` by name, in one order that is the same
@@ -66,6 +43,28 @@ std::vector<std::pair<std::string_view, std::uint64_t>> worker_drops(const Worke
 // value is whole (Counter), the set is not a consistent cut. /nva/workers
 // publishes them all; a counter added to a table appears there by itself.
 std::vector<std::pair<std::string_view, std::uint64_t>> worker_counters(const Worker& w);
+
+// Counters by name, in their tables' order.
+using NamedCounters = std::vector<std::pair<std::string_view, std::uint64_t>>;
+
+// One reading of a worker's counters, or their sums over the workers.
+struct CounterSnapshot {
+  NamedCounters counters;  // worker_counters()
+  NamedCounters drops;     // worker_drops(), zeros included
+  // The counter or drop called `name`; std::out_of_range names an unknown
+  // one (a misspelt name fails loudly, not as a zero).
+  std::uint64_t operator[](std::string_view name) const;
+  std::uint64_t dropped() const;  // every drop
+};
+
+// DataPlane::snapshot(): every worker's counters and their sums by name (a
+// sum is not meaningful for every counter: heartbeat).
+struct DataPlaneSnapshot {
+  std::vector<CounterSnapshot> workers;
+  CounterSnapshot total;
+  // Per worker: where it ran out of SNAT ports (nat/exhaustion.h).
+  std::vector<std::vector<nat::ExhaustionEntry>> snat_exhaustion;
+};
 
 // Everything in the data plane that can hold packet buffers at the same
 // time. The pool must be at least total(): less, and a full handoff ring or
@@ -123,7 +122,13 @@ class DataPlane {
   // The table the workers use now (control-plane thread only).
   const lb::ServiceTable& services() const { return *services_->read(); }
 
-  DataPlaneStats stats() const;
+  // Every worker's counters (worker_counters(), worker_drops()) and their
+  // sums, from any thread while the workers run. Memory order: each value is
+  // one relaxed atomic load (common/counter.h): whole, never torn, and never
+  // older than what an earlier snapshot() on the same thread saw; the set
+  // is not a consistent cut (a packet in rx may not be in forwarded yet).
+  // The logs, --replay's summary, /nva/workers and the tests read this.
+  DataPlaneSnapshot snapshot() const;
   // Connections that still carry traffic: every timeout class but TCP
   // time-wait and closed (a drain waits for these).
   std::uint64_t active_connections() const;

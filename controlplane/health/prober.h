@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -47,6 +48,7 @@ struct ProbeConfig {
   std::string http_path = "/";
   unsigned http_status = kDefaultHttpStatus;  // expected status
   std::optional<std::uint32_t> source;        // host-order IPv4 to bind probes to
+  auto operator<=>(const ProbeConfig&) const = default;
 };
 
 // The http_path setting's one validator: nullopt when the prober can send
@@ -64,6 +66,7 @@ std::vector<std::string> validate(const ProbeConfig& c);
 struct Target {
   std::uint32_t addr = 0;  // host order
   std::uint16_t port = 0;  // host order
+  auto operator<=>(const Target&) const = default;
 };
 std::string format_target(const Target& t);  // "10.0.0.1:80"
 

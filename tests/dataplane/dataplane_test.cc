@@ -143,17 +143,18 @@ TEST(DataPlane, ServiceUpdateKeepsExistingConnections) {
   EXPECT_EQ(out[0].ipv4_dst, ipv4_from_string("198.18.2.1"));
   EXPECT_EQ(out[1].ipv4_dst, ipv4_from_string("198.18.2.2"));
 
-  const DataPlaneStats s = dp.stats();
-  EXPECT_EQ(s.rx, 3u);
-  EXPECT_EQ(s.tx, 3u);
-  EXPECT_EQ(s.connections_created, 2u);
-  EXPECT_EQ(s.connections_live, 2u);
+  const CounterSnapshot s = dp.snapshot().total;
+  EXPECT_EQ(s["rx"], 3u);
+  EXPECT_EQ(s["tx"], 3u);
+  EXPECT_EQ(s["connections_created"], 2u);
+  EXPECT_EQ(s["connections"], 2u);
   EXPECT_EQ(s.dropped(), 0u);
+  EXPECT_THROW((void)s["no_such_counter"], std::out_of_range);
 }
 
 // Every drop table of a worker by name (worker_drops(): what /nva/workers
-// publishes), each name once, and stats() giving the same non-zero ones in
-// the same order: a parse fault, a checksum the translator refuses, a NAT
+// publishes), each name once, and snapshot() giving the same in the same
+// order, per worker and summed: a parse fault, a checksum the translator refuses, a NAT
 // drop and a fragment flushed at the end.
 TEST(DataPlane, DropsAreNamedOncePerWorkerAndSummedByStats) {
   ASSERT_TRUE(test::EalEnvironment::running());
@@ -213,11 +214,13 @@ TEST(DataPlane, DropsAreNamedOncePerWorkerAndSummedByStats) {
   EXPECT_EQ(count("fragment_timeout"), 1u);
   EXPECT_EQ(total, 4u);
 
-  std::vector<std::pair<std::string, std::uint64_t>> nonzero;
-  for (const auto& [name, n] : drops)
-    if (n != 0) nonzero.emplace_back(std::string(name), n);
-  EXPECT_EQ(dp.stats().drops, nonzero);
-  EXPECT_EQ(dp.stats().rx, 4u);
+  const DataPlaneSnapshot s = dp.snapshot();
+  ASSERT_EQ(s.workers.size(), 1u);
+  EXPECT_EQ(s.workers[0].drops, drops);
+  EXPECT_EQ(s.total.drops, drops);
+  EXPECT_EQ(s.total.dropped(), 4u);
+  EXPECT_EQ(s.total["rx"], 4u);
+  EXPECT_EQ(s.total.counters, worker_counters(dp.worker(0)));
 }
 
 // A port whose RSS cannot be read (net_ring has none) falls back to

@@ -4,9 +4,12 @@
 // expiry, and each drop reason.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <iostream>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dataplane/nat/translator.h"
@@ -335,6 +338,39 @@ TEST(Translator, SnatPortsExhaustThenCount) {
   EXPECT_EQ(h.nat.last_drop(), NatDrop::kSnatPortsExhausted);
   EXPECT_EQ(h.nat.counters().snat_evicted, 1u);
   EXPECT_EQ(h.nat.exhaustion()[0].count, 2u);
+}
+
+// read() from another thread while the worker records: every entry whole
+// (its three fields from one pair, count above the inherited error), never
+// one pair's address with another's port, and the pairs all there at the end.
+TEST(ExhaustionTally, ReadFromAnotherThreadGivesWholeEntries) {
+  ExhaustionTally t;
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    // Many more pairs than slots: slots are taken over all the time.
+    for (std::uint32_t r = 0; r < 200'000; ++r) {
+      const std::uint32_t pair = (r * 2654435761u) % 97;
+      t.record(0x0A000000 + pair, static_cast<std::uint16_t>(1000 + pair),
+               0x0B000000 + pair);
+    }
+    done = true;
+  });
+  std::uint64_t readings = 0, entries = 0;
+  while (!done.load()) {
+    for (const ExhaustionEntry& e : t.read()) {
+      const std::uint32_t pair = e.backend_addr - 0x0A000000;
+      ASSERT_LT(pair, 97u);
+      ASSERT_EQ(e.backend_port, 1000 + pair);
+      ASSERT_EQ(e.snat_addr, 0x0B000000 + pair);
+      ASSERT_GT(e.count, e.error);
+      ++entries;
+    }
+    ++readings;
+  }
+  writer.join();
+  EXPECT_EQ(t.read().size(), ExhaustionTally::kSlots);
+  EXPECT_EQ(t.total(), 200'000u);
+  std::cout << readings << " readings, " << entries << " entries checked\n";
 }
 
 // Space-Saving: every pair counted exactly while the slots suffice; past

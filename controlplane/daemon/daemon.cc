@@ -1,0 +1,391 @@
+// The daemon's control plane (see daemon.h): everything below runs on the
+// io_context thread except run()'s signal loop. The parts by role: the
+// backends and their probes (backends.h), the VIPs' advertisement
+// decisions (adverts.h), the /nva/ documents (publish.h); this file holds
+// the loop that ties them (tick, data-plane watchdog), reload and drain.
+#include <utility>  // before Asio: Debian's Boost uses std::exchange without it
+
+#include "controlplane/daemon/daemon.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <thread>
+
+#include "controlplane/advertiser.h"
+#include "controlplane/api/telemetry.h"
+#include "controlplane/daemon/adverts.h"
+#include "controlplane/daemon/backends.h"
+#include "controlplane/daemon/publish.h"
+#include "controlplane/health/dataplane_health.h"
+#include "controlplane/logger.h"
+#include "dataplane/dataplane.h"
+
+namespace nva {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr milliseconds kTick{10};
+constexpr milliseconds kCeaseFlush{300};  // NOTIFICATIONs on the wire
+constexpr milliseconds kTelemetry{500};   // snapshot period of /nva/
+constexpr const char* kVersion = "0.1.0";
+
+long long ms_since(SteadyClock::time_point t, SteadyClock::time_point now) {
+  return std::chrono::duration_cast<milliseconds>(now - t).count();
+}
+
+// Through the logger (logger.h): never blocks this thread on stdout; exact
+// repeats, or lines of one `key`, are rate-limited.
+void log(std::string line, std::string_view key = {}) {
+  logging::line(key, std::move(line));
+}
+
+// What a reload cannot change without a restart; empty if nothing.
+std::string restart_needed(const config::Config& a, const config::Config& b) {
+  if (a.eal_args != b.eal_args) return "eal.args";
+  if (!(a.dataplane == b.dataplane)) return "[dataplane]";
+  if (a.timeouts.ms != b.timeouts.ms) return "[timeouts]";
+  auto sessions = [](config::BgpConfig c) {
+    c.prepend = 0;
+    c.med.reset();
+    c.communities.clear();
+    c.large_communities.clear();
+    return c;
+  };
+  if (!(sessions(a.bgp) == sessions(b.bgp))) {
+    return "[bgp] sessions (AS, router id, source, peers, timers, max_prefixes_in)";
+  }
+  return "";
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  Impl(config::Config c, std::string p, std::vector<std::string> o, DataPlane& d);
+
+  // --- io thread ---
+  // Runs `f`; an exception is logged and counted, never thrown on: every
+  // handler this file posts runs under it, so a bug or a refused input in
+  // one handler costs that handler, not the process.
+  template <typename F>
+  void guarded(const char* what, F&& f) noexcept;
+  void on_tick();
+  void check_dataplane(SteadyClock::time_point now);
+  void reload();
+  void start_drain(const std::string& cause);
+  void drain_progress(SteadyClock::time_point now);
+  void finish(const std::string& communication);
+  void publish_telemetry(SteadyClock::time_point now);
+
+  config::Config cfg;
+  const std::string path;
+  const std::vector<std::string> overrides;
+  DataPlane& dp;
+  asio::io_context io;
+  asio::steady_timer tick{io};
+  asio::steady_timer flush{io};
+  std::thread thread;
+  std::unique_ptr<Advertiser> bgp;
+  std::unique_ptr<Backends> backends;
+  std::unique_ptr<VipAdverts> adverts;
+  std::unique_ptr<api::Telemetry> telemetry;
+  SteadyClock::time_point started, next_telemetry;
+
+  // Data-plane health.
+  health::DataplaneHealth dp_health{{}};
+  bool dp_ok = true;
+  std::string dp_reason;
+
+  // Drain and stop.
+  bool draining = false;
+  bool finishing = false;
+  SteadyClock::time_point drain_start, drain_deadline;
+  std::atomic<bool> finished{false};
+
+  // Exceptions caught by guarded() or the run loop (/nva/info).
+  std::uint64_t handler_errors = 0;
+};
+
+template <typename F>
+void Daemon::Impl::guarded(const char* what, F&& f) noexcept {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    ++handler_errors;
+    log(std::string("control plane: ") + what + ": " + e.what() +
+        " (caught; the daemon keeps running)");
+  } catch (...) {
+    ++handler_errors;
+    log(std::string("control plane: ") + what +
+        ": unknown exception (caught; the daemon keeps running)");
+  }
+}
+
+Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
+                   DataPlane& d)
+    : cfg(std::move(c)), path(std::move(p)), overrides(std::move(o)), dp(d) {
+  const auto now = SteadyClock::now();
+  started = now;
+  next_telemetry = now;
+  dp_health.set_watchdog(milliseconds(cfg.dataplane.watchdog_ms));
+  if (cfg.bgp.enabled) {
+    bgp = std::make_unique<Advertiser>(io, cfg.bgp);
+  }
+  backends = std::make_unique<Backends>(
+      io, [this](const char* what, const std::function<void()>& f) { guarded(what, f); },
+      [](std::string line, std::string key) { log(std::move(line), key); });
+  backends->install(backends->plan(cfg));
+  adverts = std::make_unique<VipAdverts>(bgp.get(),
+                                         [](std::string line) { log(std::move(line)); });
+  adverts->configure(backends->vips(), cfg, /*reload=*/false);
+  telemetry = std::make_unique<api::Telemetry>();
+  telemetry->on_command(
+      "/nva/drain",
+      [this](const std::string&) {
+        // The telemetry thread: only post, and read nothing the control
+        // plane's thread writes.
+        asio::post(
+            io, [this] { guarded("drain", [this] { start_drain("drain command"); }); });
+        return nlohmann::json{{"draining", 1}};
+      },
+      "Drain: withdraw (or GRACEFUL_SHUTDOWN) the VIPs, forward until idle, then exit");
+  if (bgp) {
+    log("anycast-nva: BGP AS " + std::to_string(cfg.bgp.local_as) + ", " +
+        std::to_string(adverts->size()) + " VIP(s) for " +
+        std::to_string(cfg.bgp.peers.size()) + " peer(s), announced once healthy");
+  }
+}
+
+void Daemon::Impl::on_tick() {
+  // Armed first: if anything below throws (guarded() logs it), the next
+  // tick still comes.
+  tick.expires_after(kTick);
+  tick.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) guarded("tick", [this] { on_tick(); });
+  });
+  const auto now = SteadyClock::now();
+  check_dataplane(now);
+  if (backends->take_dirty()) {
+    // Published without waiting: a stuck worker cannot hold this thread.
+    dp.update_services(backends->services(), cfg.health.dead_backend_connections);
+  }
+  dp.reclaim();
+  adverts->decide(now, dp_ok, dp_reason, *backends, cfg.service_health, draining);
+  if (draining) drain_progress(now);
+  if (now >= next_telemetry) {
+    next_telemetry = now + kTelemetry;
+    publish_telemetry(now);
+  }
+}
+
+void Daemon::Impl::check_dataplane(SteadyClock::time_point now) {
+  health::DataplaneSample sample;
+  sample.heartbeats.reserve(dp.worker_count());
+  for (std::size_t i = 0; i < dp.worker_count(); ++i) {
+    sample.heartbeats.push_back(dp.worker(i).heartbeat());
+  }
+  for (std::size_t i = 0; i < dp.ports().size(); ++i) {
+    sample.links.emplace_back(dp.ports()[i].name, dp.link_up(i));
+  }
+  sample.mbufs_free = dp.mbufs_free();
+  sample.mbufs_total = dp.mbufs_total();
+  sample.handoff_sent = dp.handoff_sent();
+  sample.handoff_dropped = dp.handoff_dropped();
+  if (dp_health.update(sample, now)) {
+    log(dp_health.ok() ? "health: data plane healthy again"
+                       : "health: data plane unhealthy: " + dp_health.reason());
+  }
+  dp_ok = dp_health.ok();
+  dp_reason = dp_health.reason();
+}
+
+void Daemon::Impl::reload() {
+  if (draining) {
+    log("reload: draining: ignored");
+    return;
+  }
+  log("reload: reading " + path);
+  config::Config next;
+  try {
+    // The same validation as --check-config and start (config::load calls
+    // each setting's own validator: the prober's, the speaker's).
+    next = config::load(path, overrides);
+    if (next.bgp.enabled) check_bgp(next.bgp);
+  } catch (const config::ConfigError& e) {
+    log(std::string("reload: ") + e.what() + ": keeping the running configuration");
+    return;
+  } catch (const std::exception& e) {
+    log(std::string("reload: failed: ") + e.what() +
+        ": keeping the running configuration");
+    return;
+  }
+  if (const std::string why = restart_needed(cfg, next); !why.empty()) {
+    log("reload: " + why +
+        " changed, which needs a restart: keeping the running "
+        "configuration");
+    return;
+  }
+  // Everything that can fail happens before anything running changes.
+  const std::size_t before = backends->probes().size();
+  Backends::Plan plan;
+  try {
+    plan = backends->plan(next);
+  } catch (const std::exception& e) {
+    log(std::string("reload: cannot start the probes: ") + e.what() +
+        ": keeping the running configuration");
+    return;
+  }
+  const std::size_t kept = plan.kept;
+  cfg = std::move(next);
+  backends->install(std::move(plan));
+  adverts->configure(backends->vips(), cfg, /*reload=*/true);
+  log("reload: applied: " + std::to_string(backends->services().size()) +
+      " service(s), " + std::to_string(backends->probes().size()) +
+      " backend probe(s) (" + std::to_string(kept) + " kept of " +
+      std::to_string(before) + "), route attributes " +
+      (adverts->route_attributes_changed() ? "changed" : "unchanged"));
+}
+
+void Daemon::Impl::start_drain(const std::string& cause) {
+  if (draining) return;
+  draining = true;
+  drain_start = SteadyClock::now();
+  drain_deadline = drain_start + milliseconds(cfg.drain.time_ms);
+  const bool gshut = cfg.drain.mode == config::DrainConfig::Mode::kGracefulShutdown;
+  const std::size_t n = adverts->drain(gshut);
+  log("drain: " + cause + ": " + (gshut ? "GRACEFUL_SHUTDOWN on " : "withdrew ") +
+      std::to_string(n) + " VIP(s); forwarding while connections remain, at most " +
+      std::to_string(cfg.drain.time_ms) + " ms");
+  drain_progress(drain_start);
+}
+
+void Daemon::Impl::drain_progress(SteadyClock::time_point now) {
+  if (finishing) return;
+  const std::uint64_t active = dp.active_connections();
+  if (active != 0 && now < drain_deadline) return;
+  log("drain: done after " + std::to_string(ms_since(drain_start, now)) + " ms: " +
+      (active == 0 ? std::string("no active connection left")
+                   : "time up with " + std::to_string(active) + " active connection(s)"));
+  finish("anycast-nva stopping");
+}
+
+void Daemon::Impl::finish(const std::string& communication) {
+  if (finishing) return;
+  finishing = true;
+  if (bgp) bgp->stop(communication);
+  publish_telemetry(SteadyClock::now());
+  flush.expires_after(kCeaseFlush);
+  flush.async_wait([this](const boost::system::error_code&) { finished = true; });
+}
+
+// Snapshots for the /nva/ telemetry commands (docs/TELEMETRY.md).
+void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
+  const DataPlaneSnapshot snap = dp.snapshot();
+  telemetry->publish(
+      "/nva/info",
+      {{"version", kVersion},
+       {"uptime_s",
+        std::chrono::duration_cast<std::chrono::seconds>(now - started).count()},
+       {"state", finishing  ? "stopping"
+                 : draining ? "draining"
+                            : "running"},
+       {"workers", dp.worker_count()},
+       {"pid", static_cast<std::uint64_t>(getpid())},
+       {"dataplane_healthy", dp_ok ? 1 : 0},
+       {"dataplane_reason", dp_reason},
+       {"active_connections", dp.active_connections()},
+       {"mbufs_free", dp.mbufs_free()},
+       {"control_plane_errors", handler_errors},
+       {"config", cfg.source}});
+  telemetry->publish("/nva/workers", workers_json(snap));
+  telemetry->publish("/nva/snat", snat_json(snap));
+  ServicesJson svcs = services_json(*backends, cfg.service_health, now);
+  telemetry->publish("/nva/services", std::move(svcs.services));
+  telemetry->publish("/nva/backends", std::move(svcs.backends));
+  telemetry->publish("/nva/health", health_json(*adverts, bgp.get(), draining, now));
+  if (!bgp) return;
+  BgpJson b = bgp_json(*bgp);
+  telemetry->publish("/nva/bgp/peers", std::move(b.peers));
+  telemetry->publish("/nva/bgp/routes", std::move(b.routes));
+}
+
+Daemon::Daemon(config::Config cfg, std::string path, std::vector<std::string> overrides,
+               DataPlane& dp)
+    : impl_(std::make_unique<Impl>(std::move(cfg), std::move(path), std::move(overrides),
+                                   dp)) {}
+
+Daemon::~Daemon() {
+  impl_->io.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int Daemon::run(const sigset_t& sigs) {
+  Impl& m = *impl_;
+  asio::post(m.io, [&m] { m.guarded("tick", [&m] { m.on_tick(); }); });
+  m.thread = std::thread([&m] {
+    // The last line of defence for handlers this file does not wrap (the
+    // speaker's, the prober's): Asio lets run() be called again after a
+    // handler threw; the io_context's other work is untouched.
+    for (;;) {
+      try {
+        m.io.run();
+        return;
+      } catch (const std::exception& e) {
+        ++m.handler_errors;
+        log(std::string("control plane: handler failed: ") + e.what() +
+            " (caught; the daemon keeps running)");
+      } catch (...) {
+        ++m.handler_errors;
+        log("control plane: handler failed: unknown exception (caught; the daemon keeps "
+            "running)");
+      }
+    }
+  });
+  bool stopping = false;
+  while (!m.finished.load()) {
+    timespec ts{0, 100'000'000};
+    const int sig = sigtimedwait(&sigs, nullptr, &ts);
+    if (sig == SIGUSR1 && m.cfg.dataplane.test_hooks) {
+      auto& w = m.dp.worker(0);
+      w.test_stall = !w.test_stall.load();
+      log(std::string("anycast-nva: test hook: worker 0 ") +
+          (w.test_stall.load() ? "stalled" : "released"));
+    } else if (sig == SIGUSR2 && m.cfg.dataplane.test_hooks) {
+      // Test hook: one handler that throws under guarded() and one that
+      // throws bare (caught by the run loop); the daemon must run on.
+      asio::post(m.io, [&m] {
+        m.guarded("test hook",
+                  [] { throw std::runtime_error("test hook: a throwing handler"); });
+      });
+      asio::post(m.io,
+                 [] { throw std::runtime_error("test hook: a bare throwing handler"); });
+    } else if (sig == SIGHUP) {
+      asio::post(m.io, [&m] { m.guarded("reload", [&m] { m.reload(); }); });
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      const std::string name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+      if (!stopping) {
+        stopping = true;
+        asio::post(m.io,
+                   [&m, name] { m.guarded("drain", [&] { m.start_drain(name); }); });
+      } else {
+        log("anycast-nva: " + name + " again: stopping without waiting for the drain");
+        asio::post(m.io, [&m] {
+          m.guarded("stop", [&m] { m.finish("anycast-nva stopping"); });
+        });
+      }
+    }
+  }
+  m.io.stop();
+  m.thread.join();
+  return 0;
+}
+
+}  // namespace nva
