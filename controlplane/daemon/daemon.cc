@@ -289,6 +289,7 @@ void Daemon::Impl::finish(const std::string& communication) {
 // Snapshots for the /nva/ telemetry commands (docs/TELEMETRY.md).
 void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
   const DataPlaneSnapshot snap = dp.snapshot();
+  const logging::LoggerStats logs = logging::stdout_logger().stats();
   telemetry->publish(
       "/nva/info",
       {{"version", kVersion},
@@ -304,6 +305,9 @@ void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
        {"active_connections", dp.active_connections()},
        {"mbufs_free", dp.mbufs_free()},
        {"control_plane_errors", handler_errors},
+       {"log_lines_written", logs.written},
+       {"log_lines_dropped", logs.dropped},
+       {"log_lines_suppressed", logs.suppressed},
        {"config", cfg.source}});
   telemetry->publish("/nva/workers", workers_json(snap));
   telemetry->publish("/nva/snat", snat_json(snap));
