@@ -49,6 +49,12 @@ struct Harness {
                     },
                     [this](std::string line, std::string) { lines.push_back(line); }};
 
+  // Installs `c`'s backends and waits for every probe's first result.
+  void start(const config::Config& c) {
+    backends.install(backends.plan(c));
+    settle();
+  }
+
   // Runs the io_context until every probe has a result (kind none: one each).
   void settle() {
     for (int i = 0; i < 200; ++i) {
@@ -98,8 +104,7 @@ TEST(Backends, ProbesStartUnknownThenSetTheBackendsHealth) {
 TEST(Backends, AReloadKeepsUnchangedProbesWithTheirHealth) {
   Harness h;
   const config::Config c = config::parse(kConfig, "nva.ini");
-  h.backends.install(h.backends.plan(c));
-  h.settle();
+  h.start(c);
   const auto before = ids(h.backends);
 
   Backends::Plan same = h.backends.plan(c);
@@ -131,8 +136,7 @@ TEST(Backends, AReloadKeepsUnchangedProbesWithTheirHealth) {
 TEST(Backends, APlanThatCannotStartAProbeChangesNothing) {
   Harness h;
   const config::Config c = config::parse(kConfig, "nva.ini");
-  h.backends.install(h.backends.plan(c));
-  h.settle();
+  h.start(c);
   const auto before = ids(h.backends);
   config::Config bad =
       config::parse(std::string(kConfig) + "probe_port = 8443\n", "nva.ini");
