@@ -18,8 +18,10 @@
 
 #include "controlplane/advertiser.h"
 #include "controlplane/api/telemetry.h"
+#include "controlplane/bgp/speaker.h"
 #include "controlplane/daemon/adverts.h"
 #include "controlplane/daemon/backends.h"
+#include "controlplane/daemon/notify.h"
 #include "controlplane/daemon/publish.h"
 #include "controlplane/health/dataplane_health.h"
 #include "controlplane/logger.h"
@@ -84,6 +86,8 @@ struct Daemon::Impl {
   void drain_progress(SteadyClock::time_point now);
   void finish(const std::string& communication);
   void publish_telemetry(SteadyClock::time_point now);
+  // "2 workers; VIPs announced 1/1; BGP peers up 2/2" (systemd's STATUS).
+  std::string status_line() const;
 
   config::Config cfg;
   const std::string path;
@@ -103,6 +107,11 @@ struct Daemon::Impl {
   health::DataplaneHealth dp_health{{}};
   bool dp_ok = true;
   std::string dp_reason;
+  std::vector<std::uint64_t> heartbeats;  // the last sample's
+
+  // systemd (Type=notify): READY, STATUS, STOPPING, WATCHDOG.
+  Notifier notifier = Notifier::from_environment();
+  std::string status;  // status_line(), refreshed with the telemetry
 
   // Drain and stop.
   bool draining = false;
@@ -183,7 +192,30 @@ void Daemon::Impl::on_tick() {
   if (now >= next_telemetry) {
     next_telemetry = now + kTelemetry;
     publish_telemetry(now);
+    status = status_line();
   }
+  // The speaker runs once this object exists (its listener is open): ready
+  // when the workers are.
+  if (const auto line = notifier.tick(now, heartbeats, /*started=*/true, status))
+    log(*line);
+}
+
+std::string Daemon::Impl::status_line() const {
+  std::size_t announced = 0;
+  for (const auto& [vip, d] : adverts->decisions())
+    announced += d.state() != health::Advert::kWithdraw;
+  std::string s = std::to_string(dp.worker_count()) + " workers; VIPs announced " +
+                  std::to_string(announced) + "/" + std::to_string(adverts->size());
+  if (bgp) {
+    std::size_t up = 0, all = 0;
+    for (const bgp::PeerStatus& p : bgp->speaker().peers()) {
+      ++all;
+      up += p.state == bgp::State::kEstablished;
+    }
+    s += "; BGP peers up " + std::to_string(up) + "/" + std::to_string(all);
+  }
+  if (!dp_ok) s += "; data plane unhealthy";  // the reason changes by the ms: /nva/info
+  return s;
 }
 
 void Daemon::Impl::check_dataplane(SteadyClock::time_point now) {
@@ -205,6 +237,7 @@ void Daemon::Impl::check_dataplane(SteadyClock::time_point now) {
   }
   dp_ok = dp_health.ok();
   dp_reason = dp_health.reason();
+  heartbeats = std::move(sample.heartbeats);
 }
 
 void Daemon::Impl::reload() {
@@ -264,6 +297,8 @@ void Daemon::Impl::start_drain(const std::string& cause) {
   log("drain: " + cause + ": " + (gshut ? "GRACEFUL_SHUTDOWN on " : "withdrew ") +
       std::to_string(n) + " VIP(s); forwarding while connections remain, at most " +
       std::to_string(cfg.drain.time_ms) + " ms");
+  notifier.stopping("draining (" + cause + "): " + std::to_string(n) +
+                    " VIP(s) withdrawn or GRACEFUL_SHUTDOWN");
   drain_progress(drain_start);
 }
 
