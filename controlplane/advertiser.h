@@ -36,19 +36,29 @@ void check_bgp(const config::BgpConfig& b);
 // A VIP's route attributes from [bgp] (prepend, MED, communities).
 bgp::RouteAttributes route_attributes(const config::BgpConfig& b);
 
-class Advertiser {
+// Where a VIP's route goes (the Advertiser; a fake in tests).
+class RouteSink {
+ public:
+  virtual ~RouteSink() = default;
+  // Announces `vip`/32 with `attrs`, or withdraws it (nullopt).
+  virtual void set(std::uint32_t vip,
+                   const std::optional<bgp::RouteAttributes>& attrs) = 0;
+  virtual std::optional<bgp::RouteAttributes> get(std::uint32_t vip) const = 0;
+};
+
+class Advertiser : public RouteSink {
  public:
   // Starts the speaker (listener and sessions); nothing is announced yet.
   // Throws std::runtime_error when the listener cannot be opened.
   Advertiser(boost::asio::io_context& io, const config::BgpConfig& cfg);
-  ~Advertiser();
+  ~Advertiser() override;
   Advertiser(const Advertiser&) = delete;
   Advertiser& operator=(const Advertiser&) = delete;
 
   // Announces `vip`/32 with `attrs`, or withdraws it (nullopt). Setting
   // what is already set sends nothing.
-  void set(std::uint32_t vip, const std::optional<bgp::RouteAttributes>& attrs);
-  std::optional<bgp::RouteAttributes> get(std::uint32_t vip) const;
+  void set(std::uint32_t vip, const std::optional<bgp::RouteAttributes>& attrs) override;
+  std::optional<bgp::RouteAttributes> get(std::uint32_t vip) const override;
 
   // Administrative stop of every session with `communication` (RFC 9003).
   void stop(const std::string& communication);

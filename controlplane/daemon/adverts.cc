@@ -47,15 +47,14 @@ void VipAdverts::configure(const std::vector<std::uint32_t>& vips,
       log_("reload: VIP " + ipv4_string(v) + " added: announced once healthy");
     }
   }
-  if (attrs_changed_) {
+  if (attrs_changed_ && !held_) {
     for (const auto& [vip, decision] : vips_) apply(vip);
   }
 }
 
 void VipAdverts::decide(health::Clock::time_point now, bool dataplane_ok,
                         const std::string& dataplane_reason, const Backends& backends,
-                        const std::vector<config::ServiceHealth>& service_health,
-                        bool draining) {
+                        const std::vector<config::ServiceHealth>& service_health) {
   const std::vector<health::ServiceState> states = backends.states(service_health);
   for (auto& [vip, d] : vips_) {
     std::vector<health::ServiceState> mine;
@@ -65,13 +64,15 @@ void VipAdverts::decide(health::Clock::time_point now, bool dataplane_ok,
       log_("health: VIP " + ipv4_string(vip) + ": " +
            std::string(health::advert_name(c->from)) + " -> " +
            std::string(health::advert_name(c->to)) + ": " + c->reason +
-           (draining ? " (draining: not applied)" : ""));
-      if (!draining) apply(vip);
+           (held_ ? " (" + why_ + ": not applied)" : ""));
+      if (!held_) apply(vip);
     }
   }
 }
 
-std::size_t VipAdverts::drain(bool graceful_shutdown) {
+std::size_t VipAdverts::hold(bool graceful_shutdown, std::string why) {
+  held_ = true;
+  why_ = std::move(why);
   std::size_t n = 0;
   if (!bgp_) return n;
   for (const auto& [vip, d] : vips_) {
@@ -86,6 +87,13 @@ std::size_t VipAdverts::drain(bool graceful_shutdown) {
     }
   }
   return n;
+}
+
+void VipAdverts::release() {
+  if (!held_) return;
+  held_ = false;
+  why_.clear();
+  for (const auto& [vip, d] : vips_) apply(vip);
 }
 
 std::optional<bgp::RouteAttributes> VipAdverts::attributes_for(std::uint32_t vip) const {

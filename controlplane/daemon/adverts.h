@@ -18,8 +18,8 @@
 
 namespace nva {
 
-class Advertiser;
 class Backends;
+class RouteSink;
 
 // The decision's settings from [health].
 health::DecisionConfig decision_config(const config::HealthConfig& h);
@@ -30,7 +30,7 @@ class VipAdverts {
 
   // `bgp` is null without [bgp]: decisions are made and published, nothing
   // is announced.
-  VipAdverts(Advertiser* bgp, Log log) : bgp_(bgp), log_(std::move(log)) {}
+  VipAdverts(RouteSink* bgp, Log log) : bgp_(bgp), log_(std::move(log)) {}
 
   // One decision per VIP of `vips` under `c`: VIPs no longer there are
   // withdrawn and forgotten, new ones start withdrawn (announced once
@@ -40,13 +40,19 @@ class VipAdverts {
   void configure(const std::vector<std::uint32_t>& vips, const config::Config& c,
                  bool reload);
   // Feeds each VIP's health at `now` (the data plane's and its services');
-  // a change is logged, and applied unless `draining`.
+  // a change is logged, and applied unless the VIPs are held.
   void decide(health::Clock::time_point now, bool dataplane_ok,
               const std::string& dataplane_reason, const Backends& backends,
-              const std::vector<config::ServiceHealth>& service_health, bool draining);
-  // The drain: every announced VIP withdrawn, or re-announced with
-  // GRACEFUL_SHUTDOWN (RFC 8326). Returns how many.
-  std::size_t drain(bool graceful_shutdown);
+              const std::vector<config::ServiceHealth>& service_health);
+  // Takes every announced VIP down (withdrawn, or re-announced with
+  // GRACEFUL_SHUTDOWN, RFC 8326) and keeps it there whatever its health
+  // until release(); `why` ("draining", "maintenance: ...") is what the
+  // logs and /nva/health say. Returns how many were announced.
+  std::size_t hold(bool graceful_shutdown, std::string why);
+  // Back to the decisions: each VIP as its health says now.
+  void release();
+  bool held() const { return held_; }
+  const std::string& held_why() const { return why_; }
 
   bool route_attributes_changed() const { return attrs_changed_; }
   const std::map<std::uint32_t, health::VipDecision>& decisions() const { return vips_; }
@@ -57,8 +63,10 @@ class VipAdverts {
   std::optional<bgp::RouteAttributes> attributes_for(std::uint32_t vip) const;
   void apply(std::uint32_t vip);
 
-  Advertiser* bgp_;
+  RouteSink* bgp_;
   Log log_;
+  bool held_ = false;
+  std::string why_;
   bgp::RouteAttributes attrs_;  // [bgp]'s, for a healthy VIP
   unsigned deprefer_prepend_ = 0;
   std::optional<std::uint32_t> deprefer_med_;

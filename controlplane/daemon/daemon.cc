@@ -187,7 +187,7 @@ void Daemon::Impl::on_tick() {
     dp.update_services(backends->services(), cfg.health.dead_backend_connections);
   }
   dp.reclaim();
-  adverts->decide(now, dp_ok, dp_reason, *backends, cfg.service_health, draining);
+  adverts->decide(now, dp_ok, dp_reason, *backends, cfg.service_health);
   if (draining) drain_progress(now);
   if (now >= next_telemetry) {
     next_telemetry = now + kTelemetry;
@@ -293,7 +293,7 @@ void Daemon::Impl::start_drain(const std::string& cause) {
   drain_start = SteadyClock::now();
   drain_deadline = drain_start + milliseconds(cfg.drain.time_ms);
   const bool gshut = cfg.drain.mode == config::DrainConfig::Mode::kGracefulShutdown;
-  const std::size_t n = adverts->drain(gshut);
+  const std::size_t n = adverts->hold(gshut, "draining");
   log("drain: " + cause + ": " + (gshut ? "GRACEFUL_SHUTDOWN on " : "withdrew ") +
       std::to_string(n) + " VIP(s); forwarding while connections remain, at most " +
       std::to_string(cfg.drain.time_ms) + " ms");
@@ -349,7 +349,7 @@ void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
   ServicesJson svcs = services_json(*backends, cfg.service_health, now);
   telemetry->publish("/nva/services", std::move(svcs.services));
   telemetry->publish("/nva/backends", std::move(svcs.backends));
-  telemetry->publish("/nva/health", health_json(*adverts, bgp.get(), draining, now));
+  telemetry->publish("/nva/health", health_json(*adverts, bgp.get(), now));
   if (!bgp) return;
   BgpJson b = bgp_json(*bgp);
   telemetry->publish("/nva/bgp/peers", std::move(b.peers));

@@ -89,7 +89,7 @@ ServicesJson services_json(const Backends& b,
   return out;
 }
 
-json health_json(const VipAdverts& v, const Advertiser* bgp, bool draining,
+json health_json(const VipAdverts& v, const Advertiser* bgp,
                  std::chrono::steady_clock::time_point now) {
   json decisions = json::array();
   for (const auto& [vip, d] : v.decisions()) {
@@ -97,7 +97,7 @@ json health_json(const VipAdverts& v, const Advertiser* bgp, bool draining,
     decisions.push_back({{"vip", ipv4_string(vip)},
                          {"decision", std::string(health::advert_name(d.state()))},
                          {"advertise", attrs ? 1 : 0},
-                         {"reason", draining ? "draining" : d.reason()},
+                         {"reason", v.held() ? v.held_why() : d.reason()},
                          {"falls", d.falls()},
                          {"suppressed", d.suppressed() ? 1 : 0},
                          {"penalty", static_cast<std::uint64_t>(d.penalty(now))}});

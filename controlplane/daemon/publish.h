@@ -36,8 +36,9 @@ ServicesJson services_json(const Backends& b,
                            const std::vector<config::ServiceHealth>& service_health,
                            std::chrono::steady_clock::time_point now);
 
-// /nva/health: each VIP's decision and why ("draining" while draining).
-nlohmann::json health_json(const VipAdverts& v, const Advertiser* bgp, bool draining,
+// /nva/health: each VIP's decision and why (while the VIPs are held:
+// "draining", "maintenance: ...").
+nlohmann::json health_json(const VipAdverts& v, const Advertiser* bgp,
                            std::chrono::steady_clock::time_point now);
 
 // /nva/bgp/peers and /nva/bgp/routes.

@@ -12,10 +12,13 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "controlplane/advertiser.h"
 #include "controlplane/daemon/adverts.h"
 
 namespace nva {
@@ -164,6 +167,63 @@ TEST(VipAdverts, AReloadForgetsVipsWithoutServicesAndAddsNewOnesWithdrawn) {
   EXPECT_EQ(lines[0], "reload: VIP 198.18.0.10 has no service left: withdrawn");
   EXPECT_EQ(lines[1], "reload: VIP 198.18.0.12 added: announced once healthy");
   EXPECT_FALSE(v.route_attributes_changed());
+}
+
+// Routes as a map, every set() recorded.
+struct FakeSink : RouteSink {
+  std::map<std::uint32_t, bgp::RouteAttributes> routes;
+  int sets = 0;
+  void set(std::uint32_t vip, const std::optional<bgp::RouteAttributes>& a) override {
+    ++sets;
+    if (a) {
+      routes[vip] = *a;
+    } else {
+      routes.erase(vip);
+    }
+  }
+  std::optional<bgp::RouteAttributes> get(std::uint32_t vip) const override {
+    const auto it = routes.find(vip);
+    return it == routes.end() ? std::nullopt : std::optional(it->second);
+  }
+};
+
+// hold() takes the announced VIPs down and keeps them there through health
+// changes (logged "not applied"); release() applies what the decisions say
+// now; a graceful-shutdown hold re-announces with the community instead.
+TEST(VipAdverts, HoldKeepsTheVipsDownUntilRelease) {
+  Harness h;
+  const config::Config c = config::parse(kConfig, "nva.ini");
+  h.start(c);
+  FakeSink sink;
+  std::vector<std::string> lines;
+  VipAdverts v(&sink, [&lines](std::string line) { lines.push_back(line); });
+  v.configure(h.backends.vips(), c, /*reload=*/false);
+  const auto t0 = health::Clock::now();
+  v.decide(t0, true, "", h.backends, c.service_health);
+  ASSERT_EQ(sink.routes.size(), 2u);  // both healthy: announced
+
+  EXPECT_EQ(v.hold(false, "maintenance: Reboot A1"), 2u);
+  EXPECT_TRUE(sink.routes.empty());
+  EXPECT_TRUE(v.held());
+  const int sets = sink.sets;
+  lines.clear();
+  v.decide(t0 + std::chrono::seconds(1), false, "worker 0 stuck", h.backends,
+           c.service_health);  // down: decided, logged, not applied
+  EXPECT_EQ(sink.sets, sets);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("(maintenance: Reboot A1: not applied)"), std::string::npos)
+      << lines[0];
+  // Healthy again; the hold-down (1 s) keeps the decisions at withdraw.
+  v.decide(t0 + std::chrono::seconds(2), true, "", h.backends, c.service_health);
+  v.release();
+  EXPECT_FALSE(v.held());
+  EXPECT_TRUE(sink.routes.empty());  // what the decisions say now: withdrawn
+  v.decide(t0 + std::chrono::seconds(4), true, "", h.backends, c.service_health);
+  EXPECT_EQ(sink.routes.size(), 2u);  // back, and applied
+
+  EXPECT_EQ(v.hold(true, "draining"), 2u);
+  ASSERT_EQ(sink.routes.size(), 2u);
+  for (const auto& [vip, a] : sink.routes) EXPECT_TRUE(a.graceful_shutdown);
 }
 
 }  // namespace
