@@ -296,6 +296,7 @@ std::uint16_t Translator::pick_snat_port_rss(ConnKey& reply, std::uint32_t now_m
     snat_cursor_ = snat_cursor_ + 1 >= n ? 0 : snat_cursor_ + 1;
     const std::uint16_t port = rss.candidate(fixed, cfg_.worker, snat_cursor_);
     if (port < cfg_.snat_port_min) continue;  // also 0: unreachable entry
+    if (port == kAzureReservedUdpPort && reply.proto == packet::ipproto::kUdp) continue;
     reply.dst_port = port;
     const ConnRef r = tracker_.table().lookup(reply);
     if (!r.found()) return port;
@@ -313,6 +314,7 @@ std::uint16_t Translator::pick_snat_port(ConnKey& reply, std::uint32_t now_ms,
     snat_cursor_ = snat_cursor_ + 1 >= snat_slots_ ? 0 : snat_cursor_ + 1;
     const auto port =
         static_cast<std::uint16_t>(snat_first_ + snat_cursor_ * cfg_.workers);
+    if (port == kAzureReservedUdpPort && reply.proto == packet::ipproto::kUdp) continue;
     reply.dst_port = port;
     const ConnRef r = tracker_.table().lookup(reply);
     if (!r.found()) return port;

@@ -33,6 +33,10 @@
 
 namespace nva::nat {
 
+// Azure's platform uses UDP port 65330 on every VM: a UDP SNAT flow on it
+// would not get its replies. Never handed out for UDP (anywhere: one port).
+inline constexpr std::uint16_t kAzureReservedUdpPort = 65330;
+
 struct TranslatorConfig {
   std::uint32_t worker = 0;   // this worker's index
   std::uint32_t workers = 1;  // how many share the SNAT port space
@@ -47,7 +51,7 @@ struct TranslatorConfig {
   bool tcp_pickup = true;
   // SNAT ports handed out: [snat_port_min, 65535], this worker's partition
   // (port % workers == worker), or with `rss` the ports whose reply tuple
-  // the NIC steers to this worker's queue.
+  // the NIC steers to this worker's queue; never UDP kAzureReservedUdpPort.
   std::uint16_t snat_port_min = 1024;
   // RSS pre-calculation (shared, immutable, outlives the translator); null:
   // the static partition, replies handed off to their owner.

@@ -175,6 +175,60 @@ Bytes tcp(std::uint32_t s, std::uint16_t sp, std::uint32_t d, std::uint16_t dp,
       .Build();
 }
 
+// With RSS pre-calculation too, UDP SNAT never gets Azure's reserved port
+// 65330: the worker whose candidates include it (for this reply tuple)
+// hands out every other candidate and skips that one.
+TEST(Rss, UdpSnatSkipsAzuresReservedPort) {
+  std::mt19937 rng(11);
+  const RssView v = random_view(rng, 128, 4);  // netvsc's RETA size
+  std::string why;
+  const auto rss = RssSteering::make(v, 4, why);
+  ASSERT_NE(rss, nullptr) << why;
+  const std::uint32_t backend = ipv4_from_string("198.18.4.1");
+  const std::uint32_t snat = ipv4_from_string("198.18.1.1");
+  const std::uint32_t me =
+      worker_by_softrss(v, backend, snat, 53, nat::kAzureReservedUdpPort);
+  const lb::ServiceTable svc(
+      {test::service({.name = "dns",
+                      .proto = 17,
+                      .vip = "198.19.0.12",
+                      .port = 53,
+                      .backends = {test::backend("198.18.4.1", 53)},
+                      .snat = {"198.18.1.1"}})},
+      307);
+  nat::TranslatorConfig cfg;
+  cfg.worker = me;
+  cfg.workers = 4;
+  cfg.capacity = 70000;
+  cfg.rss = rss.get();
+  nat::Translator t(cfg);
+  const std::uint32_t fixed = rss->hash(backend, snat, 53, 0);
+  std::uint32_t usable = 0;
+  bool reserved_is_candidate = false;
+  for (std::uint32_t n = 0; n < rss->candidates(me); ++n) {
+    const std::uint16_t port = rss->candidate(fixed, me, n);
+    usable += port >= cfg.snat_port_min;
+    reserved_is_candidate |= port == nat::kAzureReservedUdpPort;
+  }
+  ASSERT_TRUE(reserved_is_candidate);
+  std::set<std::uint16_t> ports;
+  for (std::uint32_t i = 0; i < usable; ++i) {
+    Bytes q = PacketBuilder()
+                  .Eth()
+                  .IPv4(addr(0x0A000000 + i), "198.19.0.12")
+                  .UDP(5000, 53)
+                  .Payload("q")
+                  .Build();
+    ParsedPacket p;
+    ASSERT_EQ(packet::parse(q, p), packet::DropReason::kNone);
+    if (t.process(q, p, svc, i) != nat::Verdict::kForward) continue;
+    ASSERT_EQ(packet::parse(q, p), packet::DropReason::kNone);
+    ports.insert(p.src_port);
+  }
+  EXPECT_EQ(ports.count(nat::kAzureReservedUdpPort), 0u);
+  EXPECT_EQ(ports.size(), usable - 1);  // every candidate but the reserved one
+}
+
 // Property, through the translators: every connection created on worker
 // owner() gets a SNAT port whose reply tuple rte_softrss puts on a reta
 // entry of that worker, and owner() of the reply is that worker.

@@ -340,6 +340,36 @@ TEST(Translator, SnatPortsExhaustThenCount) {
   EXPECT_EQ(h.nat.exhaustion()[0].count, 2u);
 }
 
+// Azure reserves UDP 65330 on its VMs: never a UDP SNAT port, still a TCP
+// one. The partition 65330..65535 (206 ports), one flow per port and more.
+TEST(Translator, NeverHandsOutAzuresReservedUdpPort) {
+  TranslatorConfig cfg;
+  cfg.snat_port_min = kAzureReservedUdpPort;
+  cfg.syn_proxy = SynProxyMode::kOff;
+  Harness h(cfg);
+  std::set<std::uint16_t> udp, tcp;
+  for (int i = 0; i < 300; ++i) {
+    const auto cport = static_cast<std::uint16_t>(10000 + i);
+    Bytes q = PacketBuilder()
+                  .Eth()
+                  .IPv4("203.0.113.9", "198.19.0.10")
+                  .UDP(cport, 53)
+                  .Payload("query")
+                  .Build();
+    ParsedPacket out;
+    if (h.run(q, static_cast<std::uint32_t>(i)) == Verdict::kForward &&
+        packet::parse(q, out) == packet::DropReason::kNone)
+      udp.insert(out.src_port);
+    Bytes syn = seg("203.0.113.5", cport, "198.19.0.11", 443, kSyn, 100, 0);
+    if (h.run(syn, static_cast<std::uint32_t>(i)) == Verdict::kForward &&
+        packet::parse(syn, out) == packet::DropReason::kNone)
+      tcp.insert(out.src_port);
+  }
+  EXPECT_EQ(udp.count(kAzureReservedUdpPort), 0u);
+  EXPECT_EQ(udp.size(), 205u);  // every other port of the partition
+  EXPECT_EQ(tcp.count(kAzureReservedUdpPort), 1u);
+}
+
 // read() from another thread while the worker records: every entry whole
 // (its three fields from one pair, count above the inherited error), never
 // one pair's address with another's port, and the pairs all there at the end.
