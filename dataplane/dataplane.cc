@@ -498,6 +498,18 @@ std::vector<std::pair<std::string_view, std::uint64_t>> worker_counters(const Wo
   return out;
 }
 
+std::string_view worker_counter_help(std::string_view name) {
+#define NVA_COUNTER_DOC(member, n, doc) {n, doc},
+  static constexpr std::pair<std::string_view, std::string_view> kDocs[] = {
+      NVA_WORKER_COUNTERS(NVA_COUNTER_DOC) NVA_TRANSLATOR_COUNTERS(NVA_COUNTER_DOC)
+          NVA_TRACKER_COUNTERS(NVA_COUNTER_DOC) NVA_FRAGMENT_COUNTERS(NVA_COUNTER_DOC)};
+#undef NVA_COUNTER_DOC
+  for (const auto& [n, doc] : kDocs) {
+    if (n == name) return doc;
+  }
+  return {};
+}
+
 std::uint64_t CounterSnapshot::operator[](std::string_view name) const {
   for (const NamedCounters* set : {&counters, &drops}) {
     for (const auto& [have, n] : *set) {

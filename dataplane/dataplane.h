@@ -66,6 +66,10 @@ struct DataPlaneSnapshot {
   std::vector<std::vector<nat::ExhaustionEntry>> snat_exhaustion;
 };
 
+// What the worker counter `name` counts (its table's doc column), for
+// metrics' HELP lines; empty for a name in no table.
+std::string_view worker_counter_help(std::string_view name);
+
 // Everything in the data plane that can hold packet buffers at the same
 // time. The pool must be at least total(): less, and a full handoff ring or
 // a fragment flood leaves RX without buffers. dataplane.mbufs = 0 sizes the

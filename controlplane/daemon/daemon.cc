@@ -339,6 +339,7 @@ void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
        {"dataplane_reason", dp_reason},
        {"active_connections", dp.active_connections()},
        {"mbufs_free", dp.mbufs_free()},
+       {"mbufs_total", dp.mbufs_total()},
        {"control_plane_errors", handler_errors},
        {"log_lines_written", logs.written},
        {"log_lines_dropped", logs.dropped},
