@@ -13,7 +13,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <fstream>
 #include <map>
+#include <regex>
+#include <sstream>
 #include <string>
 
 #include "dataplane/dataplane.h"
@@ -50,6 +53,12 @@ std::map<std::string, json> documents() {
           {"connections", 5},
           {"heartbeat", 777},
           {"syn_cookies_sent", 4},
+          {"syn_cookies_valid", 3},
+          {"syn_proxy_established", 3},
+          {"connections_created", 9},
+          {"connections_expired", 4},
+          {"handoff_out", 6},
+          {"handoff_dropped", 0},
           {"drop_l4_bad_checksum", 2},
           {"dropped", 2}}},
         {"1",
@@ -163,6 +172,30 @@ TEST(Metrics, MissingDocumentsRenderNothingForThem) {
   const std::string t = render([](const std::string&) { return json(); },
                                [](std::string_view) { return std::string_view(); });
   EXPECT_TRUE(t.empty()) << t;
+}
+
+// The Grafana dashboard (deploy/grafana/anycast-nva.json) asks only for
+// metrics the daemon exposes.
+TEST(Metrics, TheDashboardUsesOnlyMetricsThatExist) {
+  std::ifstream f(std::string(NVA_SOURCE_ROOT) + "/deploy/grafana/anycast-nva.json");
+  ASSERT_TRUE(f) << "deploy/grafana/anycast-nva.json";
+  const json dash = json::parse(f);
+  const std::string t = render_known();
+  const std::regex name("anycast_nva_[a-z_]+");
+  int exprs = 0;
+  for (const json& panel : dash.at("panels")) {
+    for (const json& target : panel.at("targets")) {
+      const std::string expr = target.at("expr");
+      ++exprs;
+      for (std::sregex_iterator it(expr.begin(), expr.end(), name), end; it != end;
+           ++it) {
+        EXPECT_TRUE(has_line(t, "# TYPE " + it->str() + " counter") ||
+                    has_line(t, "# TYPE " + it->str() + " gauge"))
+            << panel.at("title") << ": " << it->str() << " is not exposed";
+      }
+    }
+  }
+  EXPECT_GE(exprs, 20);
 }
 
 // One HTTP exchange with the server on `io` (run by this call).
