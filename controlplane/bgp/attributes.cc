@@ -273,6 +273,31 @@ bool prefixes_valid(const std::vector<BasicPrefix<N>>& v) {
   });
 }
 
+// The prefixes that end an MP_(UN)REACH_NLRI, into the list of its AFI.
+std::optional<Rejection> decode_mp_prefixes(Afi afi, Value field,
+                                            std::vector<Ipv4Prefix>& v4,
+                                            std::vector<Ipv6Prefix>& v6) {
+  const NlriError e =
+      afi == Afi::kIpv4 ? decode_prefixes(field, v4) : decode_prefixes(field, v6);
+  if (e == NlriError::kNone) return std::nullopt;
+  return malformed(err::kOptionalAttributeError, nlri_error_reason(e));
+}
+
+// Appends the prefixes of an MP_(UN)REACH_NLRI to send: only the list of its
+// AFI may have any (`other_family`: the error otherwise).
+std::optional<EncodeError> encode_mp_prefixes(Writer& w, Afi afi,
+                                              const std::vector<Ipv4Prefix>& v4,
+                                              const std::vector<Ipv6Prefix>& v6,
+                                              std::string_view other_family) {
+  if (afi == Afi::kIpv4 ? !v6.empty() : !v4.empty()) return EncodeError{other_family};
+  if (!prefixes_valid(v4) || !prefixes_valid(v6)) {
+    return EncodeError{"prefix length exceeds the address size"};
+  }
+  for (const auto& p : v4) encode_prefix(w, p);
+  for (const auto& p : v6) encode_prefix(w, p);
+  return std::nullopt;
+}
+
 // ORIGIN (RFC 4271 5.1.1, RFC 7606 7.1) -----------------------------------------
 
 std::optional<Rejection> decode_origin(Value v, const CodecOptions& /*o*/, Decoded& d) {
@@ -518,10 +543,9 @@ std::optional<Rejection> decode_mp_reach(Value v, const CodecOptions& /*o*/, Dec
                      "MP_REACH_NLRI next hop length does not match the AFI");
   }
   mp.next_hop.assign(nh.begin(), nh.end());
-  const NlriError e = mp.afi == Afi::kIpv4 ? decode_prefixes(r.rest(), mp.ipv4_nlri)
-                                           : decode_prefixes(r.rest(), mp.ipv6_nlri);
-  if (e != NlriError::kNone)
-    return malformed(err::kOptionalAttributeError, nlri_error_reason(e));
+  if (auto why = decode_mp_prefixes(mp.afi, r.rest(), mp.ipv4_nlri, mp.ipv6_nlri)) {
+    return why;
+  }
   d.attributes.mp_reach_nlri = std::move(mp);
   return std::nullopt;
 }
@@ -534,16 +558,9 @@ std::optional<EncodeError> encode_mp_reach(const PathAttributes& a,
   if (!carried(mp.afi, mp.safi)) {
     return EncodeError{"MP_REACH_NLRI for an unsupported AFI/SAFI"};
   }
-  const bool v4 = mp.afi == Afi::kIpv4;
   const std::size_t nh = mp.next_hop.size();
-  if (v4 ? nh != 4 : (nh != 16 && nh != 32)) {
+  if (mp.afi == Afi::kIpv4 ? nh != 4 : (nh != 16 && nh != 32)) {
     return EncodeError{"MP_REACH_NLRI next hop length does not match the AFI"};
-  }
-  if (v4 ? !mp.ipv6_nlri.empty() : !mp.ipv4_nlri.empty()) {
-    return EncodeError{"MP_REACH_NLRI prefixes of another address family"};
-  }
-  if (!prefixes_valid(mp.ipv4_nlri) || !prefixes_valid(mp.ipv6_nlri)) {
-    return EncodeError{"prefix length exceeds the address size"};
   }
   Bytes v;
   Writer w(v);
@@ -552,8 +569,10 @@ std::optional<EncodeError> encode_mp_reach(const PathAttributes& a,
   w.u8(static_cast<std::uint8_t>(nh));
   w.bytes(mp.next_hop);
   w.u8(0);  // Reserved
-  for (const auto& p : mp.ipv4_nlri) encode_prefix(w, p);
-  for (const auto& p : mp.ipv6_nlri) encode_prefix(w, p);
+  if (auto e = encode_mp_prefixes(w, mp.afi, mp.ipv4_nlri, mp.ipv6_nlri,
+                                  "MP_REACH_NLRI prefixes of another address family")) {
+    return e;
+  }
   value = std::move(v);
   return std::nullopt;
 }
@@ -582,10 +601,10 @@ std::optional<Rejection> decode_mp_unreach(Value v, const CodecOptions& /*o*/,
     return ignoring(err::kOptionalAttributeError,
                     "MP_UNREACH_NLRI for an AFI/SAFI this speaker does not carry");
   }
-  const NlriError e = mp.afi == Afi::kIpv4 ? decode_prefixes(r.rest(), mp.ipv4_withdrawn)
-                                           : decode_prefixes(r.rest(), mp.ipv6_withdrawn);
-  if (e != NlriError::kNone)
-    return malformed(err::kOptionalAttributeError, nlri_error_reason(e));
+  if (auto why =
+          decode_mp_prefixes(mp.afi, r.rest(), mp.ipv4_withdrawn, mp.ipv6_withdrawn)) {
+    return why;
+  }
   d.attributes.mp_unreach_nlri = std::move(mp);
   return std::nullopt;
 }
@@ -598,19 +617,14 @@ std::optional<EncodeError> encode_mp_unreach(const PathAttributes& a,
   if (!carried(mp.afi, mp.safi)) {
     return EncodeError{"MP_UNREACH_NLRI for an unsupported AFI/SAFI"};
   }
-  const bool v4 = mp.afi == Afi::kIpv4;
-  if (v4 ? !mp.ipv6_withdrawn.empty() : !mp.ipv4_withdrawn.empty()) {
-    return EncodeError{"MP_UNREACH_NLRI prefixes of another address family"};
-  }
-  if (!prefixes_valid(mp.ipv4_withdrawn) || !prefixes_valid(mp.ipv6_withdrawn)) {
-    return EncodeError{"prefix length exceeds the address size"};
-  }
   Bytes v;
   Writer w(v);
   w.u16(static_cast<std::uint16_t>(mp.afi));
   w.u8(static_cast<std::uint8_t>(mp.safi));
-  for (const auto& p : mp.ipv4_withdrawn) encode_prefix(w, p);
-  for (const auto& p : mp.ipv6_withdrawn) encode_prefix(w, p);
+  if (auto e = encode_mp_prefixes(w, mp.afi, mp.ipv4_withdrawn, mp.ipv6_withdrawn,
+                                  "MP_UNREACH_NLRI prefixes of another address family")) {
+    return e;
+  }
   value = std::move(v);
   return std::nullopt;
 }
