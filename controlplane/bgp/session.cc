@@ -13,24 +13,6 @@ namespace nva::bgp::detail {
 
 namespace asio = boost::asio;
 
-namespace {
-
-EventType expiry_event(Timer t) {
-  switch (t) {
-    case Timer::kConnectRetry:
-      return EventType::kConnectRetryTimerExpires;
-    case Timer::kHold:
-      return EventType::kHoldTimerExpires;
-    case Timer::kKeepalive:
-      return EventType::kKeepaliveTimerExpires;
-    case Timer::kIdleHold:
-      return EventType::kIdleHoldTimerExpires;
-  }
-  return EventType::kHoldTimerExpires;
-}
-
-}  // namespace
-
 Session::Session(Peer& peer, asio::io_context& io, const FsmConfig& config,
                  const PeerConfig& peer_config)
     : peer_(&peer),
