@@ -1,8 +1,13 @@
-// Path attribute decoding (RFC 4271 section 6.3 as revised by RFC 7606,
-// RFC 6793 section 4.2.3 AS4_PATH merge) and encoding.
+// Path attributes, one home each: every recognised attribute has its spec
+// (type code, flags, RFC 7606 approach, mandatory or not), decoder and
+// encoder together below, and kAttributes lists them. Then the walk over an
+// UPDATE's Path Attributes field (RFC 4271 section 6.3 as revised by RFC
+// 7606, the RFC 6793 section 4.2.3 AS4_PATH merge) and the encoder, both
+// driven by the table.
 #include "controlplane/bgp/attributes.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 namespace nva::bgp {
@@ -10,60 +15,106 @@ namespace {
 
 namespace type = attribute_type;
 namespace flag = attribute_flag;
+namespace err = update_error;
 
-// Optional and Transitive bits of a recognised attribute (RFC 4271 5,
-// RFC 4760, RFC 6793, RFC 8092).
-struct AttributeSpec {
-  bool known = false;
-  bool optional = false;
-  bool transitive = false;
+constexpr auto kDiscard = ErrorHandling::kAttributeDiscard;
+constexpr auto kWithdraw = ErrorHandling::kTreatAsWithdraw;
+constexpr auto kReset = ErrorHandling::kSessionReset;
+
+// The Optional and Transitive bits a recognised attribute must carry.
+constexpr std::uint8_t kWellKnown = flag::kTransitive;
+constexpr std::uint8_t kOptionalNonTransitive = flag::kOptional;
+constexpr std::uint8_t kOptionalTransitive = flag::kOptional | flag::kTransitive;
+
+using Value = std::span<const std::uint8_t>;
+
+// What decoding the attributes of one UPDATE has so far: the attributes, and
+// AS4_PATH and AS4_AGGREGATOR until they are merged (RFC 6793 4.2.3).
+struct Decoded {
+  PathAttributes attributes;
+  std::optional<AsPath> as4_path;
+  std::optional<Aggregator> as4_aggregator;
 };
 
-AttributeSpec spec_of(std::uint8_t t) {
-  switch (t) {
-    case type::kOrigin:
-    case type::kAsPath:
-    case type::kNextHop:
-    case type::kLocalPref:
-    case type::kAtomicAggregate:
-      return {true, false, true};
-    case type::kMultiExitDisc:
-    case type::kMpReachNlri:
-    case type::kMpUnreachNlri:
-      return {true, true, false};
-    case type::kAggregator:
-    case type::kCommunities:
-    case type::kAs4Path:
-    case type::kAs4Aggregator:
-    case type::kLargeCommunities:
-      return {true, true, true};
-    default:
-      return {};
-  }
+// Why an attribute was not taken: the UPDATE Message Error subcode RFC 4271
+// would have sent and a reason, both for the log.
+struct Rejection {
+  std::uint8_t subcode = 0;
+  std::string_view reason;
+  // false: the value is malformed, handled as its spec's on_malformed says.
+  // true: well-formed or not, this session does not use it: discarded.
+  bool ignored = false;
+};
+Rejection malformed(std::uint8_t subcode, std::string_view reason) {
+  return {subcode, reason, false};
+}
+Rejection ignoring(std::uint8_t subcode, std::string_view reason) {
+  return {subcode, reason, true};
 }
 
-std::uint8_t canonical_flags(std::uint8_t t) {
-  const AttributeSpec s = spec_of(t);
-  return static_cast<std::uint8_t>((s.optional ? flag::kOptional : 0) |
-                                   (s.transitive ? flag::kTransitive : 0));
+// When a well-known mandatory attribute must be there (RFC 4271 6.3).
+enum class Mandatory : std::uint8_t {
+  kNo,
+  kWithReachability,  // with NLRI or MP_REACH_NLRI
+  kWithNlriField,     // with NLRI only (RFC 4760: optional with MP_REACH_NLRI alone)
+};
+
+// One recognised attribute.
+struct AttributeSpec {
+  std::uint8_t type = 0;
+  std::uint8_t flags = 0;  // Optional and Transitive bits (RFC 4271 5, 4760, 6793, 8092)
+  // RFC 7606: the approach for a malformed value. Where it is a session
+  // reset, a repetition (3.g) or flags in conflict (3.c) reset it too:
+  // MP_(UN)REACH_NLRI, which cannot be treated as withdraw without trusting
+  // them.
+  ErrorHandling on_malformed = ErrorHandling::kNone;
+  Mandatory mandatory = Mandatory::kNo;
+  std::string_view missing;  // the reason when a mandatory one is missing
+  // false: merged into another attribute, whose encoder writes it again: its
+  // Extended Length and Partial bits are not kept.
+  bool flags_kept = true;
+  // Written before all others, by type code (RFC 7606 5.1: MP_(UN)REACH_NLRI).
+  bool written_first = false;
+  // Sessions that ignore the attribute whatever its flags: why, or nothing.
+  std::optional<Rejection> (*ignored)(const CodecOptions& o) = nullptr;
+  // Takes the value into `d`, or says why not (then `d` is unchanged).
+  std::optional<Rejection> (*decode)(Value v, const CodecOptions& o,
+                                     Decoded& d) = nullptr;
+  // Sets `value` when `a` has the attribute to send.
+  std::optional<EncodeError> (*encode)(const PathAttributes& a, const CodecOptions& o,
+                                       std::optional<Bytes>& value) = nullptr;
+};
+
+std::size_t as_size(const CodecOptions& o) { return o.four_octet_as ? 4 : 2; }
+
+std::uint32_t read_u32(Value v) {
+  std::uint32_t x = 0;
+  Reader r(v);
+  (void)r.u32(x);
+  return x;
 }
+
+Bytes u32_value(std::uint32_t x) {
+  Bytes v;
+  Writer(v).u32(x);
+  return v;
+}
+
+// --- AS paths (AS_PATH and AS4_PATH) -------------------------------------------
 
 bool is_confed(AsPathSegmentType t) {
   return t == AsPathSegmentType::kAsConfedSequence ||
          t == AsPathSegmentType::kAsConfedSet;
 }
 
-Unexpected<DecodeError> reset(std::uint8_t subcode, std::span<const std::uint8_t> data,
-                              std::string_view reason) {
-  return unexpected(DecodeError{ErrorCode::kUpdateMessageError, subcode,
-                                std::vector<std::uint8_t>(data.begin(), data.end()),
-                                reason});
+bool has_confed(const AsPath& p) {
+  return std::any_of(p.segments.begin(), p.segments.end(),
+                     [](const AsPathSegment& s) { return is_confed(s.type); });
 }
 
 // AS_PATH or AS4_PATH value (RFC 4271 4.3, RFC 7606 section 7.2): reason
 // is non-empty when it is malformed.
-std::string_view parse_as_path(std::span<const std::uint8_t> value, std::size_t as_size,
-                               AsPath& out) {
+std::string_view parse_as_path(Value value, std::size_t as_size, AsPath& out) {
   Reader r(value);
   bool seen_plain = false;
   while (!r.empty()) {
@@ -96,11 +147,6 @@ std::string_view parse_as_path(std::span<const std::uint8_t> value, std::size_t 
   return {};
 }
 
-bool has_confed(const AsPath& p) {
-  return std::any_of(p.segments.begin(), p.segments.end(),
-                     [](const AsPathSegment& s) { return is_confed(s.type); });
-}
-
 // RFC 6793 section 4.2.3: the leading (AS_PATH length - AS4_PATH length)
 // ASes of AS_PATH (and any confederation segments before them), then
 // AS4_PATH. The caller checked that AS4_PATH is not the longer one.
@@ -129,70 +175,55 @@ AsPath merge_as4_path(const AsPath& as_path, const AsPath& as4_path) {
   return out;
 }
 
-// MP_REACH_NLRI (RFC 4760 section 3, RFC 7606 section 7.11). Returns a
-// session reset, or nothing with `stored` telling whether the AFI/SAFI is
-// one this codec carries.
-std::optional<DecodeError> parse_mp_reach(std::span<const std::uint8_t> value,
-                                          std::span<const std::uint8_t> raw,
-                                          MpReachNlri& out, bool& stored) {
-  stored = false;
-  Reader r(value);
-  std::uint16_t afi = 0;
-  std::uint8_t safi = 0, nh_len = 0, reserved = 0;
-  std::span<const std::uint8_t> nh;
-  if (!r.u16(afi) || !r.u8(safi) || !r.u8(nh_len) || !r.bytes(nh_len, nh) ||
-      !r.u8(reserved)) {
-    return reset(update_error::kOptionalAttributeError, raw, "MP_REACH_NLRI truncated")
-        .error;
+std::optional<EncodeError> encode_as_path_value(Bytes& out, const AsPath& p,
+                                                bool four_octet, bool skip_confed) {
+  Writer w(out);
+  for (const auto& seg : p.segments) {
+    if (skip_confed && is_confed(seg.type)) continue;
+    const auto t = static_cast<std::uint8_t>(seg.type);
+    if (t < 1 || t > 4) return EncodeError{"unknown AS_PATH segment type"};
+    if (seg.asns.empty()) return EncodeError{"empty AS_PATH segment"};
+    const bool is_set = seg.type == AsPathSegmentType::kAsSet ||
+                        seg.type == AsPathSegmentType::kAsConfedSet;
+    if (is_set && seg.asns.size() > 255)
+      return EncodeError{"AS_SET with more than 255 ASes"};
+    // Sequences longer than 255 ASes become several segments (RFC 4271 5.1.2).
+    for (std::size_t i = 0; i < seg.asns.size(); i += 255) {
+      const std::size_t n = std::min<std::size_t>(255, seg.asns.size() - i);
+      w.u8(t);
+      w.u8(static_cast<std::uint8_t>(n));
+      for (std::size_t j = i; j < i + n; ++j) {
+        const std::uint32_t as = seg.asns[j];
+        if (four_octet) {
+          w.u32(as);
+        } else {
+          w.u16(static_cast<std::uint16_t>(as > 0xFFFF ? kAsTrans : as));
+        }
+      }
+    }
   }
-  out.afi = static_cast<Afi>(afi);
-  out.safi = static_cast<Safi>(safi);
-  if (out.safi != Safi::kUnicast || (out.afi != Afi::kIpv4 && out.afi != Afi::kIpv6)) {
-    return std::nullopt;
-  }
-  if ((out.afi == Afi::kIpv4 && nh_len != 4) ||
-      (out.afi == Afi::kIpv6 && nh_len != 16 && nh_len != 32)) {
-    return reset(update_error::kOptionalAttributeError, raw,
-                 "MP_REACH_NLRI next hop length does not match the AFI")
-        .error;
-  }
-  out.next_hop.assign(nh.begin(), nh.end());
-  const NlriError e = out.afi == Afi::kIpv4 ? decode_prefixes(r.rest(), out.ipv4_nlri)
-                                            : decode_prefixes(r.rest(), out.ipv6_nlri);
-  if (e != NlriError::kNone) {
-    return reset(update_error::kOptionalAttributeError, raw, nlri_error_reason(e)).error;
-  }
-  stored = true;
   return std::nullopt;
 }
 
-std::optional<DecodeError> parse_mp_unreach(std::span<const std::uint8_t> value,
-                                            std::span<const std::uint8_t> raw,
-                                            MpUnreachNlri& out, bool& stored) {
-  stored = false;
-  Reader r(value);
-  std::uint16_t afi = 0;
-  std::uint8_t safi = 0;
-  if (!r.u16(afi) || !r.u8(safi)) {
-    return reset(update_error::kOptionalAttributeError, raw, "MP_UNREACH_NLRI truncated")
-        .error;
+bool needs_as4(const AsPath& p) {
+  for (const auto& seg : p.segments) {
+    if (is_confed(seg.type)) continue;
+    for (std::uint32_t as : seg.asns) {
+      if (as > 0xFFFF) return true;
+    }
   }
-  out.afi = static_cast<Afi>(afi);
-  out.safi = static_cast<Safi>(safi);
-  if (out.safi != Safi::kUnicast || (out.afi != Afi::kIpv4 && out.afi != Afi::kIpv6)) {
-    return std::nullopt;
-  }
-  const NlriError e = out.afi == Afi::kIpv4
-                          ? decode_prefixes(r.rest(), out.ipv4_withdrawn)
-                          : decode_prefixes(r.rest(), out.ipv6_withdrawn);
-  if (e != NlriError::kNone) {
-    return reset(update_error::kOptionalAttributeError, raw, nlri_error_reason(e)).error;
-  }
-  stored = true;
-  return std::nullopt;
+  return false;
 }
 
-Aggregator parse_aggregator(std::span<const std::uint8_t> value, std::size_t as_size) {
+// RFC 6793 4.2.2: a 2-octet session gets AS4_PATH when the path has a
+// 4-octet AS.
+bool sends_as4_path(const PathAttributes& a, const CodecOptions& o) {
+  return !o.four_octet_as && a.as_path && needs_as4(*a.as_path);
+}
+
+// --- Aggregators (AGGREGATOR and AS4_AGGREGATOR) -------------------------------
+
+Aggregator parse_aggregator(Value value, std::size_t as_size) {
   Reader r(value);
   Aggregator agg;
   if (as_size == 4) {
@@ -207,11 +238,597 @@ Aggregator parse_aggregator(std::span<const std::uint8_t> value, std::size_t as_
   return agg;
 }
 
-std::uint32_t read_u32(std::span<const std::uint8_t> v) {
-  std::uint32_t x = 0;
+Bytes aggregator_value(std::uint32_t as, const Ipv4Address& addr, bool four_octet) {
+  Bytes out;
+  Writer w(out);
+  if (four_octet) {
+    w.u32(as);
+  } else {
+    w.u16(static_cast<std::uint16_t>(as));
+  }
+  w.bytes(addr);
+  return out;
+}
+
+// RFC 6793 4.2.2: a 2-octet session gets AS4_AGGREGATOR (and AS_TRANS in
+// AGGREGATOR) for a 4-octet AS, and with AS4_PATH, or the receiver ignores
+// AS4_PATH (4.2.3).
+bool sends_as4_aggregator(const PathAttributes& a, const CodecOptions& o) {
+  return !o.four_octet_as && a.aggregator &&
+         (a.aggregator->autonomous_system > 0xFFFF || sends_as4_path(a, o));
+}
+
+// --- MP_REACH_NLRI and MP_UNREACH_NLRI -----------------------------------------
+
+// The address families this codec carries; others are discarded on receipt
+// and refused on sending.
+bool carried(Afi afi, Safi safi) {
+  return safi == Safi::kUnicast && (afi == Afi::kIpv4 || afi == Afi::kIpv6);
+}
+
+template <std::size_t N>
+bool prefixes_valid(const std::vector<BasicPrefix<N>>& v) {
+  return std::all_of(v.begin(), v.end(), [](const BasicPrefix<N>& p) {
+    return p.length <= BasicPrefix<N>::kMaxLength;
+  });
+}
+
+// The prefixes that end an MP_(UN)REACH_NLRI, into the list of its AFI.
+std::optional<Rejection> decode_mp_prefixes(Afi afi, Value field,
+                                            std::vector<Ipv4Prefix>& v4,
+                                            std::vector<Ipv6Prefix>& v6) {
+  const NlriError e =
+      afi == Afi::kIpv4 ? decode_prefixes(field, v4) : decode_prefixes(field, v6);
+  if (e == NlriError::kNone) return std::nullopt;
+  return malformed(err::kOptionalAttributeError, nlri_error_reason(e));
+}
+
+// Appends the prefixes of an MP_(UN)REACH_NLRI to send: only the list of its
+// AFI may have any (`other_family`: the error otherwise).
+std::optional<EncodeError> encode_mp_prefixes(Writer& w, Afi afi,
+                                              const std::vector<Ipv4Prefix>& v4,
+                                              const std::vector<Ipv6Prefix>& v6,
+                                              std::string_view other_family) {
+  if (afi == Afi::kIpv4 ? !v6.empty() : !v4.empty()) return EncodeError{other_family};
+  if (!prefixes_valid(v4) || !prefixes_valid(v6)) {
+    return EncodeError{"prefix length exceeds the address size"};
+  }
+  for (const auto& p : v4) encode_prefix(w, p);
+  for (const auto& p : v6) encode_prefix(w, p);
+  return std::nullopt;
+}
+
+// ORIGIN (RFC 4271 5.1.1, RFC 7606 7.1) -----------------------------------------
+
+std::optional<Rejection> decode_origin(Value v, const CodecOptions& /*o*/, Decoded& d) {
+  if (v.size() != 1)
+    return malformed(err::kAttributeLengthError, "ORIGIN length is not 1");
+  if (v[0] > 2) return malformed(err::kInvalidOriginAttribute, "undefined ORIGIN value");
+  d.attributes.origin = static_cast<Origin>(v[0]);
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_origin(const PathAttributes& a,
+                                         const CodecOptions& /*o*/,
+                                         std::optional<Bytes>& value) {
+  if (!a.origin) return std::nullopt;
+  const auto o = static_cast<std::uint8_t>(*a.origin);
+  if (o > 2) return EncodeError{"undefined ORIGIN value"};
+  value = Bytes{o};
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kOrigin{.type = type::kOrigin,
+                                .flags = kWellKnown,
+                                .on_malformed = kWithdraw,
+                                .mandatory = Mandatory::kWithReachability,
+                                .missing = "ORIGIN missing",
+                                .decode = decode_origin,
+                                .encode = encode_origin};
+
+// AS_PATH (RFC 4271 5.1.2, RFC 7606 7.2) ----------------------------------------
+
+std::optional<Rejection> decode_as_path(Value v, const CodecOptions& o, Decoded& d) {
+  AsPath p;
+  if (const std::string_view why = parse_as_path(v, as_size(o), p); !why.empty()) {
+    return malformed(err::kMalformedAsPath, why);
+  }
+  if (o.external_peer && has_confed(p)) {
+    return malformed(err::kMalformedAsPath, "AS_CONFED segment from an external peer");
+  }
+  d.attributes.as_path = std::move(p);
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_as_path(const PathAttributes& a, const CodecOptions& o,
+                                          std::optional<Bytes>& value) {
+  if (!a.as_path) return std::nullopt;
+  Bytes v;
+  if (auto e = encode_as_path_value(v, *a.as_path, o.four_octet_as, false)) return e;
+  value = std::move(v);
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kAsPath{.type = type::kAsPath,
+                                .flags = kWellKnown,
+                                .on_malformed = kWithdraw,
+                                .mandatory = Mandatory::kWithReachability,
+                                .missing = "AS_PATH missing",
+                                .decode = decode_as_path,
+                                .encode = encode_as_path};
+
+// NEXT_HOP (RFC 4271 5.1.3, RFC 7606 7.3) ---------------------------------------
+
+std::optional<Rejection> decode_next_hop(Value v, const CodecOptions& /*o*/, Decoded& d) {
+  if (v.size() != 4)
+    return malformed(err::kAttributeLengthError, "NEXT_HOP length is not 4");
+  if (v[0] == 0 || v[0] >= 224) {
+    return malformed(err::kInvalidNextHopAttribute,
+                     "NEXT_HOP is not a unicast host address");
+  }
+  d.attributes.next_hop = Ipv4Address{v[0], v[1], v[2], v[3]};
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_next_hop(const PathAttributes& a,
+                                           const CodecOptions& /*o*/,
+                                           std::optional<Bytes>& value) {
+  if (a.next_hop) value = Bytes(a.next_hop->begin(), a.next_hop->end());
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kNextHop{.type = type::kNextHop,
+                                 .flags = kWellKnown,
+                                 .on_malformed = kWithdraw,
+                                 .mandatory = Mandatory::kWithNlriField,
+                                 .missing = "NEXT_HOP missing",
+                                 .decode = decode_next_hop,
+                                 .encode = encode_next_hop};
+
+// MULTI_EXIT_DISC (RFC 4271 5.1.4, RFC 7606 7.4) --------------------------------
+
+std::optional<Rejection> decode_med(Value v, const CodecOptions& /*o*/, Decoded& d) {
+  if (v.size() != 4) {
+    return malformed(err::kAttributeLengthError, "MULTI_EXIT_DISC length is not 4");
+  }
+  d.attributes.multi_exit_disc = read_u32(v);
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_med(const PathAttributes& a, const CodecOptions& /*o*/,
+                                      std::optional<Bytes>& value) {
+  if (a.multi_exit_disc) value = u32_value(*a.multi_exit_disc);
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kMultiExitDisc{.type = type::kMultiExitDisc,
+                                       .flags = kOptionalNonTransitive,
+                                       .on_malformed = kWithdraw,
+                                       .decode = decode_med,
+                                       .encode = encode_med};
+
+// LOCAL_PREF (RFC 4271 5.1.5, RFC 7606 7.5) -------------------------------------
+
+std::optional<Rejection> local_pref_ignored(const CodecOptions& o) {
+  if (!o.external_peer) return std::nullopt;
+  return ignoring(err::kMalformedAttributeList, "LOCAL_PREF from an external peer");
+}
+
+std::optional<Rejection> decode_local_pref(Value v, const CodecOptions& /*o*/,
+                                           Decoded& d) {
+  if (v.size() != 4)
+    return malformed(err::kAttributeLengthError, "LOCAL_PREF length is not 4");
+  d.attributes.local_pref = read_u32(v);
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_local_pref(const PathAttributes& a,
+                                             const CodecOptions& o,
+                                             std::optional<Bytes>& value) {
+  if (!a.local_pref) return std::nullopt;
+  if (o.external_peer) return EncodeError{"LOCAL_PREF is not sent to external peers"};
+  value = u32_value(*a.local_pref);
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kLocalPref{.type = type::kLocalPref,
+                                   .flags = kWellKnown,
+                                   .on_malformed = kWithdraw,
+                                   .ignored = local_pref_ignored,
+                                   .decode = decode_local_pref,
+                                   .encode = encode_local_pref};
+
+// ATOMIC_AGGREGATE (RFC 4271 5.1.6, RFC 7606 7.6) -------------------------------
+
+std::optional<Rejection> decode_atomic_aggregate(Value v, const CodecOptions& /*o*/,
+                                                 Decoded& d) {
+  if (!v.empty()) {
+    return malformed(err::kAttributeLengthError, "ATOMIC_AGGREGATE length is not 0");
+  }
+  d.attributes.atomic_aggregate = true;
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_atomic_aggregate(const PathAttributes& a,
+                                                   const CodecOptions& /*o*/,
+                                                   std::optional<Bytes>& value) {
+  if (a.atomic_aggregate) value = Bytes{};
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kAtomicAggregate{.type = type::kAtomicAggregate,
+                                         .flags = kWellKnown,
+                                         .on_malformed = kDiscard,
+                                         .decode = decode_atomic_aggregate,
+                                         .encode = encode_atomic_aggregate};
+
+// AGGREGATOR (RFC 4271 5.1.7, RFC 6793 4.2.2, RFC 7606 7.7) ---------------------
+
+std::optional<Rejection> decode_aggregator(Value v, const CodecOptions& o, Decoded& d) {
+  if (v.size() != as_size(o) + 4) {  // AS, then an IPv4 address
+    return malformed(err::kAttributeLengthError, "AGGREGATOR length is wrong");
+  }
+  d.attributes.aggregator = parse_aggregator(v, as_size(o));
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_aggregator(const PathAttributes& a,
+                                             const CodecOptions& o,
+                                             std::optional<Bytes>& value) {
+  if (!a.aggregator) return std::nullopt;
+  const std::uint32_t as =
+      sends_as4_aggregator(a, o) ? kAsTrans : a.aggregator->autonomous_system;
+  value = aggregator_value(as, a.aggregator->address, o.four_octet_as);
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kAggregator{.type = type::kAggregator,
+                                    .flags = kOptionalTransitive,
+                                    .on_malformed = kDiscard,
+                                    .decode = decode_aggregator,
+                                    .encode = encode_aggregator};
+
+// COMMUNITIES (RFC 1997, RFC 7606 7.8) ------------------------------------------
+
+std::optional<Rejection> decode_communities(Value v, const CodecOptions& /*o*/,
+                                            Decoded& d) {
+  if (v.empty() || v.size() % 4 != 0) {
+    return malformed(err::kAttributeLengthError,
+                     "COMMUNITIES length is not a non-zero multiple of 4");
+  }
+  for (std::size_t i = 0; i < v.size(); i += 4) {
+    d.attributes.communities.push_back(Community{read_u32(v.subspan(i, 4))});
+  }
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_communities(const PathAttributes& a,
+                                              const CodecOptions& /*o*/,
+                                              std::optional<Bytes>& value) {
+  if (a.communities.empty()) return std::nullopt;
+  Bytes v;
+  Writer w(v);
+  for (const Community& c : a.communities) w.u32(c.value);
+  value = std::move(v);
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kCommunities{.type = type::kCommunities,
+                                     .flags = kOptionalTransitive,
+                                     .on_malformed = kWithdraw,
+                                     .decode = decode_communities,
+                                     .encode = encode_communities};
+
+// MP_REACH_NLRI (RFC 4760 section 3, RFC 7606 7.11) -----------------------------
+
+std::optional<Rejection> decode_mp_reach(Value v, const CodecOptions& /*o*/, Decoded& d) {
   Reader r(v);
-  (void)r.u32(x);
-  return x;
+  std::uint16_t afi = 0;
+  std::uint8_t safi = 0, nh_len = 0, reserved = 0;
+  std::span<const std::uint8_t> nh;
+  if (!r.u16(afi) || !r.u8(safi) || !r.u8(nh_len) || !r.bytes(nh_len, nh) ||
+      !r.u8(reserved)) {
+    return malformed(err::kOptionalAttributeError, "MP_REACH_NLRI truncated");
+  }
+  MpReachNlri mp;
+  mp.afi = static_cast<Afi>(afi);
+  mp.safi = static_cast<Safi>(safi);
+  if (!carried(mp.afi, mp.safi)) {
+    return ignoring(err::kOptionalAttributeError,
+                    "MP_REACH_NLRI for an AFI/SAFI this speaker does not carry");
+  }
+  if ((mp.afi == Afi::kIpv4 && nh_len != 4) ||
+      (mp.afi == Afi::kIpv6 && nh_len != 16 && nh_len != 32)) {
+    return malformed(err::kOptionalAttributeError,
+                     "MP_REACH_NLRI next hop length does not match the AFI");
+  }
+  mp.next_hop.assign(nh.begin(), nh.end());
+  if (auto why = decode_mp_prefixes(mp.afi, r.rest(), mp.ipv4_nlri, mp.ipv6_nlri)) {
+    return why;
+  }
+  d.attributes.mp_reach_nlri = std::move(mp);
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_mp_reach(const PathAttributes& a,
+                                           const CodecOptions& /*o*/,
+                                           std::optional<Bytes>& value) {
+  if (!a.mp_reach_nlri) return std::nullopt;
+  const MpReachNlri& mp = *a.mp_reach_nlri;
+  if (!carried(mp.afi, mp.safi)) {
+    return EncodeError{"MP_REACH_NLRI for an unsupported AFI/SAFI"};
+  }
+  const std::size_t nh = mp.next_hop.size();
+  if (mp.afi == Afi::kIpv4 ? nh != 4 : (nh != 16 && nh != 32)) {
+    return EncodeError{"MP_REACH_NLRI next hop length does not match the AFI"};
+  }
+  Bytes v;
+  Writer w(v);
+  w.u16(static_cast<std::uint16_t>(mp.afi));
+  w.u8(static_cast<std::uint8_t>(mp.safi));
+  w.u8(static_cast<std::uint8_t>(nh));
+  w.bytes(mp.next_hop);
+  w.u8(0);  // Reserved
+  if (auto e = encode_mp_prefixes(w, mp.afi, mp.ipv4_nlri, mp.ipv6_nlri,
+                                  "MP_REACH_NLRI prefixes of another address family")) {
+    return e;
+  }
+  value = std::move(v);
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kMpReachNlri{.type = type::kMpReachNlri,
+                                     .flags = kOptionalNonTransitive,
+                                     .on_malformed = kReset,
+                                     .written_first = true,
+                                     .decode = decode_mp_reach,
+                                     .encode = encode_mp_reach};
+
+// MP_UNREACH_NLRI (RFC 4760 section 4, RFC 7606 7.12) ---------------------------
+
+std::optional<Rejection> decode_mp_unreach(Value v, const CodecOptions& /*o*/,
+                                           Decoded& d) {
+  Reader r(v);
+  std::uint16_t afi = 0;
+  std::uint8_t safi = 0;
+  if (!r.u16(afi) || !r.u8(safi)) {
+    return malformed(err::kOptionalAttributeError, "MP_UNREACH_NLRI truncated");
+  }
+  MpUnreachNlri mp;
+  mp.afi = static_cast<Afi>(afi);
+  mp.safi = static_cast<Safi>(safi);
+  if (!carried(mp.afi, mp.safi)) {
+    return ignoring(err::kOptionalAttributeError,
+                    "MP_UNREACH_NLRI for an AFI/SAFI this speaker does not carry");
+  }
+  if (auto why =
+          decode_mp_prefixes(mp.afi, r.rest(), mp.ipv4_withdrawn, mp.ipv6_withdrawn)) {
+    return why;
+  }
+  d.attributes.mp_unreach_nlri = std::move(mp);
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_mp_unreach(const PathAttributes& a,
+                                             const CodecOptions& /*o*/,
+                                             std::optional<Bytes>& value) {
+  if (!a.mp_unreach_nlri) return std::nullopt;
+  const MpUnreachNlri& mp = *a.mp_unreach_nlri;
+  if (!carried(mp.afi, mp.safi)) {
+    return EncodeError{"MP_UNREACH_NLRI for an unsupported AFI/SAFI"};
+  }
+  Bytes v;
+  Writer w(v);
+  w.u16(static_cast<std::uint16_t>(mp.afi));
+  w.u8(static_cast<std::uint8_t>(mp.safi));
+  if (auto e = encode_mp_prefixes(w, mp.afi, mp.ipv4_withdrawn, mp.ipv6_withdrawn,
+                                  "MP_UNREACH_NLRI prefixes of another address family")) {
+    return e;
+  }
+  value = std::move(v);
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kMpUnreachNlri{.type = type::kMpUnreachNlri,
+                                       .flags = kOptionalNonTransitive,
+                                       .on_malformed = kReset,
+                                       .written_first = true,
+                                       .decode = decode_mp_unreach,
+                                       .encode = encode_mp_unreach};
+
+// AS4_PATH (RFC 6793 sections 4.1, 6) -------------------------------------------
+
+std::optional<Rejection> as4_path_ignored(const CodecOptions& o) {
+  if (!o.four_octet_as) return std::nullopt;
+  return ignoring(err::kOptionalAttributeError, "AS4_PATH from a 4-octet AS speaker");
+}
+
+std::optional<Rejection> decode_as4_path(Value v, const CodecOptions& /*o*/, Decoded& d) {
+  AsPath p;
+  if (const std::string_view why = parse_as_path(v, 4, p); !why.empty()) {
+    return malformed(err::kOptionalAttributeError, why);
+  }
+  if (has_confed(p)) {
+    return malformed(err::kOptionalAttributeError, "AS_CONFED segment in AS4_PATH");
+  }
+  d.as4_path = std::move(p);
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_as4_path(const PathAttributes& a, const CodecOptions& o,
+                                           std::optional<Bytes>& value) {
+  if (!sends_as4_path(a, o)) return std::nullopt;
+  Bytes v;
+  if (auto e = encode_as_path_value(v, *a.as_path, true, true)) return e;
+  value = std::move(v);
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kAs4Path{.type = type::kAs4Path,
+                                 .flags = kOptionalTransitive,
+                                 .on_malformed = kDiscard,
+                                 .flags_kept = false,
+                                 .ignored = as4_path_ignored,
+                                 .decode = decode_as4_path,
+                                 .encode = encode_as4_path};
+
+// AS4_AGGREGATOR (RFC 6793 sections 4.1, 6) -------------------------------------
+
+std::optional<Rejection> as4_aggregator_ignored(const CodecOptions& o) {
+  if (!o.four_octet_as) return std::nullopt;
+  return ignoring(err::kOptionalAttributeError,
+                  "AS4_AGGREGATOR from a 4-octet AS speaker");
+}
+
+std::optional<Rejection> decode_as4_aggregator(Value v, const CodecOptions& /*o*/,
+                                               Decoded& d) {
+  if (v.size() != 8) {
+    return malformed(err::kAttributeLengthError, "AS4_AGGREGATOR length is not 8");
+  }
+  d.as4_aggregator = parse_aggregator(v, 4);
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_as4_aggregator(const PathAttributes& a,
+                                                 const CodecOptions& o,
+                                                 std::optional<Bytes>& value) {
+  if (sends_as4_aggregator(a, o)) {
+    value =
+        aggregator_value(a.aggregator->autonomous_system, a.aggregator->address, true);
+  }
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kAs4Aggregator{.type = type::kAs4Aggregator,
+                                       .flags = kOptionalTransitive,
+                                       .on_malformed = kDiscard,
+                                       .flags_kept = false,
+                                       .ignored = as4_aggregator_ignored,
+                                       .decode = decode_as4_aggregator,
+                                       .encode = encode_as4_aggregator};
+
+// RFC 6793 section 4.2.3: the 4-octet path and aggregator of a 2-octet
+// session, once every attribute is read.
+void merge_as4(Decoded& d, UpdateErrors& errors) {
+  PathAttributes& a = d.attributes;
+  if (!d.as4_aggregator && !d.as4_path) return;
+  if (a.aggregator && a.aggregator->autonomous_system != kAsTrans) {
+    if (d.as4_aggregator) {
+      errors.add(type::kAs4Aggregator, kDiscard, err::kOptionalAttributeError,
+                 "AGGREGATOR is not AS_TRANS, AS4_AGGREGATOR ignored");
+    }
+    if (d.as4_path) {
+      errors.add(type::kAs4Path, kDiscard, err::kOptionalAttributeError,
+                 "AGGREGATOR is not AS_TRANS, AS4_PATH ignored");
+    }
+    return;
+  }
+  if (d.as4_aggregator) {
+    if (a.aggregator) {
+      a.aggregator = *d.as4_aggregator;
+    } else {
+      errors.add(type::kAs4Aggregator, kDiscard, err::kOptionalAttributeError,
+                 "AS4_AGGREGATOR without AGGREGATOR");
+    }
+  }
+  if (d.as4_path) {
+    if (!a.as_path) {
+      errors.add(type::kAs4Path, kDiscard, err::kOptionalAttributeError,
+                 "AS4_PATH without AS_PATH");
+    } else if (d.as4_path->length() > a.as_path->length()) {
+      errors.add(type::kAs4Path, kDiscard, err::kOptionalAttributeError,
+                 "AS4_PATH longer than AS_PATH, ignored");
+    } else {
+      a.as_path = merge_as4_path(*a.as_path, *d.as4_path);
+    }
+  }
+}
+
+// LARGE_COMMUNITIES (RFC 8092 section 6) ----------------------------------------
+
+std::optional<Rejection> decode_large_communities(Value v, const CodecOptions& /*o*/,
+                                                  Decoded& d) {
+  if (v.empty() || v.size() % 12 != 0) {
+    return malformed(err::kAttributeLengthError,
+                     "LARGE_COMMUNITIES length is not a non-zero multiple of 12");
+  }
+  for (std::size_t i = 0; i < v.size(); i += 12) {
+    d.attributes.large_communities.push_back({read_u32(v.subspan(i, 4)),
+                                              read_u32(v.subspan(i + 4, 4)),
+                                              read_u32(v.subspan(i + 8, 4))});
+  }
+  return std::nullopt;
+}
+
+std::optional<EncodeError> encode_large_communities(const PathAttributes& a,
+                                                    const CodecOptions& /*o*/,
+                                                    std::optional<Bytes>& value) {
+  if (a.large_communities.empty()) return std::nullopt;
+  Bytes v;
+  Writer w(v);
+  for (const LargeCommunity& c : a.large_communities) {
+    w.u32(c.global_administrator);
+    w.u32(c.local_data_1);
+    w.u32(c.local_data_2);
+  }
+  value = std::move(v);
+  return std::nullopt;
+}
+
+constexpr AttributeSpec kLargeCommunities{.type = type::kLargeCommunities,
+                                          .flags = kOptionalTransitive,
+                                          .on_malformed = kWithdraw,
+                                          .decode = decode_large_communities,
+                                          .encode = encode_large_communities};
+
+// --- The table -----------------------------------------------------------------
+
+// Every recognised attribute, by type code: the order in which mandatory
+// ones are reported missing and encoding errors are found.
+constexpr std::array kAttributes{
+    &kOrigin,           &kAsPath,          &kNextHop,    &kMultiExitDisc,
+    &kLocalPref,        &kAtomicAggregate, &kAggregator, &kCommunities,
+    &kMpReachNlri,      &kMpUnreachNlri,   &kAs4Path,    &kAs4Aggregator,
+    &kLargeCommunities,
+};
+// Each type code once, ascending; every spec complete.
+static_assert(std::adjacent_find(kAttributes.begin(), kAttributes.end(),
+                                 [](const AttributeSpec* x, const AttributeSpec* y) {
+                                   return x->type >= y->type;
+                                 }) == kAttributes.end());
+static_assert(std::all_of(kAttributes.begin(), kAttributes.end(),
+                          [](const AttributeSpec* s) {
+                            return s->on_malformed != ErrorHandling::kNone &&
+                                   s->decode != nullptr && s->encode != nullptr &&
+                                   (s->mandatory == Mandatory::kNo) == s->missing.empty();
+                          }));
+
+constexpr auto kByType = [] {
+  std::array<const AttributeSpec*, 256> index{};
+  for (const AttributeSpec* s : kAttributes) index[s->type] = s;
+  return index;
+}();
+
+// nullptr for an attribute this codec does not recognise.
+const AttributeSpec* spec_of(std::uint8_t t) { return kByType[t]; }
+
+Unexpected<DecodeError> reset(std::uint8_t subcode, std::span<const std::uint8_t> data,
+                              std::string_view reason) {
+  return unexpected(DecodeError{ErrorCode::kUpdateMessageError, subcode,
+                                std::vector<std::uint8_t>(data.begin(), data.end()),
+                                reason});
+}
+
+// One attribute ready to write.
+struct Encoded {
+  int order = 0;  // those written first, then by type code
+  std::uint8_t flags = 0;
+  std::uint8_t type = 0;
+  std::vector<std::uint8_t> value;
+};
+
+int write_order(const AttributeSpec* s, std::uint8_t t) {
+  return s != nullptr && s->written_first ? t : 256 + t;
 }
 
 }  // namespace
@@ -278,14 +895,8 @@ void UpdateErrors::add(std::uint8_t t, ErrorHandling h, std::uint8_t subcode,
 Result<PathAttributes, DecodeError> decode_path_attributes(
     std::span<const std::uint8_t> field, bool has_nlri, const CodecOptions& options,
     UpdateErrors& errors) {
-  constexpr auto kDiscard = ErrorHandling::kAttributeDiscard;
-  constexpr auto kWithdraw = ErrorHandling::kTreatAsWithdraw;
-  const std::size_t as_size = options.four_octet_as ? 4 : 2;
-
-  PathAttributes a;
-  std::bitset<256> seen, failed;
-  std::optional<AsPath> as4_path;
-  std::optional<Aggregator> as4_aggregator;
+  Decoded d;
+  std::bitset<256> seen;
 
   Reader r(field);
   while (!r.empty()) {
@@ -295,7 +906,7 @@ Result<PathAttributes, DecodeError> decode_path_attributes(
     // overruns the field is treat-as-withdraw; the NLRI field is still
     // located from the Total Path Attribute Length.
     if (r.remaining() < 3) {
-      errors.add(0, kWithdraw, update_error::kMalformedAttributeList,
+      errors.add(0, kWithdraw, err::kMalformedAttributeList,
                  "fewer octets left than an attribute header");
       break;
     }
@@ -304,7 +915,7 @@ Result<PathAttributes, DecodeError> decode_path_attributes(
     std::uint16_t length = 0;
     if (flags & flag::kExtendedLength) {
       if (!r.u16(length)) {
-        errors.add(t, kWithdraw, update_error::kAttributeLengthError,
+        errors.add(t, kWithdraw, err::kAttributeLengthError,
                    "extended attribute header truncated");
         break;
       }
@@ -315,476 +926,109 @@ Result<PathAttributes, DecodeError> decode_path_attributes(
     }
     std::span<const std::uint8_t> value;
     if (!r.bytes(length, value)) {
-      errors.add(t, kWithdraw, update_error::kAttributeLengthError,
+      errors.add(t, kWithdraw, err::kAttributeLengthError,
                  "attribute length overruns the path attributes");
       break;
     }
     const auto raw = field.subspan(start, r.position() - start);
+    const AttributeSpec* spec = spec_of(t);
 
     // RFC 7606 section 3.g: a repeated MP_(UN)REACH_NLRI resets the session,
     // any other repeated attribute keeps its first occurrence.
     if (seen.test(t)) {
-      if (t == type::kMpReachNlri || t == type::kMpUnreachNlri) {
-        return reset(update_error::kMalformedAttributeList, {},
+      if (spec != nullptr && spec->on_malformed == kReset) {
+        return reset(err::kMalformedAttributeList, {},
                      "MP_REACH_NLRI or MP_UNREACH_NLRI appears more than once");
       }
-      errors.add(t, kDiscard, update_error::kMalformedAttributeList,
+      errors.add(t, kDiscard, err::kMalformedAttributeList,
                  "attribute appears more than once; the first is kept");
       continue;
     }
     seen.set(t);
 
-    const AttributeSpec spec = spec_of(t);
-    if (!spec.known) {
+    if (spec == nullptr) {
       if (!(flags & flag::kOptional)) {
-        return reset(update_error::kUnrecognizedWellKnownAttribute, raw,
+        return reset(err::kUnrecognizedWellKnownAttribute, raw,
                      "unrecognized well-known attribute");
       }
-      a.unknown.push_back(
+      d.attributes.unknown.push_back(
           {flags, t, std::vector<std::uint8_t>(value.begin(), value.end())});
       continue;
     }
-    // Attributes this session ignores whatever their flags: LOCAL_PREF from
-    // an external peer (RFC 7606 7.5), AS4_* from a 4-octet AS speaker (RFC
-    // 6793 4.1).
-    if (t == type::kLocalPref && options.external_peer) {
-      errors.add(t, kDiscard, update_error::kMalformedAttributeList,
-                 "LOCAL_PREF from an external peer");
-      failed.set(t);
-      continue;
-    }
-    if ((t == type::kAs4Path || t == type::kAs4Aggregator) && options.four_octet_as) {
-      errors.add(t, kDiscard, update_error::kOptionalAttributeError,
-                 t == type::kAs4Path ? "AS4_PATH from a 4-octet AS speaker"
-                                     : "AS4_AGGREGATOR from a 4-octet AS speaker");
+    // Attributes this session ignores whatever their flags (LOCAL_PREF from
+    // an external peer, AS4_* from a 4-octet AS speaker).
+    if (const auto why = spec->ignored ? spec->ignored(options) : std::nullopt) {
+      errors.add(t, kDiscard, why->subcode, why->reason);
       continue;
     }
     // RFC 7606 section 3.c: Optional/Transitive bits in conflict with the
-    // type code make the attribute malformed. MP_(UN)REACH_NLRI cannot be
-    // treated as withdraw without trusting it, so that stays a reset.
-    if (static_cast<bool>(flags & flag::kOptional) != spec.optional ||
-        static_cast<bool>(flags & flag::kTransitive) != spec.transitive) {
-      if (t == type::kMpReachNlri || t == type::kMpUnreachNlri) {
+    // type code make the attribute malformed: treat-as-withdraw, or a reset
+    // for an attribute whose malformation resets.
+    if ((flags & (flag::kOptional | flag::kTransitive)) != spec->flags) {
+      if (spec->on_malformed == kReset) {
         return reset(
-            update_error::kAttributeFlagsError, raw,
+            err::kAttributeFlagsError, raw,
             "MP_REACH_NLRI/MP_UNREACH_NLRI attribute flags conflict with the type");
       }
-      errors.add(t, kWithdraw, update_error::kAttributeFlagsError,
+      errors.add(t, kWithdraw, err::kAttributeFlagsError,
                  "Optional or Transitive bit conflicts with the attribute type");
-      failed.set(t);
       continue;
     }
-
-    bool stored = false;
-    auto withdraw = [&](std::uint8_t subcode, std::string_view why) {
-      errors.add(t, kWithdraw, subcode, why);
-      failed.set(t);
-    };
-    auto discard = [&](std::uint8_t subcode, std::string_view why) {
-      errors.add(t, kDiscard, subcode, why);
-      failed.set(t);
-    };
-    switch (t) {
-      case type::kOrigin:  // RFC 7606 7.1
-        if (length != 1) {
-          withdraw(update_error::kAttributeLengthError, "ORIGIN length is not 1");
-        } else if (value[0] > 2) {
-          withdraw(update_error::kInvalidOriginAttribute, "undefined ORIGIN value");
-        } else {
-          a.origin = static_cast<Origin>(value[0]);
-          stored = true;
-        }
-        break;
-      case type::kAsPath: {  // RFC 7606 7.2
-        AsPath p;
-        const std::string_view why = parse_as_path(value, as_size, p);
-        if (!why.empty()) {
-          withdraw(update_error::kMalformedAsPath, why);
-        } else if (options.external_peer && has_confed(p)) {
-          withdraw(update_error::kMalformedAsPath,
-                   "AS_CONFED segment from an external peer");
-        } else {
-          a.as_path = std::move(p);
-          stored = true;
-        }
-        break;
-      }
-      case type::kNextHop:  // RFC 7606 7.3
-        if (length != 4) {
-          withdraw(update_error::kAttributeLengthError, "NEXT_HOP length is not 4");
-        } else if (value[0] == 0 || value[0] >= 224) {
-          withdraw(update_error::kInvalidNextHopAttribute,
-                   "NEXT_HOP is not a unicast host address");
-        } else {
-          a.next_hop = Ipv4Address{value[0], value[1], value[2], value[3]};
-          stored = true;
-        }
-        break;
-      case type::kMultiExitDisc:  // RFC 7606 7.4
-        if (length != 4) {
-          withdraw(update_error::kAttributeLengthError,
-                   "MULTI_EXIT_DISC length is not 4");
-        } else {
-          a.multi_exit_disc = read_u32(value);
-          stored = true;
-        }
-        break;
-      case type::kLocalPref:  // RFC 7606 7.5
-        if (length != 4) {
-          withdraw(update_error::kAttributeLengthError, "LOCAL_PREF length is not 4");
-        } else {
-          a.local_pref = read_u32(value);
-          stored = true;
-        }
-        break;
-      case type::kAtomicAggregate:  // RFC 7606 7.6
-        if (length != 0) {
-          discard(update_error::kAttributeLengthError,
-                  "ATOMIC_AGGREGATE length is not 0");
-        } else {
-          a.atomic_aggregate = true;
-          stored = true;
-        }
-        break;
-      case type::kAggregator:             // RFC 7606 7.7
-        if (length != 2 + as_size + 2) {  // AS, then an IPv4 address
-          discard(update_error::kAttributeLengthError, "AGGREGATOR length is wrong");
-        } else {
-          a.aggregator = parse_aggregator(value, as_size);
-          stored = true;
-        }
-        break;
-      case type::kCommunities:  // RFC 7606 7.8
-        if (length == 0 || length % 4 != 0) {
-          withdraw(update_error::kAttributeLengthError,
-                   "COMMUNITIES length is not a non-zero multiple of 4");
-        } else {
-          for (std::size_t i = 0; i < length; i += 4) {
-            a.communities.push_back(Community{read_u32(value.subspan(i, 4))});
-          }
-          stored = true;
-        }
-        break;
-      case type::kMpReachNlri: {  // RFC 7606 7.11
-        MpReachNlri mp;
-        if (auto e = parse_mp_reach(value, raw, mp, stored))
-          return unexpected(std::move(*e));
-        if (stored) {
-          a.mp_reach_nlri = std::move(mp);
-        } else {
-          discard(update_error::kOptionalAttributeError,
-                  "MP_REACH_NLRI for an AFI/SAFI this speaker does not carry");
-        }
-        break;
-      }
-      case type::kMpUnreachNlri: {  // RFC 7606 7.12
-        MpUnreachNlri mp;
-        if (auto e = parse_mp_unreach(value, raw, mp, stored))
-          return unexpected(std::move(*e));
-        if (stored) {
-          a.mp_unreach_nlri = std::move(mp);
-        } else {
-          discard(update_error::kOptionalAttributeError,
-                  "MP_UNREACH_NLRI for an AFI/SAFI this speaker does not carry");
-        }
-        break;
-      }
-      case type::kAs4Path: {  // RFC 6793 sections 4.1, 6
-        AsPath p;
-        if (const std::string_view why = parse_as_path(value, 4, p); !why.empty()) {
-          discard(update_error::kOptionalAttributeError, why);
-        } else if (has_confed(p)) {
-          discard(update_error::kOptionalAttributeError, "AS_CONFED segment in AS4_PATH");
-        } else {
-          as4_path = std::move(p);
-        }
-        break;  // merged below; the encoder regenerates it, so no flags kept
-      }
-      case type::kAs4Aggregator:  // RFC 6793 sections 4.1, 6
-        if (length != 8) {
-          discard(update_error::kAttributeLengthError, "AS4_AGGREGATOR length is not 8");
-        } else {
-          as4_aggregator = parse_aggregator(value, 4);
-        }
-        break;
-      case type::kLargeCommunities:  // RFC 8092 section 6
-        if (length == 0 || length % 12 != 0) {
-          withdraw(update_error::kAttributeLengthError,
-                   "LARGE_COMMUNITIES length is not a non-zero multiple of 12");
-        } else {
-          for (std::size_t i = 0; i < length; i += 12) {
-            a.large_communities.push_back({read_u32(value.subspan(i, 4)),
-                                           read_u32(value.subspan(i + 4, 4)),
-                                           read_u32(value.subspan(i + 8, 4))});
-          }
-          stored = true;
-        }
-        break;
-      default:
-        break;
+    if (const auto why = spec->decode(value, options, d)) {
+      const ErrorHandling h = why->ignored ? kDiscard : spec->on_malformed;
+      if (h == kReset) return reset(why->subcode, raw, why->reason);
+      errors.add(t, h, why->subcode, why->reason);
+      continue;
     }
-    if (stored) {
-      if (flags & flag::kExtendedLength) a.extended_length.set(t);
-      if (spec.optional && spec.transitive && (flags & flag::kPartial)) a.partial.set(t);
+    if (spec->flags_kept) {
+      if (flags & flag::kExtendedLength) d.attributes.extended_length.set(t);
+      if (spec->flags == kOptionalTransitive && (flags & flag::kPartial)) {
+        d.attributes.partial.set(t);
+      }
     }
   }
 
-  // RFC 6793 section 4.2.3: reconstruct the 4-octet path and aggregator.
-  if (as4_aggregator || as4_path) {
-    if (a.aggregator && a.aggregator->autonomous_system != kAsTrans) {
-      if (as4_aggregator) {
-        errors.add(type::kAs4Aggregator, kDiscard, update_error::kOptionalAttributeError,
-                   "AGGREGATOR is not AS_TRANS, AS4_AGGREGATOR ignored");
-      }
-      if (as4_path) {
-        errors.add(type::kAs4Path, kDiscard, update_error::kOptionalAttributeError,
-                   "AGGREGATOR is not AS_TRANS, AS4_PATH ignored");
-      }
-    } else {
-      if (as4_aggregator) {
-        if (a.aggregator) {
-          a.aggregator = *as4_aggregator;
-        } else {
-          errors.add(type::kAs4Aggregator, kDiscard,
-                     update_error::kOptionalAttributeError,
-                     "AS4_AGGREGATOR without AGGREGATOR");
-        }
-      }
-      if (as4_path) {
-        if (!a.as_path) {
-          errors.add(type::kAs4Path, kDiscard, update_error::kOptionalAttributeError,
-                     "AS4_PATH without AS_PATH");
-        } else if (as4_path->length() > a.as_path->length()) {
-          errors.add(type::kAs4Path, kDiscard, update_error::kOptionalAttributeError,
-                     "AS4_PATH longer than AS_PATH, ignored");
-        } else {
-          a.as_path = merge_as4_path(*a.as_path, *as4_path);
-        }
-      }
-    }
-  }
+  merge_as4(d, errors);
 
   // Well-known mandatory attributes (RFC 4271 6.3, RFC 7606 3.d): only when
-  // the UPDATE carries reachability; NEXT_HOP only for the NLRI field (RFC
-  // 4760 makes it optional with MP_REACH_NLRI alone). An attribute already
-  // reported as malformed is not reported again as missing.
-  if (has_nlri || a.mp_reach_nlri) {
-    auto require = [&](std::uint8_t t, bool present, std::string_view why) {
-      if (!present && !failed.test(t)) {
-        errors.add(t, kWithdraw, update_error::kMissingWellKnownAttribute, why);
+  // the UPDATE carries reachability. One that was there but malformed is not
+  // reported again as missing.
+  if (has_nlri || d.attributes.mp_reach_nlri) {
+    for (const AttributeSpec* s : kAttributes) {
+      const bool needed = s->mandatory == Mandatory::kWithReachability ||
+                          (s->mandatory == Mandatory::kWithNlriField && has_nlri);
+      if (needed && !seen.test(s->type)) {
+        errors.add(s->type, kWithdraw, err::kMissingWellKnownAttribute, s->missing);
       }
-    };
-    require(type::kOrigin, a.origin.has_value(), "ORIGIN missing");
-    require(type::kAsPath, a.as_path.has_value(), "AS_PATH missing");
-    if (has_nlri) require(type::kNextHop, a.next_hop.has_value(), "NEXT_HOP missing");
+    }
   }
 
+  PathAttributes& a = d.attributes;
   std::stable_sort(a.unknown.begin(), a.unknown.end(),
                    [](const UnknownAttribute& x, const UnknownAttribute& y) {
                      return x.type < y.type;
                    });
-  return a;
+  return std::move(a);
 }
-
-namespace {
-
-// One attribute ready to write.
-struct Encoded {
-  int order = 0;  // MP_REACH_NLRI, MP_UNREACH_NLRI, then by type code
-  std::uint8_t flags = 0;
-  std::uint8_t type = 0;
-  std::vector<std::uint8_t> value;
-};
-
-std::optional<EncodeError> encode_as_path_value(std::vector<std::uint8_t>& out,
-                                                const AsPath& p, bool four_octet,
-                                                bool skip_confed) {
-  Writer w(out);
-  for (const auto& seg : p.segments) {
-    if (skip_confed && is_confed(seg.type)) continue;
-    const auto t = static_cast<std::uint8_t>(seg.type);
-    if (t < 1 || t > 4) return EncodeError{"unknown AS_PATH segment type"};
-    if (seg.asns.empty()) return EncodeError{"empty AS_PATH segment"};
-    const bool is_set = seg.type == AsPathSegmentType::kAsSet ||
-                        seg.type == AsPathSegmentType::kAsConfedSet;
-    if (is_set && seg.asns.size() > 255)
-      return EncodeError{"AS_SET with more than 255 ASes"};
-    // Sequences longer than 255 ASes become several segments (RFC 4271 5.1.2).
-    for (std::size_t i = 0; i < seg.asns.size(); i += 255) {
-      const std::size_t n = std::min<std::size_t>(255, seg.asns.size() - i);
-      w.u8(t);
-      w.u8(static_cast<std::uint8_t>(n));
-      for (std::size_t j = i; j < i + n; ++j) {
-        const std::uint32_t as = seg.asns[j];
-        if (four_octet) {
-          w.u32(as);
-        } else {
-          w.u16(static_cast<std::uint16_t>(as > 0xFFFF ? kAsTrans : as));
-        }
-      }
-    }
-  }
-  return std::nullopt;
-}
-
-bool needs_as4(const AsPath& p) {
-  for (const auto& seg : p.segments) {
-    if (is_confed(seg.type)) continue;
-    for (std::uint32_t as : seg.asns) {
-      if (as > 0xFFFF) return true;
-    }
-  }
-  return false;
-}
-
-void put_aggregator(std::vector<std::uint8_t>& out, std::uint32_t as,
-                    const Ipv4Address& addr, bool four_octet) {
-  Writer w(out);
-  if (four_octet) {
-    w.u32(as);
-  } else {
-    w.u16(static_cast<std::uint16_t>(as));
-  }
-  w.bytes(addr);
-}
-
-template <std::size_t N>
-bool prefixes_valid(const std::vector<BasicPrefix<N>>& v) {
-  return std::all_of(v.begin(), v.end(), [](const BasicPrefix<N>& p) {
-    return p.length <= BasicPrefix<N>::kMaxLength;
-  });
-}
-
-}  // namespace
 
 std::optional<EncodeError> encode_path_attributes(Writer& w, const PathAttributes& a,
                                                   const CodecOptions& options) {
   std::vector<Encoded> attrs;
-  auto add = [&](std::uint8_t t, std::vector<std::uint8_t> value) {
-    std::uint8_t flags = canonical_flags(t);
-    const AttributeSpec s = spec_of(t);
-    if (s.optional && s.transitive && a.partial.test(t)) flags |= flag::kPartial;
-    if (a.extended_length.test(t)) flags |= flag::kExtendedLength;
-    const int order = t == type::kMpReachNlri ? 0 : t == type::kMpUnreachNlri ? 1 : 2 + t;
-    attrs.push_back({order, flags, t, std::move(value)});
-  };
-  auto u32_value = [](std::uint32_t x) {
-    std::vector<std::uint8_t> v;
-    Writer(v).u32(x);
-    return v;
-  };
-
-  if (a.origin) {
-    const auto o = static_cast<std::uint8_t>(*a.origin);
-    if (o > 2) return EncodeError{"undefined ORIGIN value"};
-    add(type::kOrigin, {o});
-  }
-  bool send_as4_path = false;
-  if (a.as_path) {
-    std::vector<std::uint8_t> v;
-    if (auto e = encode_as_path_value(v, *a.as_path, options.four_octet_as, false))
-      return e;
-    add(type::kAsPath, std::move(v));
-    if (!options.four_octet_as && needs_as4(*a.as_path)) {
-      std::vector<std::uint8_t> v4;
-      if (auto e = encode_as_path_value(v4, *a.as_path, true, true)) return e;
-      add(type::kAs4Path, std::move(v4));
-      send_as4_path = true;
-    }
-  }
-  if (a.next_hop) add(type::kNextHop, {a.next_hop->begin(), a.next_hop->end()});
-  if (a.multi_exit_disc) add(type::kMultiExitDisc, u32_value(*a.multi_exit_disc));
-  if (a.local_pref) {
-    if (options.external_peer)
-      return EncodeError{"LOCAL_PREF is not sent to external peers"};
-    add(type::kLocalPref, u32_value(*a.local_pref));
-  }
-  if (a.atomic_aggregate) add(type::kAtomicAggregate, {});
-  if (a.aggregator) {
-    const std::uint32_t as = a.aggregator->autonomous_system;
-    std::vector<std::uint8_t> v;
-    if (options.four_octet_as) {
-      put_aggregator(v, as, a.aggregator->address, true);
-    } else if (as > 0xFFFF || send_as4_path) {
-      // RFC 6793 4.2.2; with AS4_PATH the AGGREGATOR must be AS_TRANS too,
-      // or the receiver ignores AS4_PATH (4.2.3).
-      put_aggregator(v, kAsTrans, a.aggregator->address, false);
-      std::vector<std::uint8_t> v4;
-      put_aggregator(v4, as, a.aggregator->address, true);
-      add(type::kAs4Aggregator, std::move(v4));
-    } else {
-      put_aggregator(v, as, a.aggregator->address, false);
-    }
-    add(type::kAggregator, std::move(v));
-  }
-  if (!a.communities.empty()) {
-    std::vector<std::uint8_t> v;
-    Writer cw(v);
-    for (const Community& c : a.communities) cw.u32(c.value);
-    add(type::kCommunities, std::move(v));
-  }
-  if (a.mp_reach_nlri) {
-    const MpReachNlri& mp = *a.mp_reach_nlri;
-    if (mp.safi != Safi::kUnicast || (mp.afi != Afi::kIpv4 && mp.afi != Afi::kIpv6)) {
-      return EncodeError{"MP_REACH_NLRI for an unsupported AFI/SAFI"};
-    }
-    const bool v4 = mp.afi == Afi::kIpv4;
-    const std::size_t nh = mp.next_hop.size();
-    if (v4 ? nh != 4 : (nh != 16 && nh != 32)) {
-      return EncodeError{"MP_REACH_NLRI next hop length does not match the AFI"};
-    }
-    if (v4 ? !mp.ipv6_nlri.empty() : !mp.ipv4_nlri.empty()) {
-      return EncodeError{"MP_REACH_NLRI prefixes of another address family"};
-    }
-    if (!prefixes_valid(mp.ipv4_nlri) || !prefixes_valid(mp.ipv6_nlri)) {
-      return EncodeError{"prefix length exceeds the address size"};
-    }
-    std::vector<std::uint8_t> v;
-    Writer mw(v);
-    mw.u16(static_cast<std::uint16_t>(mp.afi));
-    mw.u8(static_cast<std::uint8_t>(mp.safi));
-    mw.u8(static_cast<std::uint8_t>(nh));
-    mw.bytes(mp.next_hop);
-    mw.u8(0);  // Reserved
-    for (const auto& p : mp.ipv4_nlri) encode_prefix(mw, p);
-    for (const auto& p : mp.ipv6_nlri) encode_prefix(mw, p);
-    add(type::kMpReachNlri, std::move(v));
-  }
-  if (a.mp_unreach_nlri) {
-    const MpUnreachNlri& mp = *a.mp_unreach_nlri;
-    if (mp.safi != Safi::kUnicast || (mp.afi != Afi::kIpv4 && mp.afi != Afi::kIpv6)) {
-      return EncodeError{"MP_UNREACH_NLRI for an unsupported AFI/SAFI"};
-    }
-    const bool v4 = mp.afi == Afi::kIpv4;
-    if (v4 ? !mp.ipv6_withdrawn.empty() : !mp.ipv4_withdrawn.empty()) {
-      return EncodeError{"MP_UNREACH_NLRI prefixes of another address family"};
-    }
-    if (!prefixes_valid(mp.ipv4_withdrawn) || !prefixes_valid(mp.ipv6_withdrawn)) {
-      return EncodeError{"prefix length exceeds the address size"};
-    }
-    std::vector<std::uint8_t> v;
-    Writer mw(v);
-    mw.u16(static_cast<std::uint16_t>(mp.afi));
-    mw.u8(static_cast<std::uint8_t>(mp.safi));
-    for (const auto& p : mp.ipv4_withdrawn) encode_prefix(mw, p);
-    for (const auto& p : mp.ipv6_withdrawn) encode_prefix(mw, p);
-    add(type::kMpUnreachNlri, std::move(v));
-  }
-  if (!a.large_communities.empty()) {
-    std::vector<std::uint8_t> v;
-    Writer lw(v);
-    for (const LargeCommunity& c : a.large_communities) {
-      lw.u32(c.global_administrator);
-      lw.u32(c.local_data_1);
-      lw.u32(c.local_data_2);
-    }
-    add(type::kLargeCommunities, std::move(v));
+  for (const AttributeSpec* s : kAttributes) {
+    std::optional<Bytes> value;
+    if (auto e = s->encode(a, options, value)) return e;
+    if (!value) continue;
+    std::uint8_t flags = s->flags;
+    if (s->flags == kOptionalTransitive && a.partial.test(s->type))
+      flags |= flag::kPartial;
+    if (a.extended_length.test(s->type)) flags |= flag::kExtendedLength;
+    attrs.push_back({write_order(s, s->type), flags, s->type, std::move(*value)});
   }
   for (const UnknownAttribute& u : a.unknown) {
-    if (spec_of(u.type).known)
+    if (spec_of(u.type) != nullptr)
       return EncodeError{"unknown attribute with a known type code"};
     if (!(u.flags & flag::kOptional)) return EncodeError{"unknown well-known attribute"};
-    attrs.push_back({2 + u.type, u.flags, u.type, u.value});
+    attrs.push_back({write_order(nullptr, u.type), u.flags, u.type, u.value});
   }
 
   std::stable_sort(attrs.begin(), attrs.end(),

@@ -92,6 +92,20 @@ std::string_view timer_name(Timer t) {
   return "?";
 }
 
+EventType expiry_event(Timer t) {
+  switch (t) {
+    case Timer::kConnectRetry:
+      return EventType::kConnectRetryTimerExpires;
+    case Timer::kHold:
+      return EventType::kHoldTimerExpires;
+    case Timer::kKeepalive:
+      return EventType::kKeepaliveTimerExpires;
+    case Timer::kIdleHold:
+      return EventType::kIdleHoldTimerExpires;
+  }
+  return EventType::kHoldTimerExpires;
+}
+
 OpenMessage local_open(const FsmConfig& c) {
   std::vector<Capability> caps{MultiprotocolCapability{Afi::kIpv4, Safi::kUnicast},
                                RouteRefreshCapability{}};

@@ -205,9 +205,11 @@ Event decode_error_event(DecodeError e);
 
 enum class Timer : std::uint8_t { kConnectRetry, kHold, kKeepalive, kIdleHold };
 std::string_view timer_name(Timer t);
+// The event a timer's expiry raises: ConnectRetryTimer_Expires, ...
+EventType expiry_event(Timer t);
 
 // Time: the current time and one-shot timers whose expiry the owner feeds
-// back as the matching *_Expires event. start() of a running timer restarts it.
+// back as expiry_event(). start() of a running timer restarts it.
 class FsmClock {
  public:
   virtual ~FsmClock() = default;

@@ -173,7 +173,6 @@ Result<DecodedMessage, DecodeError> decode_message(std::span<const std::uint8_t>
                                                    const CodecOptions& options);
 
 // Encoders: header included, never longer than 4096 octets.
-using Bytes = std::vector<std::uint8_t>;
 Result<Bytes, EncodeError> encode(const OpenMessage& m);
 Result<Bytes, EncodeError> encode(const UpdateMessage& m, const CodecOptions& options);
 Result<Bytes, EncodeError> encode(const NotificationMessage& m);

@@ -169,9 +169,8 @@ class Speaker {
   // The port the listener is bound to (listen_port 0 picks one).
   std::uint16_t listen_port() const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

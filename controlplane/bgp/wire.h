@@ -8,6 +8,9 @@
 
 namespace nva::bgp {
 
+// A whole message, or one field of it, as octets.
+using Bytes = std::vector<std::uint8_t>;
+
 // Reads fields from a byte span; every read checks the bound first and
 // returns false (leaving the output untouched) when the field is not there.
 class Reader {

@@ -207,6 +207,13 @@ TEST(FsmTable, MessageEvents) {
   EXPECT_EQ(event_name(E::kTcpCrAcked), "Tcp_CR_Acked");
 }
 
+TEST(FsmTable, TimerExpiryEvents) {
+  EXPECT_EQ(expiry_event(Timer::kConnectRetry), E::kConnectRetryTimerExpires);
+  EXPECT_EQ(expiry_event(Timer::kHold), E::kHoldTimerExpires);
+  EXPECT_EQ(expiry_event(Timer::kKeepalive), E::kKeepaliveTimerExpires);
+  EXPECT_EQ(expiry_event(Timer::kIdleHold), E::kIdleHoldTimerExpires);
+}
+
 // --- scenarios with an injected clock and transport ---------------------------
 
 class FakeClock : public FsmClock {
@@ -233,25 +240,12 @@ class FakeClock : public FsmClock {
       const Timer t = next->first;
       now_ = next->second;
       deadlines_.erase(next);
-      fsm.handle(Event(expiry(t)));
+      fsm.handle(Event(expiry_event(t)));
     }
     now_ = end;
   }
 
  private:
-  static EventType expiry(Timer t) {
-    switch (t) {
-      case Timer::kConnectRetry:
-        return E::kConnectRetryTimerExpires;
-      case Timer::kHold:
-        return E::kHoldTimerExpires;
-      case Timer::kKeepalive:
-        return E::kKeepaliveTimerExpires;
-      case Timer::kIdleHold:
-        return E::kIdleHoldTimerExpires;
-    }
-    return E::kHoldTimerExpires;
-  }
   TimePoint now_{};
   std::map<Timer, TimePoint> deadlines_;
 };
