@@ -115,11 +115,10 @@ json attributes_json(const PathAttributes& a) {
 json status_json(const PeerStatus& s) {
   json sent = json::object();
   json received = json::object();
-  static const char* const kTypes[] = {
-      "", "open", "update", "notification", "keepalive", "route_refresh"};
   for (std::size_t i = 1; i < s.counters.messages_sent.size(); ++i) {
-    sent[kTypes[i]] = s.counters.messages_sent[i];
-    received[kTypes[i]] = s.counters.messages_received[i];
+    const std::string type(kMessageTypeKeys[i]);
+    sent[type] = s.counters.messages_sent[i];
+    received[type] = s.counters.messages_received[i];
   }
   json j{{"event", "status"},
          {"peer", s.name},
@@ -127,11 +126,11 @@ json status_json(const PeerStatus& s) {
          {"routes_sent", s.routes_sent},
          {"routes_received", s.routes_received},
          {"messages_sent", sent},
-         {"messages_received", received},
-         {"established_transitions", s.counters.established_transitions},
-         {"route_refresh_answered", s.counters.route_refresh_answered},
-         {"connections_rejected", s.counters.connections_rejected},
-         {"routes_held_back", s.counters.routes_held_back}};
+         {"messages_received", received}};
+  // Every other counter by its table name (speaker.h, NVA_PEER_COUNTERS).
+#define NVA_PEER_COUNTER_JSON(member, name, doc) j[name] = s.counters.member;
+  NVA_PEER_COUNTERS(NVA_PEER_COUNTER_JSON)
+#undef NVA_PEER_COUNTER_JSON
   if (s.negotiated) j["hold_time"] = s.negotiated->hold_time;
   return j;
 }

@@ -52,6 +52,23 @@ std::string_view event_kind_name(SpeakerEvent::Kind k) {
   return "?";
 }
 
+std::string_view peer_counter_help(std::string_view name) {
+#define NVA_PEER_COUNTER_DOC(member, n, doc) {n, doc},
+  static constexpr std::pair<std::string_view, std::string_view> kDocs[] = {
+      NVA_PEER_COUNTERS(NVA_PEER_COUNTER_DOC)};
+#undef NVA_PEER_COUNTER_DOC
+  for (const auto& [n, doc] : kDocs) {
+    if (n == name) return doc;
+  }
+  for (std::size_t t = 1; t < kMessageTypeKeys.size(); ++t) {
+    if (name == std::string(kMessageTypeKeys[t]) + "_sent")
+      return "messages sent, by type";
+    if (name == std::string(kMessageTypeKeys[t]) + "_received")
+      return "messages received, by type";
+  }
+  return {};
+}
+
 std::vector<std::string> validate(const SpeakerConfig& c) {
   std::vector<std::string> errors;
   if (c.local_as == 0) errors.push_back("local AS must not be 0");

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "controlplane/bgp/fsm.h"
@@ -78,19 +79,49 @@ struct SpeakerConfig {
 // The speaker must only be built from a valid configuration.
 std::vector<std::string> validate(const SpeakerConfig& c);
 
+// A peer's counters, X(member, "name", "what it counts"): the members, the
+// names /nva/bgp/peers and nva-bgp publish and their order come from this
+// one table (as the data plane's, dataplane/common/counter.h). Written and
+// read on the speaker's io_context thread only: plain integers.
+#define NVA_PEER_COUNTERS(X)                                                         \
+  X(prefixes_announced, "prefixes_announced", "NLRI sent (re-announcements too)")    \
+  X(prefixes_withdrawn, "prefixes_withdrawn", "withdrawals sent")                    \
+  X(established_transitions, "established_transitions", "times the session came up") \
+  X(route_refresh_answered, "route_refresh_answered", "ROUTE-REFRESH answered")      \
+  X(connections_rejected, "connections_rejected", "unexpected or colliding TCP")     \
+  X(routes_held_back, "routes_held_back", "routes over max_routes (last count)")     \
+  X(treat_as_withdraw, "treat_as_withdraw", "UPDATEs handled per RFC 7606")          \
+  X(prefix_limit_resets, "prefix_limit_resets", "sessions ended by max_prefixes_in")
+
+// Message types as counter and JSON keys, by MessageType value (0 unused).
+inline constexpr std::array<std::string_view, 6> kMessageTypeKeys = {
+    "", "open", "update", "notification", "keepalive", "route_refresh"};
+
 struct PeerCounters {
   // Messages by type (index = MessageType value; 0 unused).
   std::array<std::uint64_t, 6> messages_sent{};
   std::array<std::uint64_t, 6> messages_received{};
-  std::uint64_t prefixes_announced = 0;  // NLRI sent (re-announcements included)
-  std::uint64_t prefixes_withdrawn = 0;  // withdrawals sent
-  std::uint64_t established_transitions = 0;
-  std::uint64_t route_refresh_answered = 0;
-  std::uint64_t connections_rejected = 0;  // unexpected or colliding connections
-  std::uint64_t routes_held_back = 0;      // over max_routes, last count
-  std::uint64_t treat_as_withdraw = 0;     // received UPDATEs handled per RFC 7606
-  std::uint64_t prefix_limit_resets = 0;   // sessions ended by max_prefixes_in
+#define NVA_PEER_COUNTER_MEMBER(member, name, doc) std::uint64_t member = 0;
+  NVA_PEER_COUNTERS(NVA_PEER_COUNTER_MEMBER)
+#undef NVA_PEER_COUNTER_MEMBER
+
+  // f(name, value) for every counter: "<type>_sent" and "<type>_received"
+  // per message type ("update_sent"), then the table's rows in order.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (std::size_t t = 1; t < messages_sent.size(); ++t) {
+      const std::string type(kMessageTypeKeys[t]);
+      f(type + "_sent", messages_sent[t]);
+      f(type + "_received", messages_received[t]);
+    }
+#define NVA_PEER_COUNTER_VISIT(member, name, doc) f(std::string(name), member);
+    NVA_PEER_COUNTERS(NVA_PEER_COUNTER_VISIT)
+#undef NVA_PEER_COUNTER_VISIT
+  }
 };
+
+// What the peer counter `name` counts; empty for an unknown name.
+std::string_view peer_counter_help(std::string_view name);
 
 struct PeerStatus {
   std::string name;

@@ -108,18 +108,19 @@ json health_json(const VipAdverts& v, const Advertiser* bgp,
 BgpJson bgp_json(Advertiser& bgp) {
   BgpJson out{json::array(), json::array()};
   for (const bgp::PeerStatus& p : bgp.speaker().peers()) {
-    out.peers.push_back(
-        {{"name", p.name},
-         {"address", bgp::to_string(p.address)},
-         {"remote_as", p.negotiated ? p.negotiated->peer_as : 0},
-         {"state", std::string(bgp::state_name(p.state))},
-         {"prefixes_sent", p.routes_sent},
-         {"prefixes_received", p.routes_received},
-         {"prefix_limit_resets", p.counters.prefix_limit_resets},
-         {"established_transitions", p.counters.established_transitions},
-         {"last_error", p.last_notification_received ? "notification received"
-                        : p.last_notification_sent   ? "notification sent"
-                                                     : ""}});
+    json peer{{"name", p.name},
+              {"address", bgp::to_string(p.address)},
+              {"remote_as", p.negotiated ? p.negotiated->peer_as : 0},
+              {"state", std::string(bgp::state_name(p.state))},
+              {"prefixes_sent", p.routes_sent},
+              {"prefixes_received", p.routes_received},
+              {"last_error", p.last_notification_received ? "notification received"
+                             : p.last_notification_sent   ? "notification sent"
+                                                          : ""}};
+    // Every counter of the peer by name (bgp/speaker.h, NVA_PEER_COUNTERS).
+    p.counters.for_each(
+        [&peer](const std::string& name, std::uint64_t n) { peer[name] = n; });
+    out.peers.push_back(std::move(peer));
     for (const auto& [prefix, attrs] : bgp.speaker().sent_routes(p.name)) {
       out.routes.push_back({{"peer", p.name},
                             {"prefix", prefix.to_string()},

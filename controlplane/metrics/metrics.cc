@@ -232,7 +232,7 @@ void health(Exposition& x, const json& doc) {
   }
 }
 
-void bgp(Exposition& x, const json& peers, const json& routes) {
+void bgp(Exposition& x, const json& peers, const json& routes, const CounterHelp& help) {
   std::map<std::string, double> advertised;
   for (const json& r : entries(routes)) advertised[str(r, "peer")] += 1;
   for (const json& p : entries(peers)) {
@@ -250,8 +250,26 @@ void bgp(Exposition& x, const json& peers, const json& routes) {
           num(p, "prefixes_received"));
     x.add("bgp_established_transitions_total", "counter", "times the session came up", l,
           num(p, "established_transitions"));
-    x.add("bgp_prefix_limit_resets_total", "counter",
-          "sessions ended for bgp.max_prefixes_in", l, num(p, "prefix_limit_resets"));
+    // The peer's other counters (bgp/speaker.h, NVA_PEER_COUNTERS): messages
+    // by type and direction, and each row of the table.
+    for (const auto& [name, v] : p.items()) {
+      if (!v.is_number() || name == "remote_as" || name == "prefixes_sent" ||
+          name == "prefixes_received" || name == "established_transitions" ||
+          name == "prefix_limit_resets")
+        continue;
+      const double n = v.get<double>();
+      const auto us = name.rfind('_');
+      const std::string dir = us == std::string::npos ? "" : name.substr(us + 1);
+      if (dir == "sent" || dir == "received") {
+        x.add("bgp_messages_total", "counter", "BGP messages by type and direction",
+              {{"peer", peer}, {"type", name.substr(0, us)}, {"direction", dir}}, n);
+      } else {
+        const std::string_view doc_line = help(name);
+        x.add("bgp_" + name + "_total", "counter",
+              doc_line.empty() ? "BGP peer counter " + name : std::string(doc_line), l,
+              n);
+      }
+    }
   }
 }
 
@@ -264,7 +282,7 @@ std::string render(const Documents& docs, const CounterHelp& help) {
   snat(x, docs("/nva/snat"));
   services(x, docs("/nva/services"), docs("/nva/backends"));
   health(x, docs("/nva/health"));
-  bgp(x, docs("/nva/bgp/peers"), docs("/nva/bgp/routes"));
+  bgp(x, docs("/nva/bgp/peers"), docs("/nva/bgp/routes"), help);
   return x.text();
 }
 

@@ -25,7 +25,8 @@ namespace nva::metrics {
 
 // The document published under `path` ("/nva/workers"); null when none.
 using Documents = std::function<nlohmann::json(const std::string& path)>;
-// What a worker counter counts, by its name (its table's doc column).
+// What a worker's or a BGP peer's counter counts, by its name (its table's
+// doc column); empty when unknown.
 using CounterHelp = std::function<std::string_view(std::string_view name)>;
 
 // The exposition of every metric the documents hold.

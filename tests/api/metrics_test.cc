@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 
+#include "controlplane/bgp/speaker.h"
 #include "dataplane/dataplane.h"
 
 namespace nva::metrics {
@@ -93,6 +94,9 @@ std::map<std::string, json> documents() {
                                        {"prefixes_sent", 1},
                                        {"prefixes_received", 0},
                                        {"established_transitions", 2},
+                                       {"update_sent", 5},
+                                       {"keepalive_received", 8},
+                                       {"treat_as_withdraw", 1},
                                        {"prefix_limit_resets", 0}}})},
       {"/nva/bgp/routes", json::array({{{"peer", "rs1"}, {"prefix", "198.19.0.10/32"}}})},
   };
@@ -105,7 +109,10 @@ std::string render_known() {
         const auto it = docs.find(p);
         return it == docs.end() ? json() : it->second;
       },
-      [](std::string_view n) { return worker_counter_help(n); });
+      [](std::string_view n) {
+        const std::string_view w = worker_counter_help(n);
+        return w.empty() ? bgp::peer_counter_help(n) : w;
+      });
 }
 
 bool has_line(const std::string& text, const std::string& line) {
@@ -142,6 +149,13 @@ TEST(Metrics, RendersEveryDocumentInPrometheusShape) {
            "anycast_nva_vip_advertised{vip=\"198.19.0.10\"} 0",
            "anycast_nva_bgp_session_up{peer=\"rs1\",address=\"198.18.0.4\"} 1",
            "anycast_nva_bgp_routes_advertised{peer=\"rs1\",address=\"198.18.0.4\"} 1",
+           "anycast_nva_bgp_messages_total{peer=\"rs1\",type=\"update\",direction="
+           "\"sent\"} 5",
+           "anycast_nva_bgp_messages_total{peer=\"rs1\",type=\"keepalive\",direction="
+           "\"received\"} 8",
+           "anycast_nva_bgp_treat_as_withdraw_total{peer=\"rs1\",address=\"198.18.0.4\"} "
+           "1",
+           "# HELP anycast_nva_bgp_treat_as_withdraw_total UPDATEs handled per RFC 7606",
            "# TYPE anycast_nva_packets_total counter",
            "# TYPE anycast_nva_connections gauge",
            "# HELP anycast_nva_syn_cookies_sent_total SYNs answered with a cookie",
