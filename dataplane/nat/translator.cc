@@ -193,7 +193,7 @@ Verdict Translator::process(std::span<std::uint8_t> frame, const ParsedPacket& p
       if (!cfg_.answer_vip_ping) return drop(NatDrop::kUnsupportedProtocol);
       return answer_ping(frame, p);
     }
-    if (steer::is_icmp_error(p.icmp_type) && p.frag == packet::FragState::kNone) {
+    if (packet::icmp::is_error(p.icmp_type) && p.frag == packet::FragState::kNone) {
       return icmp_error(frame, p, services, now_ms);
     }
     if (services.is_vip(p.ipv4_dst) || services.is_snat_addr(p.ipv4_dst)) {
