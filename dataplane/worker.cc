@@ -1,6 +1,7 @@
 // The worker loop (see worker.h).
 #include "dataplane/worker.h"
 
+#include <rte_arp.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
@@ -507,16 +508,20 @@ void Worker::fragment_to_owner(rte_mbuf* m, const packet::ParsedPacket& p,
 
 void Worker::learn_from_arp(const rte_mbuf* m, const packet::ParsedPacket& p,
                             PortBinding& pb) noexcept {
-  // RFC 826 over Ethernet/IPv4: htype 1, ptype 0x0800, hlen 6, plen 4.
-  if (p.ethertype != packet::ethertype::kArp || m->data_len < p.l3_offset + 28) return;
-  const auto* a = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, p.l3_offset);
-  if (packet::load_be16(a) != 1 || packet::load_be16(a + 2) != 0x0800 || a[4] != 6 ||
-      a[5] != 4) {
+  // RFC 826 over Ethernet/IPv4 only.
+  if (p.ethertype != packet::ethertype::kArp ||
+      m->data_len < p.l3_offset + sizeof(rte_arp_hdr)) {
     return;
   }
-  if (packet::load_be32(a + 14) != pb.gateway_ip) return;  // sender is not the gateway
-  rte_ether_addr mac;
-  std::memcpy(mac.addr_bytes, a + 8, 6);
+  const auto* a = rte_pktmbuf_mtod_offset(m, const rte_arp_hdr*, p.l3_offset);
+  if (a->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
+      a->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) ||
+      a->arp_hlen != RTE_ETHER_ADDR_LEN || a->arp_plen != sizeof(rte_be32_t)) {
+    return;
+  }
+  // The sender is not the gateway.
+  if (rte_be_to_cpu_32(a->arp_data.arp_sip) != pb.gateway_ip) return;
+  const rte_ether_addr mac = a->arp_data.arp_sha;  // a copy: the header is packed
   if (!rte_is_valid_assigned_ether_addr(&mac)) return;
   std::uint64_t v = 0;
   std::memcpy(&v, mac.addr_bytes, 6);
@@ -545,24 +550,27 @@ void Worker::resolve_gateways(std::uint32_t now) noexcept {
     if (arp_sent_ && static_cast<std::int32_t>(now - last_arp_ms_) < 1000) continue;
     rte_mbuf* m = rte_pktmbuf_alloc(cfg_.pool);
     if (m == nullptr) continue;
-    auto* d = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, 60));
-    if (d == nullptr) {
+    // The shortest Ethernet frame: the request, then zero padding.
+    constexpr std::uint16_t kFrameLen = RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN;
+    static_assert(sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr) <= kFrameLen);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_append(m, kFrameLen));
+    if (eth == nullptr) {
       rte_pktmbuf_free(m);
       continue;
     }
-    std::memset(d, 0, 60);
-    std::memset(d, 0xFF, 6);                   // broadcast
-    std::memcpy(d + 6, pb.mac.addr_bytes, 6);  // from the port
-    packet::store_be16(d + 12, packet::ethertype::kArp);
-    std::uint8_t* a = d + 14;
-    packet::store_be16(a, 1);
-    packet::store_be16(a + 2, 0x0800);
-    a[4] = 6;
-    a[5] = 4;
-    packet::store_be16(a + 6, 1);  // request
-    std::memcpy(a + 8, pb.mac.addr_bytes, 6);
-    packet::store_be32(a + 14, pb.local_ip);
-    packet::store_be32(a + 24, pb.gateway_ip);
+    std::memset(eth, 0, kFrameLen);
+    std::memset(&eth->dst_addr, 0xFF, RTE_ETHER_ADDR_LEN);  // broadcast
+    eth->src_addr = pb.mac;                                 // from the port
+    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
+    auto* a = reinterpret_cast<rte_arp_hdr*>(eth + 1);
+    a->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
+    a->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    a->arp_hlen = RTE_ETHER_ADDR_LEN;
+    a->arp_plen = sizeof(rte_be32_t);
+    a->arp_opcode = RTE_BE16(RTE_ARP_OP_REQUEST);
+    a->arp_data.arp_sha = pb.mac;  // target MAC: zero, unknown
+    a->arp_data.arp_sip = rte_cpu_to_be_32(pb.local_ip);
+    a->arp_data.arp_tip = rte_cpu_to_be_32(pb.gateway_ip);
     send(pi, m);
     ++counters_.arp_requests;
     arp_sent_ = true;
