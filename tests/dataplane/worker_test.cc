@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "dataplane/options.h"
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
 #include "dataplane/packet/parse.h"
@@ -26,6 +25,7 @@
 #include "dataplane/worker.h"
 #include "tests/support/eal.h"
 #include "tests/support/mbuf_util.h"
+#include "tests/support/packet_builder.h"
 #include "tests/support/services.h"
 
 namespace nva {
