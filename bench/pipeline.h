@@ -1,5 +1,6 @@
 // The pipeline the worker benchmarks drive: one Worker polling a ring-backed
-// ethdev, the mbufs a generator writes into, and the backends' replies.
+// ethdev, the mbufs a generator writes into, and the backends' replies; or,
+// in the worker's place, a burst loop of a benchmark's own (Loop).
 #pragma once
 
 #include <rte_eth_ring.h>
@@ -37,7 +38,6 @@ struct PipelineOptions {
   std::uint32_t capacity = 1024;  // connections
   bool forward_only = false;      // WorkerConfig::forward_only
   lb::NatMode mode = lb::NatMode::kDnatSnat;
-  conntrack::IndexKind index = conntrack::IndexKind::kCuckoo;
   bool pickup_vip = false;
   // Off here: the benchmarks of honest traffic open thousands of
   // handshakes at once against tables sized to them, which `auto` (the
@@ -79,12 +79,19 @@ inline std::unique_ptr<lb::ServiceTable> bench_services(lb::NatMode mode,
   return std::make_unique<lb::ServiceTable>(std::move(v), 65537);
 }
 
+// A burst loop that stands in for the worker's poll_once() (index_loop.h):
+// receives from the pipeline's port, transmits on it.
+class Loop {
+ public:
+  virtual ~Loop() = default;
+  virtual void poll_once() noexcept = 0;
+};
+
 // One worker, one ring-backed port, and the generator's mbufs around them.
 class Pipeline {
  public:
-  Pipeline(std::uint32_t capacity, bool forward_only, lb::NatMode mode,
-           conntrack::IndexKind index = conntrack::IndexKind::kCuckoo)
-      : Pipeline(PipelineOptions{capacity, forward_only, mode, index, false}) {}
+  Pipeline(std::uint32_t capacity, bool forward_only, lb::NatMode mode)
+      : Pipeline(PipelineOptions{capacity, forward_only, mode}) {}
   explicit Pipeline(const PipelineOptions& o)
       : rcu_(1),
         services_(rcu_, bench_services(o.mode, o.pickup_vip)),
@@ -104,11 +111,10 @@ class Pipeline {
     WorkerConfig wc;
     PortBinding pb;
     pb.port_id = port_;
-    pb.mac = info.mac;
-    pb.gateway_mac = rte_ether_addr{{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}};
+    pb.mac = port_mac_ = info.mac;
+    pb.gateway_mac = gateway_mac_;
     wc.ports.push_back(pb);
     wc.nat.capacity = o.capacity;
-    wc.nat.index = o.index;
     wc.nat.syn_proxy = o.syn_proxy;
     wc.forward_only = o.forward_only;
     // Held fragments capped as the data plane caps them (a share of this
@@ -163,16 +169,21 @@ class Pipeline {
     return true;
   }
 
-  // The same for flow `f` of the generator (client kClientBase + f, port
-  // 40000, to kVip:443).
-  bool write_reply(rte_mbuf* m, std::uint32_t f, std::uint8_t flags) {
+  // The client -> VIP tuple of flow `f` of the generator (client
+  // kClientBase + f, port 40000, to kVip:443).
+  static conntrack::ConnKey client_key(std::uint32_t f) {
     conntrack::ConnKey k;
     k.src_addr = kClientBase + f;
     k.dst_addr = kVip;
     k.src_port = 40000;
     k.dst_port = 443;
     k.proto = 6;
-    return write_reply_of(m, k, flags);
+    return k;
+  }
+
+  // write_reply_of() for flow `f` of the generator.
+  bool write_reply(rte_mbuf* m, std::uint32_t f, std::uint8_t flags) {
+    return write_reply_of(m, client_key(f), flags);
   }
 
   // The backends' packets of the given flows through the worker.
@@ -201,7 +212,11 @@ class Pipeline {
   unsigned push() {
     rte_ring_enqueue_bulk(rx_, reinterpret_cast<void* const*>(spare_.data()), kBurst,
                           nullptr);
-    worker_->poll_once();
+    if (loop_ == nullptr) {
+      worker_->poll_once();
+    } else {
+      loop_->poll_once();
+    }
     const unsigned got = rte_ring_dequeue_burst(
         tx_, reinterpret_cast<void**>(spare_.data()), kBurst, nullptr);
     if (got < kBurst) {
@@ -213,9 +228,19 @@ class Pipeline {
     return got;
   }
 
+  // From now on push() runs `loop` (outliving its use) instead of the
+  // worker's poll_once(); nullptr: the worker again.
+  void drive_with(Loop* loop) { loop_ = loop; }
+
   Worker& worker() { return *worker_; }
   ManualClock& clock() { return clock_; }
   const FlowPackets& packets() const { return gen_; }
+  // What a Loop needs of the worker's surroundings: the port (queue 0), its
+  // MAC and the next hop's, the published services.
+  std::uint16_t port() const { return port_; }
+  const rte_ether_addr& port_mac() const { return port_mac_; }
+  const rte_ether_addr& gateway_mac() const { return gateway_mac_; }
+  const lb::ServiceTable& services() const { return *services_.read(); }
 
  private:
   static std::string name(const char* what) {
@@ -230,7 +255,10 @@ class Pipeline {
   rte_ring* rx_ = nullptr;
   rte_ring* tx_ = nullptr;
   std::uint16_t port_ = 0;
+  rte_ether_addr port_mac_{};
+  rte_ether_addr gateway_mac_{{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}};
   std::unique_ptr<Worker> worker_;
+  Loop* loop_ = nullptr;
   FlowPackets gen_{"198.19.0.10", 443};
   std::vector<rte_mbuf*> spare_;
 };

@@ -217,7 +217,6 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   Uninit<conntrack::ConnTable::Probe> probes_s[kBurst];
   auto parsed = [&](unsigned i) -> packet::ParsedPacket& { return parsed_s[i].v; };
   packet::DropReason reason[kBurst];
-  const conntrack::ConnKey* key_ptrs[kBurst];
   std::int8_t fast[kBurst];     // index into keys/probes, or -1: handle() it
   std::size_t port_of[kBurst];  // port index of each packet (handoff: its own)
   unsigned nfast = 0;
@@ -246,7 +245,6 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
       }
     }
     keys_s[nfast].v = nat::Translator::key_of_headers(packet::first_segment(m), p);
-    key_ptrs[nfast] = &keys_s[nfast].v;
     table.probe_start(keys_s[nfast].v, probes_s[nfast].v);  // its bucket prefetched
     fast[i] = static_cast<std::int8_t>(nfast++);
   }
@@ -254,7 +252,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   conntrack::ConnTable::Probe* probes = &probes_s[0].v;
   static_assert(sizeof(Uninit<conntrack::ConnTable::Probe>) ==
                 sizeof(conntrack::ConnTable::Probe));
-  if (nfast != 0) table.probe_buckets(key_ptrs, probes, nfast);
+  if (nfast != 0) table.probe_buckets(probes, nfast);
   // Stage 3, in arrival order: hits take the fast path, misses the
   // translator's slow path, everything else handle().
   const std::uint32_t erases = table.erases();

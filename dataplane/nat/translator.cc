@@ -120,7 +120,7 @@ std::string_view nat_drop_name(NatDrop d) noexcept {
 
 Translator::Translator(const TranslatorConfig& cfg)
     : cfg_(cfg),
-      tracker_(cfg.capacity, cfg.timeouts, cfg.index, cfg.table_key),
+      tracker_(cfg.capacity, cfg.timeouts, cfg.table_key),
       snat_cursor_(cfg.worker),
       cookies_(cfg.syn_cookie_key),
       proxy_(cfg.syn_proxy == SynProxyMode::kOff ? 0 : cfg.capacity),
