@@ -276,16 +276,18 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
   c.key[1] = reply;
   c.delta[0] = rewrite_delta(original, reply);
   c.delta[1] = rewrite_delta(reply, original);
-  if (!index_insert(hash(original), idx << 1)) {
+  // No room in the index: counted, and the record stays first on the free
+  // list (its link restored).
+  auto refuse = [&] {
     ++index_full_;
     c.lru_next = next_free;
     return ConnRef::kNone;
-  }
+  };
+  const std::uint64_t h_original = hash(original);
+  if (!index_insert(h_original, idx << 1)) return refuse();
   if (!index_insert(hash(reply), (idx << 1) | 1)) {
-    index_erase(hash(original), idx << 1);
-    ++index_full_;
-    c.lru_next = next_free;
-    return ConnRef::kNone;
+    index_erase(h_original, idx << 1);
+    return refuse();
   }
   free_head_ = next_free;
   ++used_;
