@@ -36,7 +36,6 @@ inline constexpr std::uint32_t kPickupVip = 0xC613000B;
 
 struct PipelineOptions {
   std::uint32_t capacity = 1024;  // connections
-  bool forward_only = false;      // WorkerConfig::forward_only
   lb::NatMode mode = lb::NatMode::kDnatSnat;
   bool pickup_vip = false;
   // Off here: the benchmarks of honest traffic open thousands of
@@ -79,19 +78,41 @@ inline std::unique_ptr<lb::ServiceTable> bench_services(lb::NatMode mode,
   return std::make_unique<lb::ServiceTable>(std::move(v), 65537);
 }
 
-// A burst loop that stands in for the worker's poll_once() (index_loop.h):
-// receives from the pipeline's port, transmits on it.
+// A burst loop that stands in for the worker's poll_once() (loops.h):
+// receives from the pipeline's port (queue 0), transmits on it.
 class Loop {
  public:
   virtual ~Loop() = default;
   virtual void poll_once() noexcept = 0;
+
+ protected:
+  Loop(std::uint16_t port, const rte_ether_addr& mac, const rte_ether_addr& gateway)
+      : port_(port), mac_(mac), gateway_(gateway) {}
+  unsigned receive(rte_mbuf** pkts) noexcept {
+    return rte_eth_rx_burst(port_, 0, pkts, kBurst);
+  }
+  // As the worker's forward(): the next hop's and the port's MACs into each
+  // packet, then one TX burst; what the PMD refuses is freed.
+  void forward(rte_mbuf** pkts, unsigned n) noexcept {
+    for (unsigned i = 0; i < n; ++i) {
+      auto* eth = rte_pktmbuf_mtod(pkts[i], rte_ether_hdr*);
+      rte_ether_addr_copy(&gateway_, &eth->dst_addr);
+      rte_ether_addr_copy(&mac_, &eth->src_addr);
+    }
+    const unsigned sent = rte_eth_tx_burst(port_, 0, pkts, static_cast<std::uint16_t>(n));
+    for (unsigned i = sent; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+  }
+
+ private:
+  std::uint16_t port_;
+  rte_ether_addr mac_, gateway_;
 };
 
 // One worker, one ring-backed port, and the generator's mbufs around them.
 class Pipeline {
  public:
-  Pipeline(std::uint32_t capacity, bool forward_only, lb::NatMode mode)
-      : Pipeline(PipelineOptions{capacity, forward_only, mode}) {}
+  Pipeline(std::uint32_t capacity, lb::NatMode mode)
+      : Pipeline(PipelineOptions{capacity, mode}) {}
   explicit Pipeline(const PipelineOptions& o)
       : rcu_(1),
         services_(rcu_, bench_services(o.mode, o.pickup_vip)),
@@ -116,7 +137,6 @@ class Pipeline {
     wc.ports.push_back(pb);
     wc.nat.capacity = o.capacity;
     wc.nat.syn_proxy = o.syn_proxy;
-    wc.forward_only = o.forward_only;
     // Held fragments capped as the data plane caps them (a share of this
     // 4,095-mbuf pool): a fragment flood must not starve the generator.
     wc.fragments.max_held_mbufs = DataplaneOptions::kFragmentMbufsPerWorker;

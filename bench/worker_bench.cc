@@ -1,6 +1,7 @@
 // Pipeline benchmarks: the real worker loop (poll_once) over a ring-backed
-// ethdev, 64-byte TCP packets, flows chosen uniformly at random; and the
-// index comparison (BM_IndexLoop_*) through the benchmarks' own loop.
+// ethdev, 64-byte TCP packets, flows chosen uniformly at random; the
+// forwarding ceiling (BM_Worker_Forward) and the index comparison
+// (BM_IndexLoop_*) through the benchmarks' own loops (loops.h).
 //
 // A "generator" refills the RX ring each iteration with a burst of 32
 // packets written into the mbufs the worker just transmitted (a cached
@@ -17,7 +18,7 @@
 #include <vector>
 
 #include "bench/bench_env.h"
-#include "bench/index_loop.h"
+#include "bench/loops.h"
 #include "bench/pipeline.h"
 #include "tests/support/rte_hash_index.h"
 
@@ -92,8 +93,12 @@ std::vector<std::uint32_t> random_flows(std::uint32_t flows, std::size_t n) {
   return v;
 }
 
+// The packets through bench::ForwardLoop: the worker's per-packet work
+// without lookup or NAT.
 void BM_Worker_Forward(benchmark::State& state) {
-  Pipeline p(1024, /*forward_only=*/true, lb::NatMode::kDnat);
+  Pipeline p(1024, lb::NatMode::kDnat);
+  bench::ForwardLoop loop(p);
+  p.drive_with(&loop);
   const auto flows = random_flows(1000, 1 << 16);
   std::size_t pos = 0;
   timed_loop(state, [&] {
@@ -159,7 +164,7 @@ void established_loop(benchmark::State& state, Pipeline& p, std::uint32_t n) {
 // ACKs of random flows through the worker's lookup and DNAT+SNAT rewrite.
 void BM_Worker_Established(benchmark::State& state) {
   const std::uint32_t n = scaled(state.range(0));
-  Pipeline p(n + n / 8 + 64, false, lb::NatMode::kDnatSnat);
+  Pipeline p(n + n / 8 + 64, lb::NatMode::kDnatSnat);
   if (!establish(state, p, n)) return;
   established_loop(state, p, n);
   state.counters["bytes_per_conn"] = p.worker().translator().bytes_per_conn();
@@ -182,7 +187,7 @@ void index_loop(benchmark::State& state, Pipeline& p, std::uint32_t n,
 
 void BM_IndexLoop_Cuckoo(benchmark::State& state) {
   const std::uint32_t n = scaled(state.range(0));
-  Pipeline p(n + n / 8 + 64, false, lb::NatMode::kDnatSnat);
+  Pipeline p(n + n / 8 + 64, lb::NatMode::kDnatSnat);
   if (!establish(state, p, n)) return;
   index_loop(state, p, n, p.worker().translator().tracker().table());
 }
@@ -190,7 +195,7 @@ BENCHMARK(BM_IndexLoop_Cuckoo)->Arg(1000)->Arg(100000)->Arg(1000000)->Arg(100000
 
 void BM_IndexLoop_RteHash(benchmark::State& state) {
   const std::uint32_t n = scaled(state.range(0));
-  Pipeline p(n + n / 8 + 64, false, lb::NatMode::kDnatSnat);
+  Pipeline p(n + n / 8 + 64, lb::NatMode::kDnatSnat);
   if (!establish(state, p, n)) return;
   const conntrack::ConnTable& table = p.worker().translator().tracker().table();
   test::RteHashIndex rte(table);
@@ -213,7 +218,7 @@ BENCHMARK(BM_IndexLoop_RteHash)->Arg(1000)->Arg(100000)->Arg(1000000)->Arg(10000
 // where each new connection also pays for expiring an old one. Timing
 // starts there.
 void BM_Worker_NewConnections(benchmark::State& state) {
-  Pipeline p(1u << 21, false, lb::NatMode::kDnatSnat);
+  Pipeline p(1u << 21, lb::NatMode::kDnatSnat);
   std::uint32_t next = 0;
   std::vector<std::uint32_t> ids(kBurst);
   auto burst = [&] {

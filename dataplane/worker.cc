@@ -14,7 +14,6 @@
 #include "dataplane/packet/checksum.h"
 #include "dataplane/packet/mbuf.h"
 #include "dataplane/packet/protocols.h"
-#include "dataplane/packet/rewrite.h"
 
 namespace nva {
 
@@ -230,7 +229,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
     reason[i] = packet::parse_mbuf(m, p);
     fast[i] = -1;
     const std::size_t mpi = port_of[i] = from_handoff ? port_index_of(m) : pi;
-    const bool plain = reason[i] == packet::DropReason::kNone && !cfg_.forward_only &&
+    const bool plain = reason[i] == packet::DropReason::kNone &&
                        p.l3 == packet::L3Kind::kIpv4 && p.has_ports &&
                        p.frag == packet::FragState::kNone &&
                        !rte_is_zero_ether_addr(&cfg_.ports[mpi].gateway_mac);
@@ -317,14 +316,6 @@ void Worker::handle(rte_mbuf* m, packet::ParsedPacket& p, packet::DropReason r,
     if (pb.gateway_ip != 0) learn_from_arp(m, p, pb);
     ++counters_.exception_dropped;  // ARP & co.: the kernel's (no exception path yet)
     rte_pktmbuf_free(m);
-    return;
-  }
-  if (cfg_.forward_only) {
-    finish(p.l3 == packet::L3Kind::kIpv4 &&
-                   packet::ipv4_decrement_ttl(packet::first_segment(m), p)
-               ? nat::Verdict::kForward
-               : nat::Verdict::kDrop,
-           m, pi);
     return;
   }
   // From here on the translator may create a connection for the packet.

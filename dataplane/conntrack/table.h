@@ -12,7 +12,7 @@
 // lookup prefetches them for a burst before touching any.
 //
 // The benchmarks measure this index against DPDK's rte_hash over the same
-// records (bench/index_loop.h, with tests/support/rte_hash_index.h).
+// records (bench/loops.h, with tests/support/rte_hash_index.h).
 //
 // Single-writer, single-reader: only the owning worker calls anything here
 // (the design's shard rule), so there are no atomics and no locks. Memory

@@ -1,6 +1,6 @@
 // DPDK's rte_hash as a second index of a connection table's records: for
 // comparing ours (the table's bucketised cuckoo) against it on the same
-// records (bench/index_loop.h: BM_IndexLoop_RteHash against
+// records (bench/loops.h: BM_IndexLoop_RteHash against
 // BM_IndexLoop_Cuckoo), checked against a model by
 // tests/dataplane/conntrack_rte_hash_test.cc. Needs EAL (the hash lives in
 // its heap). Not for the data plane: ConnTable's own index is the one the
