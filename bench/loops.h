@@ -1,28 +1,27 @@
 // Burst loops of the benchmarks' own, run by Pipeline::push() in the
 // worker's place (Pipeline::drive_with()): each keeps one part of the
 // worker's per-packet work and leaves out the rest, its per-poll work (RCU,
-// ARP, handoff ring, expiry) included.
+// ARP, handoff ring, expiry) included. Both receive as the worker's stage 1
+// (Loop::receive(): parse, the next packet prefetched, plain IPv4 TCP/UDP
+// kept) and send as its forward() (Loop::forward(): MACs, one TX burst).
 //
-//   ForwardLoop   receive, parse (the next packet prefetched), TTL and IPv4
-//                 checksum, MACs, transmit: what every forwarded packet
-//                 costs without a connection lookup or NAT, the I/O path's
-//                 ceiling (BM_Worker_Forward)
-//   IndexLoop     the established fast path as Worker::process_burst() runs
-//                 it for plain packets (parse, key, probe_start(); the
+//   ForwardLoop   TTL and IPv4 checksum in between: what every forwarded
+//                 packet costs without a connection lookup or NAT, the I/O
+//                 path's ceiling (BM_Worker_Forward)
+//   IndexLoop     the established fast path in between, as
+//                 Worker::process_burst() runs it (key, probe_start(); the
 //                 burst's probe_buckets(); probe_finish() and
-//                 Translator::process_hit(), MACs, transmit) with the
-//                 connection index a parameter: our table's (ConnTable) or
-//                 DPDK's rte_hash over the same records
-//                 (test::RteHashIndex), compared on equal terms
-//                 (BM_IndexLoop_Cuckoo, BM_IndexLoop_RteHash); the worker
-//                 has our index only
+//                 Translator::process_hit()), with the connection index a
+//                 parameter: our table's (ConnTable) or DPDK's rte_hash over
+//                 the same records (test::RteHashIndex), compared on equal
+//                 terms (BM_IndexLoop_Cuckoo, BM_IndexLoop_RteHash); the
+//                 worker has our index only
 //
 // A packet either loop cannot forward is dropped (the benchmarks count what
 // comes out).
 #pragma once
 
 #include <rte_mbuf.h>
-#include <rte_prefetch.h>
 
 #include <array>
 #include <cstdint>
@@ -42,24 +41,21 @@ class ForwardLoop final : public Loop {
 
   void poll_once() noexcept override {
     rte_mbuf* pkts[kBurst];
-    const unsigned got = receive(pkts);
+    const unsigned n = receive(pkts, parsed_.data());
     unsigned out = 0;
-    for (unsigned i = 0; i < got; ++i) {
-      if (i + 1 < got) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
-      rte_mbuf* m = pkts[i];
-      if (packet::parse_mbuf(m, parsed_) != packet::DropReason::kNone ||
-          parsed_.l3 != packet::L3Kind::kIpv4 ||
-          !packet::ipv4_decrement_ttl(packet::first_segment(m), parsed_)) {
-        rte_pktmbuf_free(m);
+    for (unsigned i = 0; i < n; ++i) {
+      if (!packet::ipv4_decrement_ttl(packet::first_segment(pkts[i]), parsed_[i])) {
+        rte_pktmbuf_free(pkts[i]);
         continue;
       }
-      pkts[out++] = m;
+      pkts[out++] = pkts[i];
     }
     forward(pkts, out);
   }
 
  private:
-  packet::ParsedPacket parsed_;  // kept between packets rather than zeroed for each
+  // The burst's headers, kept between polls rather than zeroed for each.
+  std::array<packet::ParsedPacket, kBurst> parsed_;
 };
 
 // Index: ConnTable or test::RteHashIndex (their probe_* steps and Probe).
@@ -74,21 +70,11 @@ class IndexLoop final : public Loop {
     const std::uint32_t now = p_.clock().now_ms();
     nat::Translator& nat = p_.worker().translator();
     rte_mbuf* pkts[kBurst];
-    const unsigned got = receive(pkts);
-    unsigned n = 0;
-    for (unsigned i = 0; i < got; ++i) {
-      if (i + 1 < got) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
-      rte_mbuf* m = pkts[i];
-      packet::ParsedPacket& pp = parsed_[n];
-      if (packet::parse_mbuf(m, pp) != packet::DropReason::kNone ||
-          pp.l3 != packet::L3Kind::kIpv4 || !pp.has_ports ||
-          pp.frag != packet::FragState::kNone) {
-        rte_pktmbuf_free(m);
-        continue;
-      }
-      keys_[n] = nat::Translator::key_of_headers(packet::first_segment(m), pp);
-      index_.probe_start(keys_[n], probes_[n]);
-      pkts[n++] = m;
+    const unsigned n = receive(pkts, parsed_.data());
+    for (unsigned i = 0; i < n; ++i) {
+      keys_[i] =
+          nat::Translator::key_of_headers(packet::first_segment(pkts[i]), parsed_[i]);
+      index_.probe_start(keys_[i], probes_[i]);
     }
     if (n != 0) index_.probe_buckets(probes_.data(), n);
     unsigned out = 0;

@@ -6,6 +6,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 #include <rte_ring.h>
 
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include "dataplane/options.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
+#include "dataplane/packet/mbuf.h"
 #include "dataplane/port/port.h"
 #include "dataplane/steer/handoff.h"
 #include "dataplane/worker.h"
@@ -88,8 +90,25 @@ class Loop {
  protected:
   Loop(std::uint16_t port, const rte_ether_addr& mac, const rte_ether_addr& gateway)
       : port_(port), mac_(mac), gateway_(gateway) {}
-  unsigned receive(rte_mbuf** pkts) noexcept {
-    return rte_eth_rx_burst(port_, 0, pkts, kBurst);
+  // A burst from the port, parsed (the next packet prefetched), as the
+  // worker's stage 1: the plain packets (IPv4 TCP/UDP, not a fragment) in
+  // pkts[0, n) with their headers in parsed[0, n), the rest freed.
+  unsigned receive(rte_mbuf** pkts, packet::ParsedPacket* parsed) noexcept {
+    const unsigned got = rte_eth_rx_burst(port_, 0, pkts, kBurst);
+    unsigned n = 0;
+    for (unsigned i = 0; i < got; ++i) {
+      if (i + 1 < got) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+      rte_mbuf* m = pkts[i];
+      packet::ParsedPacket& p = parsed[n];
+      if (packet::parse_mbuf(m, p) != packet::DropReason::kNone ||
+          p.l3 != packet::L3Kind::kIpv4 || !p.has_ports ||
+          p.frag != packet::FragState::kNone) {
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      pkts[n++] = m;
+    }
+    return n;
   }
   // As the worker's forward(): the next hop's and the port's MACs into each
   // packet, then one TX burst; what the PMD refuses is freed.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <random>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -61,25 +62,39 @@ TEST(ConnTableRteHash, ChurnAndBulkLookupsMatchModel) {
   std::vector<ConnKey> keys;
   for (const auto& [k, ref] : model) keys.push_back(k);
   for (int i = 0; i < 100; ++i) keys.push_back(random_key(rng));  // misses
-  // Bursts of 32 through lookup_bulk(), and each key through lookup().
+  auto want = [&](const ConnKey& k) {
+    const auto it = model.find(k);
+    return it == model.end() ? ConnRef::kNone : it->second;
+  };
+  // Bursts of 32 through the probe steps, as the worker and the benchmarks'
+  // IndexLoop run them, and each key through lookup().
   auto check = [&](const auto& index, const char* name) {
+    using Probe = typename std::remove_cvref_t<decltype(index)>::Probe;
     for (std::size_t base = 0; base < keys.size(); base += 32) {
       const unsigned n =
           static_cast<unsigned>(std::min<std::size_t>(32, keys.size() - base));
-      const ConnKey* ptrs[32];
-      ConnRef out[32];
-      for (unsigned i = 0; i < n; ++i) ptrs[i] = &keys[base + i];
-      index.lookup_bulk(ptrs, n, out);
+      Probe probes[32];
+      for (unsigned i = 0; i < n; ++i) index.probe_start(keys[base + i], probes[i]);
+      index.probe_buckets(probes, n);
       for (unsigned i = 0; i < n; ++i) {
-        const auto it = model.find(keys[base + i]);
-        const std::uint32_t want = it == model.end() ? ConnRef::kNone : it->second;
-        ASSERT_EQ(out[i].raw, want) << name;
-        ASSERT_EQ(index.lookup(keys[base + i]).raw, want) << name;
+        const ConnKey& k = keys[base + i];
+        ASSERT_EQ(index.probe_finish(k, probes[i]).raw, want(k)) << name;
+        ASSERT_EQ(index.lookup(k).raw, want(k)) << name;
       }
     }
   };
   check(t, "ConnTable");
   check(rte, "rte_hash");
+  // ConnTable's lookup_bulk(): the three steps in one call.
+  for (std::size_t base = 0; base < keys.size(); base += 32) {
+    const unsigned n =
+        static_cast<unsigned>(std::min<std::size_t>(32, keys.size() - base));
+    const ConnKey* ptrs[32];
+    ConnRef out[32];
+    for (unsigned i = 0; i < n; ++i) ptrs[i] = &keys[base + i];
+    t.lookup_bulk(ptrs, n, out);
+    for (unsigned i = 0; i < n; ++i) ASSERT_EQ(out[i].raw, want(keys[base + i]));
+  }
   EXPECT_EQ(t.size(), live.size());
   EXPECT_GT(t.bytes_per_conn(), 64.0);
   EXPECT_GT(rte.bytes_per_conn(), 64.0);

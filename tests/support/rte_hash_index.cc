@@ -93,15 +93,6 @@ void RteHashIndex::probe_buckets(Probe* probes, unsigned n) const noexcept {
   }
 }
 
-void RteHashIndex::lookup_bulk(const ConnKey* const* keys, unsigned n,
-                               ConnRef* out) const noexcept {
-  Probe probes[kMaxBurst];
-  if (n > kMaxBurst) n = kMaxBurst;
-  for (unsigned i = 0; i < n; ++i) probe_start(*keys[i], probes[i]);
-  probe_buckets(probes, n);
-  for (unsigned i = 0; i < n; ++i) out[i] = probe_finish(*keys[i], probes[i]);
-}
-
 double RteHashIndex::bytes_per_conn() const noexcept {
   const std::size_t records = std::size_t{table_.capacity()} * sizeof(conntrack::Conn);
   return static_cast<double>(bytes_ + records) / table_.capacity();

@@ -8,8 +8,8 @@
 //
 // The data of each key is its ConnRef (connection index << 1 | direction),
 // as our index stores it. Lookups have ConnTable's names and shapes
-// (probe_start, probe_buckets, probe_finish; lookup, lookup_bulk), so one
-// burst loop drives either index.
+// (lookup; probe_start, probe_buckets, probe_finish), so one burst loop
+// drives either index.
 #pragma once
 
 #include <cstddef>
@@ -41,9 +41,10 @@ class RteHashIndex {
 
   conntrack::ConnRef lookup(const conntrack::ConnKey& k) const noexcept;
 
-  // A burst's lookup in ConnTable's three steps: probe_start() notes the
-  // key, probe_buckets() is one rte_hash_lookup_bulk_data() over the
-  // burst's keys and the prefetch of the records found.
+  // A burst's lookup (n <= kMaxBurst) in ConnTable's three steps:
+  // probe_start() notes the key, probe_buckets() is one
+  // rte_hash_lookup_bulk_data() over the burst's keys and the prefetch of
+  // the records found.
   struct Probe {
     const conntrack::ConnKey* key;
     std::uint32_t cand;  // a reference or ConnRef::kNone
@@ -54,9 +55,6 @@ class RteHashIndex {
                                   const Probe& p) const noexcept {
     return conntrack::ConnRef{p.cand};
   }
-  // The three steps in a row for n <= kMaxBurst keys: out[i] for keys[i].
-  void lookup_bulk(const conntrack::ConnKey* const* keys, unsigned n,
-                   conntrack::ConnRef* out) const noexcept;
 
   // The EAL heap the hash took.
   std::size_t memory_bytes() const noexcept { return bytes_; }
