@@ -96,9 +96,9 @@
 #include "bench/bench_env.h"
 #include "bench/flow_packets.h"
 #include "bench/pipeline.h"
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
+#include "tests/support/packet_builder.h"
 
 namespace nva {
 namespace {

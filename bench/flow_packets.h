@@ -10,9 +10,9 @@
 #include <cstring>
 #include <vector>
 
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
+#include "tests/support/packet_builder.h"
 
 namespace nva::bench {
 

@@ -19,11 +19,11 @@
 #include <vector>
 
 #include "bench/flow_packets.h"
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
 #include "dataplane/port/port.h"
 #include "dataplane/worker.h"
+#include "tests/support/packet_builder.h"
 
 namespace nva {
 namespace {

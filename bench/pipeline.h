@@ -1,10 +1,12 @@
 // The pipeline the worker benchmarks drive: one Worker polling a ring-backed
-// ethdev, the mbufs a generator writes into, and the backends' replies.
+// ethdev, the mbufs a generator writes into, and the backends' replies; or,
+// in the worker's place, a burst loop of a benchmark's own (Loop).
 #pragma once
 
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 #include <rte_ring.h>
 
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include "dataplane/options.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
+#include "dataplane/packet/mbuf.h"
 #include "dataplane/port/port.h"
 #include "dataplane/steer/handoff.h"
 #include "dataplane/worker.h"
@@ -35,9 +38,7 @@ inline constexpr std::uint32_t kPickupVip = 0xC613000B;
 
 struct PipelineOptions {
   std::uint32_t capacity = 1024;  // connections
-  bool forward_only = false;      // WorkerConfig::forward_only
   lb::NatMode mode = lb::NatMode::kDnatSnat;
-  conntrack::IndexKind index = conntrack::IndexKind::kCuckoo;
   bool pickup_vip = false;
   // Off here: the benchmarks of honest traffic open thousands of
   // handshakes at once against tables sized to them, which `auto` (the
@@ -79,12 +80,58 @@ inline std::unique_ptr<lb::ServiceTable> bench_services(lb::NatMode mode,
   return std::make_unique<lb::ServiceTable>(std::move(v), 65537);
 }
 
+// A burst loop that stands in for the worker's poll_once() (loops.h):
+// receives from the pipeline's port (queue 0), transmits on it.
+class Loop {
+ public:
+  virtual ~Loop() = default;
+  virtual void poll_once() noexcept = 0;
+
+ protected:
+  Loop(std::uint16_t port, const rte_ether_addr& mac, const rte_ether_addr& gateway)
+      : port_(port), mac_(mac), gateway_(gateway) {}
+  // A burst from the port, parsed (the next packet prefetched), as the
+  // worker's stage 1: the plain packets (IPv4 TCP/UDP, not a fragment) in
+  // pkts[0, n) with their headers in parsed[0, n), the rest freed.
+  unsigned receive(rte_mbuf** pkts, packet::ParsedPacket* parsed) noexcept {
+    const unsigned got = rte_eth_rx_burst(port_, 0, pkts, kBurst);
+    unsigned n = 0;
+    for (unsigned i = 0; i < got; ++i) {
+      if (i + 1 < got) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+      rte_mbuf* m = pkts[i];
+      packet::ParsedPacket& p = parsed[n];
+      if (packet::parse_mbuf(m, p) != packet::DropReason::kNone ||
+          p.l3 != packet::L3Kind::kIpv4 || !p.has_ports ||
+          p.frag != packet::FragState::kNone) {
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      pkts[n++] = m;
+    }
+    return n;
+  }
+  // As the worker's forward(): the next hop's and the port's MACs into each
+  // packet, then one TX burst; what the PMD refuses is freed.
+  void forward(rte_mbuf** pkts, unsigned n) noexcept {
+    for (unsigned i = 0; i < n; ++i) {
+      auto* eth = rte_pktmbuf_mtod(pkts[i], rte_ether_hdr*);
+      rte_ether_addr_copy(&gateway_, &eth->dst_addr);
+      rte_ether_addr_copy(&mac_, &eth->src_addr);
+    }
+    const unsigned sent = rte_eth_tx_burst(port_, 0, pkts, static_cast<std::uint16_t>(n));
+    for (unsigned i = sent; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+  }
+
+ private:
+  std::uint16_t port_;
+  rte_ether_addr mac_, gateway_;
+};
+
 // One worker, one ring-backed port, and the generator's mbufs around them.
 class Pipeline {
  public:
-  Pipeline(std::uint32_t capacity, bool forward_only, lb::NatMode mode,
-           conntrack::IndexKind index = conntrack::IndexKind::kCuckoo)
-      : Pipeline(PipelineOptions{capacity, forward_only, mode, index, false}) {}
+  Pipeline(std::uint32_t capacity, lb::NatMode mode)
+      : Pipeline(PipelineOptions{capacity, mode}) {}
   explicit Pipeline(const PipelineOptions& o)
       : rcu_(1),
         services_(rcu_, bench_services(o.mode, o.pickup_vip)),
@@ -104,13 +151,11 @@ class Pipeline {
     WorkerConfig wc;
     PortBinding pb;
     pb.port_id = port_;
-    pb.mac = info.mac;
-    pb.gateway_mac = rte_ether_addr{{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}};
+    pb.mac = port_mac_ = info.mac;
+    pb.gateway_mac = gateway_mac_;
     wc.ports.push_back(pb);
     wc.nat.capacity = o.capacity;
-    wc.nat.index = o.index;
     wc.nat.syn_proxy = o.syn_proxy;
-    wc.forward_only = o.forward_only;
     // Held fragments capped as the data plane caps them (a share of this
     // 4,095-mbuf pool): a fragment flood must not starve the generator.
     wc.fragments.max_held_mbufs = DataplaneOptions::kFragmentMbufsPerWorker;
@@ -163,16 +208,21 @@ class Pipeline {
     return true;
   }
 
-  // The same for flow `f` of the generator (client kClientBase + f, port
-  // 40000, to kVip:443).
-  bool write_reply(rte_mbuf* m, std::uint32_t f, std::uint8_t flags) {
+  // The client -> VIP tuple of flow `f` of the generator (client
+  // kClientBase + f, port 40000, to kVip:443).
+  static conntrack::ConnKey client_key(std::uint32_t f) {
     conntrack::ConnKey k;
     k.src_addr = kClientBase + f;
     k.dst_addr = kVip;
     k.src_port = 40000;
     k.dst_port = 443;
     k.proto = 6;
-    return write_reply_of(m, k, flags);
+    return k;
+  }
+
+  // write_reply_of() for flow `f` of the generator.
+  bool write_reply(rte_mbuf* m, std::uint32_t f, std::uint8_t flags) {
+    return write_reply_of(m, client_key(f), flags);
   }
 
   // The backends' packets of the given flows through the worker.
@@ -201,7 +251,11 @@ class Pipeline {
   unsigned push() {
     rte_ring_enqueue_bulk(rx_, reinterpret_cast<void* const*>(spare_.data()), kBurst,
                           nullptr);
-    worker_->poll_once();
+    if (loop_ == nullptr) {
+      worker_->poll_once();
+    } else {
+      loop_->poll_once();
+    }
     const unsigned got = rte_ring_dequeue_burst(
         tx_, reinterpret_cast<void**>(spare_.data()), kBurst, nullptr);
     if (got < kBurst) {
@@ -213,9 +267,19 @@ class Pipeline {
     return got;
   }
 
+  // From now on push() runs `loop` (outliving its use) instead of the
+  // worker's poll_once(); nullptr: the worker again.
+  void drive_with(Loop* loop) { loop_ = loop; }
+
   Worker& worker() { return *worker_; }
   ManualClock& clock() { return clock_; }
   const FlowPackets& packets() const { return gen_; }
+  // What a Loop needs of the worker's surroundings: the port (queue 0), its
+  // MAC and the next hop's, the published services.
+  std::uint16_t port() const { return port_; }
+  const rte_ether_addr& port_mac() const { return port_mac_; }
+  const rte_ether_addr& gateway_mac() const { return gateway_mac_; }
+  const lb::ServiceTable& services() const { return *services_.read(); }
 
  private:
   static std::string name(const char* what) {
@@ -230,7 +294,10 @@ class Pipeline {
   rte_ring* rx_ = nullptr;
   rte_ring* tx_ = nullptr;
   std::uint16_t port_ = 0;
+  rte_ether_addr port_mac_{};
+  rte_ether_addr gateway_mac_{{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc}};
   std::unique_ptr<Worker> worker_;
+  Loop* loop_ = nullptr;
   FlowPackets gen_{"198.19.0.10", 443};
   std::vector<rte_mbuf*> spare_;
 };

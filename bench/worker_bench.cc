@@ -1,5 +1,7 @@
 // Pipeline benchmarks: the real worker loop (poll_once) over a ring-backed
-// ethdev, 64-byte TCP packets, flows chosen uniformly at random.
+// ethdev, 64-byte TCP packets, flows chosen uniformly at random; the
+// forwarding ceiling (BM_Worker_Forward) and the index comparison
+// (BM_IndexLoop_*) through the benchmarks' own loops (loops.h).
 //
 // A "generator" refills the RX ring each iteration with a burst of 32
 // packets written into the mbufs the worker just transmitted (a cached
@@ -16,7 +18,9 @@
 #include <vector>
 
 #include "bench/bench_env.h"
+#include "bench/loops.h"
 #include "bench/pipeline.h"
+#include "tests/support/rte_hash_index.h"
 
 namespace nva {
 namespace {
@@ -89,8 +93,12 @@ std::vector<std::uint32_t> random_flows(std::uint32_t flows, std::size_t n) {
   return v;
 }
 
+// The packets through bench::ForwardLoop: the worker's per-packet work
+// without lookup or NAT.
 void BM_Worker_Forward(benchmark::State& state) {
-  Pipeline p(1024, /*forward_only=*/true, lb::NatMode::kDnat);
+  Pipeline p(1024, lb::NatMode::kDnat);
+  bench::ForwardLoop loop(p);
+  p.drive_with(&loop);
   const auto flows = random_flows(1000, 1 << 16);
   std::size_t pos = 0;
   timed_loop(state, [&] {
@@ -101,13 +109,10 @@ void BM_Worker_Forward(benchmark::State& state) {
 }
 BENCHMARK(BM_Worker_Forward);
 
-// Established connections: every flow's handshake first (untimed: the
-// client's SYN, the backend's SYN-ACK, the client's ACK, all through the
-// worker), then ACKs of random flows through lookup and DNAT+SNAT rewrite.
-template <conntrack::IndexKind kIndex>
-void BM_Worker_Established(benchmark::State& state) {
-  const std::uint32_t n = scaled(state.range(0));
-  Pipeline p(n + n / 8 + 64, false, lb::NatMode::kDnatSnat, kIndex);
+// Every flow's handshake (the client's SYN, the backend's SYN-ACK, the
+// client's ACK, all through the worker); false, and the benchmark skipped
+// with the reason, unless all n are established.
+bool establish(benchmark::State& state, Pipeline& p, std::uint32_t n) {
   std::vector<std::uint32_t> ids(kBurst);
   for (const std::uint8_t flags : {0x02, 0x12, 0x10}) {  // SYN, SYN-ACK, ACK
     for (std::uint32_t f = 0; f < n; f += kBurst) {
@@ -120,23 +125,28 @@ void BM_Worker_Established(benchmark::State& state) {
     }
   }
   const conntrack::ConnTracker& tr = p.worker().translator().tracker();
-  if (tr.table().size() != n ||
-      tr.list_size(conntrack::TimeoutClass::kTcpEstablished) != n) {
-    std::string why =
-        "could not establish every flow (" + std::to_string(tr.table().size()) +
-        " open, " +
-        std::to_string(tr.list_size(conntrack::TimeoutClass::kTcpEstablished)) +
-        " established, of " + std::to_string(n) + "):";
-    const auto& drops = p.worker().translator().counters().drops;
-    for (std::size_t i = 0; i < drops.size(); ++i) {
-      if (drops[i] != 0) {
-        why += " " + std::string(nat::nat_drop_name(static_cast<nat::NatDrop>(i))) + "=" +
-               std::to_string(drops[i]);
-      }
-    }
-    state.SkipWithError(why.c_str());
-    return;
+  if (tr.table().size() == n &&
+      tr.list_size(conntrack::TimeoutClass::kTcpEstablished) == n) {
+    return true;
   }
+  std::string why =
+      "could not establish every flow (" + std::to_string(tr.table().size()) + " open, " +
+      std::to_string(tr.list_size(conntrack::TimeoutClass::kTcpEstablished)) +
+      " established, of " + std::to_string(n) + "):";
+  const auto& drops = p.worker().translator().counters().drops;
+  for (std::size_t i = 0; i < drops.size(); ++i) {
+    if (drops[i] != 0) {
+      why += " " + std::string(nat::nat_drop_name(static_cast<nat::NatDrop>(i))) + "=" +
+             std::to_string(drops[i]);
+    }
+  }
+  state.SkipWithError(why.c_str());
+  return false;
+}
+
+// The timed part: ACKs of random flows among the n established, through
+// whatever drives the pipeline; every packet must come out.
+void established_loop(benchmark::State& state, Pipeline& p, std::uint32_t n) {
   const auto flows = random_flows(n, 1 << 20);
   std::size_t pos = 0;
   const std::uint64_t packets = timed_loop(state, [&] {
@@ -148,21 +158,57 @@ void BM_Worker_Established(benchmark::State& state) {
     state.SkipWithError("packets were dropped");
   }
   state.counters["conns"] = n;
+}
+
+// Established connections: every flow's handshake first (untimed), then
+// ACKs of random flows through the worker's lookup and DNAT+SNAT rewrite.
+void BM_Worker_Established(benchmark::State& state) {
+  const std::uint32_t n = scaled(state.range(0));
+  Pipeline p(n + n / 8 + 64, lb::NatMode::kDnatSnat);
+  if (!establish(state, p, n)) return;
+  established_loop(state, p, n);
   state.counters["bytes_per_conn"] = p.worker().translator().bytes_per_conn();
 }
-BENCHMARK(BM_Worker_Established<conntrack::IndexKind::kCuckoo>)
-    ->Name("BM_Worker_Established")
-    ->Arg(1000)
-    ->Arg(100000)
-    ->Arg(1000000)
-    ->Arg(10000000);
-// The same pipeline with rte_hash as the connection index.
-BENCHMARK(BM_Worker_Established<conntrack::IndexKind::kRteHash>)
-    ->Name("BM_Worker_Established_RteHash")
-    ->Arg(1000)
-    ->Arg(100000)
-    ->Arg(1000000)
-    ->Arg(10000000);
+BENCHMARK(BM_Worker_Established)->Arg(1000)->Arg(100000)->Arg(1000000)->Arg(10000000);
+
+// Our index against rte_hash: the same established flows (opened by the
+// worker, records in its table), their ACKs through bench::IndexLoop, which
+// looks them up in our table's index (Cuckoo) or in an rte_hash over the
+// same records (RteHash). bytes_per_conn: the records and that index.
+template <typename Index>
+void index_loop(benchmark::State& state, Pipeline& p, std::uint32_t n,
+                const Index& index) {
+  bench::IndexLoop<Index> loop(p, index);
+  p.drive_with(&loop);
+  established_loop(state, p, n);
+  p.drive_with(nullptr);
+  state.counters["bytes_per_conn"] = index.bytes_per_conn();
+}
+
+void BM_IndexLoop_Cuckoo(benchmark::State& state) {
+  const std::uint32_t n = scaled(state.range(0));
+  Pipeline p(n + n / 8 + 64, lb::NatMode::kDnatSnat);
+  if (!establish(state, p, n)) return;
+  index_loop(state, p, n, p.worker().translator().tracker().table());
+}
+BENCHMARK(BM_IndexLoop_Cuckoo)->Arg(1000)->Arg(100000)->Arg(1000000)->Arg(10000000);
+
+void BM_IndexLoop_RteHash(benchmark::State& state) {
+  const std::uint32_t n = scaled(state.range(0));
+  Pipeline p(n + n / 8 + 64, lb::NatMode::kDnatSnat);
+  if (!establish(state, p, n)) return;
+  const conntrack::ConnTable& table = p.worker().translator().tracker().table();
+  test::RteHashIndex rte(table);
+  for (std::uint32_t f = 0; f < n; ++f) {
+    const conntrack::ConnRef ref = table.lookup(Pipeline::client_key(f));
+    if (!ref.found() || !rte.insert(ref.index())) {
+      state.SkipWithError("rte_hash refused a connection");
+      return;
+    }
+  }
+  index_loop(state, p, n, rte);
+}
+BENCHMARK(BM_IndexLoop_RteHash)->Arg(1000)->Arg(100000)->Arg(1000000)->Arg(10000000);
 
 // Every packet a new connection (SYN of a flow never seen): Maglev pick,
 // SNAT port, insert, rewrite. The clock advances 10 ms per burst, so
@@ -172,7 +218,7 @@ BENCHMARK(BM_Worker_Established<conntrack::IndexKind::kRteHash>)
 // where each new connection also pays for expiring an old one. Timing
 // starts there.
 void BM_Worker_NewConnections(benchmark::State& state) {
-  Pipeline p(1u << 21, false, lb::NatMode::kDnatSnat);
+  Pipeline p(1u << 21, lb::NatMode::kDnatSnat);
   std::uint32_t next = 0;
   std::vector<std::uint32_t> ids(kBurst);
   auto burst = [&] {

@@ -14,8 +14,8 @@
 #include "controlplane/config/config.h"
 #include "controlplane/daemon/daemon.h"
 #include "controlplane/logger.h"
-#include "controlplane/replay.h"
 #include "dataplane/dataplane.h"
+#include "dataplane/replay.h"
 
 namespace po = boost::program_options;
 
@@ -140,9 +140,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (vm.count("replay")) {
-    return nva::replay::run(
-        cfg, {vm["replay"].as<std::string>(), vm["replay-out"].as<std::string>(),
-              vm.count("json") > 0});
+    return nva::replay::run(cfg.dataplane, cfg.timeouts, cfg.services,
+                            {vm["replay"].as<std::string>(),
+                             vm["replay-out"].as<std::string>(), vm.count("json") > 0});
   }
   if (cfg.dataplane.ports.empty()) {
     std::cerr << "anycast-nva: " << cfg.source

@@ -1,6 +1,7 @@
 // The worker loop (see worker.h).
 #include "dataplane/worker.h"
 
+#include <rte_arp.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
@@ -13,7 +14,6 @@
 #include "dataplane/packet/checksum.h"
 #include "dataplane/packet/mbuf.h"
 #include "dataplane/packet/protocols.h"
-#include "dataplane/packet/rewrite.h"
 
 namespace nva {
 
@@ -216,7 +216,6 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   Uninit<conntrack::ConnTable::Probe> probes_s[kBurst];
   auto parsed = [&](unsigned i) -> packet::ParsedPacket& { return parsed_s[i].v; };
   packet::DropReason reason[kBurst];
-  const conntrack::ConnKey* key_ptrs[kBurst];
   std::int8_t fast[kBurst];     // index into keys/probes, or -1: handle() it
   std::size_t port_of[kBurst];  // port index of each packet (handoff: its own)
   unsigned nfast = 0;
@@ -230,7 +229,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
     reason[i] = packet::parse_mbuf(m, p);
     fast[i] = -1;
     const std::size_t mpi = port_of[i] = from_handoff ? port_index_of(m) : pi;
-    const bool plain = reason[i] == packet::DropReason::kNone && !cfg_.forward_only &&
+    const bool plain = reason[i] == packet::DropReason::kNone &&
                        p.l3 == packet::L3Kind::kIpv4 && p.has_ports &&
                        p.frag == packet::FragState::kNone &&
                        !rte_is_zero_ether_addr(&cfg_.ports[mpi].gateway_mac);
@@ -245,7 +244,6 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
       }
     }
     keys_s[nfast].v = nat::Translator::key_of_headers(packet::first_segment(m), p);
-    key_ptrs[nfast] = &keys_s[nfast].v;
     table.probe_start(keys_s[nfast].v, probes_s[nfast].v);  // its bucket prefetched
     fast[i] = static_cast<std::int8_t>(nfast++);
   }
@@ -253,7 +251,7 @@ void Worker::process_burst(rte_mbuf** pkts, unsigned n, std::size_t pi, bool fro
   conntrack::ConnTable::Probe* probes = &probes_s[0].v;
   static_assert(sizeof(Uninit<conntrack::ConnTable::Probe>) ==
                 sizeof(conntrack::ConnTable::Probe));
-  if (nfast != 0) table.probe_buckets(key_ptrs, probes, nfast);
+  if (nfast != 0) table.probe_buckets(probes, nfast);
   // Stage 3, in arrival order: hits take the fast path, misses the
   // translator's slow path, everything else handle().
   const std::uint32_t erases = table.erases();
@@ -318,14 +316,6 @@ void Worker::handle(rte_mbuf* m, packet::ParsedPacket& p, packet::DropReason r,
     if (pb.gateway_ip != 0) learn_from_arp(m, p, pb);
     ++counters_.exception_dropped;  // ARP & co.: the kernel's (no exception path yet)
     rte_pktmbuf_free(m);
-    return;
-  }
-  if (cfg_.forward_only) {
-    finish(p.l3 == packet::L3Kind::kIpv4 &&
-                   packet::ipv4_decrement_ttl(packet::first_segment(m), p)
-               ? nat::Verdict::kForward
-               : nat::Verdict::kDrop,
-           m, pi);
     return;
   }
   // From here on the translator may create a connection for the packet.
@@ -507,16 +497,20 @@ void Worker::fragment_to_owner(rte_mbuf* m, const packet::ParsedPacket& p,
 
 void Worker::learn_from_arp(const rte_mbuf* m, const packet::ParsedPacket& p,
                             PortBinding& pb) noexcept {
-  // RFC 826 over Ethernet/IPv4: htype 1, ptype 0x0800, hlen 6, plen 4.
-  if (p.ethertype != packet::ethertype::kArp || m->data_len < p.l3_offset + 28) return;
-  const auto* a = rte_pktmbuf_mtod_offset(m, const std::uint8_t*, p.l3_offset);
-  if (packet::load_be16(a) != 1 || packet::load_be16(a + 2) != 0x0800 || a[4] != 6 ||
-      a[5] != 4) {
+  // RFC 826 over Ethernet/IPv4 only.
+  if (p.ethertype != packet::ethertype::kArp ||
+      m->data_len < p.l3_offset + sizeof(rte_arp_hdr)) {
     return;
   }
-  if (packet::load_be32(a + 14) != pb.gateway_ip) return;  // sender is not the gateway
-  rte_ether_addr mac;
-  std::memcpy(mac.addr_bytes, a + 8, 6);
+  const auto* a = rte_pktmbuf_mtod_offset(m, const rte_arp_hdr*, p.l3_offset);
+  if (a->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
+      a->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) ||
+      a->arp_hlen != RTE_ETHER_ADDR_LEN || a->arp_plen != sizeof(rte_be32_t)) {
+    return;
+  }
+  // The sender is not the gateway.
+  if (rte_be_to_cpu_32(a->arp_data.arp_sip) != pb.gateway_ip) return;
+  const rte_ether_addr mac = a->arp_data.arp_sha;  // a copy: the header is packed
   if (!rte_is_valid_assigned_ether_addr(&mac)) return;
   std::uint64_t v = 0;
   std::memcpy(&v, mac.addr_bytes, 6);
@@ -545,24 +539,27 @@ void Worker::resolve_gateways(std::uint32_t now) noexcept {
     if (arp_sent_ && static_cast<std::int32_t>(now - last_arp_ms_) < 1000) continue;
     rte_mbuf* m = rte_pktmbuf_alloc(cfg_.pool);
     if (m == nullptr) continue;
-    auto* d = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, 60));
-    if (d == nullptr) {
+    // The shortest Ethernet frame: the request, then zero padding.
+    constexpr std::uint16_t kFrameLen = RTE_ETHER_MIN_LEN - RTE_ETHER_CRC_LEN;
+    static_assert(sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr) <= kFrameLen);
+    auto* eth = reinterpret_cast<rte_ether_hdr*>(rte_pktmbuf_append(m, kFrameLen));
+    if (eth == nullptr) {
       rte_pktmbuf_free(m);
       continue;
     }
-    std::memset(d, 0, 60);
-    std::memset(d, 0xFF, 6);                   // broadcast
-    std::memcpy(d + 6, pb.mac.addr_bytes, 6);  // from the port
-    packet::store_be16(d + 12, packet::ethertype::kArp);
-    std::uint8_t* a = d + 14;
-    packet::store_be16(a, 1);
-    packet::store_be16(a + 2, 0x0800);
-    a[4] = 6;
-    a[5] = 4;
-    packet::store_be16(a + 6, 1);  // request
-    std::memcpy(a + 8, pb.mac.addr_bytes, 6);
-    packet::store_be32(a + 14, pb.local_ip);
-    packet::store_be32(a + 24, pb.gateway_ip);
+    std::memset(eth, 0, kFrameLen);
+    std::memset(&eth->dst_addr, 0xFF, RTE_ETHER_ADDR_LEN);  // broadcast
+    eth->src_addr = pb.mac;                                 // from the port
+    eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
+    auto* a = reinterpret_cast<rte_arp_hdr*>(eth + 1);
+    a->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
+    a->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+    a->arp_hlen = RTE_ETHER_ADDR_LEN;
+    a->arp_plen = sizeof(rte_be32_t);
+    a->arp_opcode = RTE_BE16(RTE_ARP_OP_REQUEST);
+    a->arp_data.arp_sha = pb.mac;  // target MAC: zero, unknown
+    a->arp_data.arp_sip = rte_cpu_to_be_32(pb.local_ip);
+    a->arp_data.arp_tip = rte_cpu_to_be_32(pb.gateway_ip);
     send(pi, m);
     ++counters_.arp_requests;
     arp_sent_ = true;

@@ -79,9 +79,6 @@ struct WorkerConfig {
   IdleConfig idle;
   unsigned expire_budget = 64;  // list heads examined per poll
   rte_mempool* pool = nullptr;  // for the ARP requests this worker sends (worker 0)
-  // Benchmark mode (BM_Worker_Forward): parse, TTL decrement, MAC rewrite
-  // and transmit, without connection lookup or NAT: the I/O path's ceiling.
-  bool forward_only = false;
 };
 
 // X(member, "telemetry name", "what it counts"): see common/counter.h.

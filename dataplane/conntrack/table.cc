@@ -1,10 +1,6 @@
 // Connection table: record pool plus bucketised cuckoo index (see table.h).
 #include "dataplane/conntrack/table.h"
 
-#include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
-#include <rte_malloc.h>
 #include <sys/mman.h>
 
 #if defined(__SSE2__)
@@ -73,41 +69,8 @@ std::uint32_t ConnTable::match(const Bucket& b, std::uint16_t sig) noexcept {
 #endif
 }
 
-namespace {
-
-std::size_t eal_heap_bytes() {
-  rte_malloc_socket_stats st{};
-  std::size_t total = 0;
-  for (int s = 0; s < RTE_MAX_NUMA_NODES; ++s) {
-    if (rte_malloc_get_socket_stats(s, &st) == 0) total += st.heap_allocsz_bytes;
-  }
-  return total;
-}
-
-rte_hash* make_rte_hash(std::uint32_t capacity, std::size_t& bytes) {
-  static std::uint32_t seq = 0;
-  const std::string name = "nva_ct" + std::to_string(seq++);
-  rte_hash_parameters p{};
-  p.name = name.c_str();
-  p.entries = capacity * 2;  // both directions
-  p.key_len = sizeof(ConnKey);
-  p.hash_func = rte_hash_crc;
-  p.socket_id = SOCKET_ID_ANY;
-  p.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
-  const std::size_t before = eal_heap_bytes();
-  rte_hash* h = rte_hash_create(&p);
-  if (h == nullptr) {
-    throw std::runtime_error("rte_hash_create for " + std::to_string(capacity) +
-                             " connections: " + rte_strerror(rte_errno));
-  }
-  bytes = eal_heap_bytes() - before;
-  return h;
-}
-
-}  // namespace
-
-ConnTable::ConnTable(std::uint32_t capacity, IndexKind kind, TableKey key)
-    : key_{key.k0, key.k1 | (1ull << 63)}, capacity_(capacity), kind_(kind) {
+ConnTable::ConnTable(std::uint32_t capacity, TableKey key)
+    : key_{key.k0, key.k1 | (1ull << 63)}, capacity_(capacity) {
   if (capacity == 0 || capacity > kMaxCapacity) {
     throw std::invalid_argument("connection table capacity " + std::to_string(capacity) +
                                 " is outside 1.." + std::to_string(kMaxCapacity));
@@ -131,25 +94,14 @@ ConnTable::ConnTable(std::uint32_t capacity, IndexKind kind, TableKey key)
     conns_[i].lru_next = i + 1 < capacity ? i + 1 : ConnRef::kNone;
   }
   free_head_ = 0;
-  if (kind_ == IndexKind::kRteHash) {
-    try {
-      rte_ = make_rte_hash(capacity, rte_bytes_);
-    } catch (...) {
-      ::munmap(buckets_, mapped_size(buckets_bytes_));
-      ::munmap(conns_, mapped_size(conns_bytes_));
-      throw;
-    }
-  }
 }
 
 ConnTable::~ConnTable() {
-  if (rte_ != nullptr) rte_hash_free(rte_);
   ::munmap(buckets_, mapped_size(buckets_bytes_));
   ::munmap(conns_, mapped_size(conns_bytes_));
 }
 
 std::size_t ConnTable::memory_bytes() const noexcept {
-  if (kind_ == IndexKind::kRteHash) return rte_bytes_ + conns_bytes_ + sizeof(*this);
   return buckets_bytes_ + conns_bytes_ + sizeof(*this);
 }
 
@@ -177,11 +129,6 @@ ConnRef ConnTable::scan(const Bucket& b, std::uint16_t sig,
 }
 
 ConnRef ConnTable::lookup(const ConnKey& k, std::uint64_t h) const noexcept {
-  if (kind_ == IndexKind::kRteHash) {
-    void* data = nullptr;
-    if (rte_hash_lookup_data(rte_, &k, &data) < 0) return {};
-    return ConnRef{static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(data))};
-  }
   const std::uint32_t b1 = primary(h);
   const std::uint16_t sig = signature(h);
   // Both buckets at once: a miss (what the slow path's checks of new
@@ -198,7 +145,7 @@ void ConnTable::lookup_bulk(const ConnKey* const* keys, unsigned n,
   Probe probes[kMaxBurst];
   if (n > kMaxBurst) n = kMaxBurst;
   for (unsigned i = 0; i < n; ++i) probe_start(*keys[i], probes[i]);
-  probe_buckets(keys, probes, n);
+  probe_buckets(probes, n);
   for (unsigned i = 0; i < n; ++i) out[i] = probe_finish(*keys[i], probes[i]);
 }
 
@@ -206,27 +153,9 @@ void ConnTable::lookup_bulk(const ConnKey* const* keys, unsigned n,
 // alternative is fetched only for the keys without a signature match there:
 // fetching both for every key doubled the bucket lines in flight for the
 // few that use the second.
-void ConnTable::probe_buckets(const ConnKey* const* keys, Probe* probes,
-                              unsigned n) const noexcept {
+void ConnTable::probe_buckets(Probe* probes, unsigned n) const noexcept {
   if (n > kMaxBurst) n = kMaxBurst;
   for (std::uint64_t& w : recent_) w = 0;
-  if (kind_ == IndexKind::kRteHash) {
-    void* data[kMaxBurst];
-    std::uint64_t hits = 0;
-    rte_hash_lookup_bulk_data(
-        rte_, reinterpret_cast<const void**>(const_cast<const ConnKey**>(keys)), n, &hits,
-        data);
-    for (unsigned i = 0; i < n; ++i) {
-      probes[i].cand =
-          (hits >> i) & 1
-              ? static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(data[i]))
-              : ConnRef::kNone;
-      // The caller needs the record next: fetch it for the burst.
-      if (probes[i].cand != ConnRef::kNone)
-        __builtin_prefetch(&conns_[probes[i].cand >> 1]);
-    }
-    return;
-  }
   // The first match of the signature in `b`, or kRecheck (the slot is
   // empty: a stale signature); its record prefetched.
   auto first_match = [&](const Bucket& b, std::uint32_t m) {
@@ -347,34 +276,18 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
   c.key[1] = reply;
   c.delta[0] = rewrite_delta(original, reply);
   c.delta[1] = rewrite_delta(reply, original);
-  if (kind_ == IndexKind::kRteHash) {
-    auto ref = [](std::uint32_t r) { return reinterpret_cast<void*>(std::uintptr_t{r}); };
-    if (rte_hash_add_key_data(rte_, &c.key[0], ref(idx << 1)) != 0) {
-      ++index_full_;
-      c.lru_next = next_free;
-      return ConnRef::kNone;
-    }
-    if (rte_hash_add_key_data(rte_, &c.key[1], ref((idx << 1) | 1)) != 0) {
-      rte_hash_del_key(rte_, &c.key[0]);
-      ++index_full_;
-      c.lru_next = next_free;
-      return ConnRef::kNone;
-    }
-    free_head_ = next_free;
-    ++used_;
-    note_insert(original, reply);
-    return idx;
-  }
-  if (!index_insert(hash(original), idx << 1)) {
+  // No room in the index: counted, and the record stays first on the free
+  // list (its link restored).
+  auto refuse = [&] {
     ++index_full_;
     c.lru_next = next_free;
     return ConnRef::kNone;
-  }
+  };
+  const std::uint64_t h_original = hash(original);
+  if (!index_insert(h_original, idx << 1)) return refuse();
   if (!index_insert(hash(reply), (idx << 1) | 1)) {
-    index_erase(hash(original), idx << 1);
-    ++index_full_;
-    c.lru_next = next_free;
-    return ConnRef::kNone;
+    index_erase(h_original, idx << 1);
+    return refuse();
   }
   free_head_ = next_free;
   ++used_;
@@ -384,7 +297,6 @@ std::uint32_t ConnTable::insert(const ConnKey& original, const ConnKey& reply) n
 
 ConnTable::EraseHint ConnTable::prepare_erase(std::uint32_t index) const noexcept {
   EraseHint e;
-  if (kind_ == IndexKind::kRteHash) return e;
   for (unsigned d = 0; d < 2; ++d) {
     e.hash[d] = hash(conns_[index].key[d]);
     __builtin_prefetch(&buckets_[primary(e.hash[d])]);
@@ -394,13 +306,8 @@ ConnTable::EraseHint ConnTable::prepare_erase(std::uint32_t index) const noexcep
 
 void ConnTable::erase(std::uint32_t index, const EraseHint& hint) noexcept {
   Conn& c = conns_[index];
-  if (kind_ == IndexKind::kRteHash) {
-    rte_hash_del_key(rte_, &c.key[0]);
-    rte_hash_del_key(rte_, &c.key[1]);
-  } else {
-    index_erase(hint.hash[0], index << 1);
-    index_erase(hint.hash[1], (index << 1) | 1);
-  }
+  index_erase(hint.hash[0], index << 1);
+  index_erase(hint.hash[1], (index << 1) | 1);
   c.state = ConnState::kNone;
   c.lru_next = free_head_;
   free_head_ = index;

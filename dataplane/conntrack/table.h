@@ -11,9 +11,8 @@
 // A lookup touches one or two bucket lines and one record line; the bulk
 // lookup prefetches them for a burst before touching any.
 //
-// The index can instead be DPDK's rte_hash (IndexKind::kRteHash, needs EAL):
-// the same records, the same API, for measuring one against the other in
-// the real pipeline (BM_Worker_Established_RteHash); not for production.
+// The benchmarks measure this index against DPDK's rte_hash over the same
+// records (bench/loops.h, with tests/support/rte_hash_index.h).
 //
 // Single-writer, single-reader: only the owning worker calls anything here
 // (the design's shard rule), so there are no atomics and no locks. Memory
@@ -26,8 +25,6 @@
 
 #include "dataplane/conntrack/conn.h"
 
-struct rte_hash;  // DPDK's, for IndexKind::kRteHash
-
 namespace nva::conntrack {
 
 // Reference to one direction of one connection, as the index stores it.
@@ -38,11 +35,6 @@ struct ConnRef {
   bool found() const noexcept { return raw != kNone; }
   std::uint32_t index() const noexcept { return raw >> 1; }
   Dir dir() const noexcept { return static_cast<Dir>(raw & 1); }
-};
-
-enum class IndexKind : std::uint8_t {
-  kCuckoo,   // ours: 10-way buckets of 16-bit signatures, in the record's line
-  kRteHash,  // rte_hash (CRC32, extendable buckets), for comparison
 };
 
 // The secret of the index hash. The default is a fixed pair (tests and
@@ -59,10 +51,9 @@ class ConnTable {
   static constexpr unsigned kBucketEntries = 10;
   static constexpr unsigned kMaxBurst = 64;
 
-  // `capacity` connections (at most 2^30). Throws std::bad_alloc,
-  // std::invalid_argument or std::runtime_error; call at start-up only.
-  explicit ConnTable(std::uint32_t capacity, IndexKind kind = IndexKind::kCuckoo,
-                     TableKey key = {});
+  // `capacity` connections (at most 2^30). Throws std::bad_alloc or
+  // std::invalid_argument; call at start-up only.
+  explicit ConnTable(std::uint32_t capacity, TableKey key = {});
   ~ConnTable();
   ConnTable(const ConnTable&) = delete;
   ConnTable& operator=(const ConnTable&) = delete;
@@ -102,24 +93,20 @@ class ConnTable {
   // prefetched), probe_buckets() over the burst (signatures matched, the
   // candidate record or the alternative bucket prefetched; starts a new
   // inserted_since_bulk() filter), probe_finish() for each (the key
-  // confirmed in the record). With rte_hash as the index, probe_buckets()
-  // is one rte_hash_lookup_bulk_data() and the record prefetch.
+  // confirmed in the record).
   struct Probe {
     std::uint64_t hash;
     std::uint32_t bucket;  // primary; the alternative when it has the candidate
     std::uint32_t cand;    // a reference, ConnRef::kNone, or kRecheck
   };
   void probe_start(const ConnKey& k, Probe& p) const noexcept {
-    if (kind_ == IndexKind::kRteHash) return;
     p.hash = hash(k);
     p.bucket = primary(p.hash);
     __builtin_prefetch(&buckets_[p.bucket]);
   }
-  void probe_buckets(const ConnKey* const* keys, Probe* probes,
-                     unsigned n) const noexcept;
+  void probe_buckets(Probe* probes, unsigned n) const noexcept;
   ConnRef probe_finish(const ConnKey& k, const Probe& p) const noexcept {
     if (p.cand == ConnRef::kNone) return {};
-    if (kind_ == IndexKind::kRteHash) return ConnRef{p.cand};
     if (p.cand != kRecheck) {
       const ConnRef r{p.cand};
       if (conns_[r.index()].key[r.raw & 1] == k) return r;
@@ -170,7 +157,6 @@ class ConnTable {
   std::uint32_t size() const noexcept { return used_; }
   std::uint32_t capacity() const noexcept { return capacity_; }
   std::size_t memory_bytes() const noexcept;
-  IndexKind index_kind() const noexcept { return kind_; }
   double bytes_per_conn() const noexcept {
     return static_cast<double>(memory_bytes()) / capacity_;
   }
@@ -230,9 +216,6 @@ class ConnTable {
   Conn* conns_ = nullptr;
   std::uint32_t free_head_ = ConnRef::kNone;  // free records, via lru_next
   std::size_t buckets_bytes_ = 0, conns_bytes_ = 0;
-  IndexKind kind_ = IndexKind::kCuckoo;
-  ::rte_hash* rte_ = nullptr;
-  std::size_t rte_bytes_ = 0;  // EAL heap taken by the rte_hash
 };
 
 }  // namespace nva::conntrack

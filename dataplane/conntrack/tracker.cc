@@ -17,9 +17,8 @@ constexpr std::uint8_t kTcpProto = 6, kUdpProto = 17;
 
 }  // namespace
 
-ConnTracker::ConnTracker(std::uint32_t capacity, const Timeouts& timeouts,
-                         IndexKind index, TableKey key)
-    : table_(capacity, index, key), timeouts_(timeouts) {
+ConnTracker::ConnTracker(std::uint32_t capacity, const Timeouts& timeouts, TableKey key)
+    : table_(capacity, key), timeouts_(timeouts) {
   for (std::size_t i = 0; i < kTimeoutClassCount; ++i) {
     if (timeouts.ms[i] == 0 || timeouts.ms[i] > kMaxTimeoutMs) {
       throw std::invalid_argument(

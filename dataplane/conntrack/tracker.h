@@ -52,8 +52,7 @@ struct TrackerCounters {
 
 class ConnTracker {
  public:
-  ConnTracker(std::uint32_t capacity, const Timeouts& timeouts,
-              IndexKind index = IndexKind::kCuckoo, TableKey key = {});
+  ConnTracker(std::uint32_t capacity, const Timeouts& timeouts, TableKey key = {});
 
   ConnTable& table() noexcept { return table_; }
   const ConnTable& table() const noexcept { return table_; }

@@ -120,7 +120,7 @@ std::string_view nat_drop_name(NatDrop d) noexcept {
 
 Translator::Translator(const TranslatorConfig& cfg)
     : cfg_(cfg),
-      tracker_(cfg.capacity, cfg.timeouts, cfg.index, cfg.table_key),
+      tracker_(cfg.capacity, cfg.timeouts, cfg.table_key),
       snat_cursor_(cfg.worker),
       cookies_(cfg.syn_cookie_key),
       proxy_(cfg.syn_proxy == SynProxyMode::kOff ? 0 : cfg.capacity),
@@ -193,7 +193,7 @@ Verdict Translator::process(std::span<std::uint8_t> frame, const ParsedPacket& p
       if (!cfg_.answer_vip_ping) return drop(NatDrop::kUnsupportedProtocol);
       return answer_ping(frame, p);
     }
-    if (steer::is_icmp_error(p.icmp_type) && p.frag == packet::FragState::kNone) {
+    if (packet::icmp::is_error(p.icmp_type) && p.frag == packet::FragState::kNone) {
       return icmp_error(frame, p, services, now_ms);
     }
     if (services.is_vip(p.ipv4_dst) || services.is_snat_addr(p.ipv4_dst)) {

@@ -41,7 +41,6 @@ struct TranslatorConfig {
   std::uint32_t worker = 0;   // this worker's index
   std::uint32_t workers = 1;  // how many share the SNAT port space
   std::uint32_t capacity = 1u << 20;
-  conntrack::IndexKind index = conntrack::IndexKind::kCuckoo;
   conntrack::TableKey table_key{};  // the index hash's secret (table.h)
   conntrack::Timeouts timeouts{};
   // kDnat services: accept a TCP packet without SYN for an unknown flow as

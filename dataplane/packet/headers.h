@@ -228,7 +228,13 @@ inline constexpr std::uint8_t kEchoReply = 0;
 inline constexpr std::uint8_t kDestUnreachable = 3;
 inline constexpr std::uint8_t kEchoRequest = 8;
 inline constexpr std::uint8_t kTimeExceeded = 11;
+inline constexpr std::uint8_t kParameterProblem = 12;
 inline constexpr std::uint8_t kFragNeededCode = 4;
+
+// ICMP types that quote the packet they are about (RFC 792).
+constexpr bool is_error(std::uint8_t type) noexcept {
+  return type == kDestUnreachable || type == kTimeExceeded || type == kParameterProblem;
+}
 }  // namespace icmp
 
 namespace icmpv6 {

@@ -1,6 +1,8 @@
 // The software owner function.
 #include "dataplane/steer/owner.h"
 
+#include "dataplane/packet/headers.h"
+
 namespace nva::steer {
 
 std::uint32_t owner_of_tuple(std::uint32_t src, std::uint16_t sport, std::uint32_t dst,
@@ -35,7 +37,7 @@ std::uint32_t owner(std::span<const std::uint8_t> frame, const packet::ParsedPac
     return owner_of_tuple(pkt.ipv4_src, pkt.src_port, pkt.ipv4_dst, pkt.dst_port,
                           pkt.l4_proto, services, p);
   }
-  if (pkt.l4_proto == packet::ipproto::kIcmp && is_icmp_error(pkt.icmp_type) &&
+  if (pkt.l4_proto == packet::ipproto::kIcmp && packet::icmp::is_error(pkt.icmp_type) &&
       pkt.frag == packet::FragState::kNone) {
     packet::ParsedPacket in;
     if (packet::parse_quoted_ip(frame.first(pkt.l3_end), pkt.l4_offset + 8, in) ==

@@ -78,9 +78,4 @@ std::uint32_t owner_of_tuple(std::uint32_t src, std::uint16_t sport, std::uint32
                              const lb::ServiceTable& services,
                              const OwnerParams& p) noexcept;
 
-// ICMP types that quote the packet they are about.
-constexpr bool is_icmp_error(std::uint8_t type) noexcept {
-  return type == 3 || type == 11 || type == 12;  // unreachable, time exceeded, parameter
-}
-
 }  // namespace nva::steer

@@ -22,10 +22,13 @@ std::uint32_t toeplitz_window(const RssKey& key, unsigned bit) noexcept {
   return static_cast<std::uint32_t>(w >> (32 - bit % 8));
 }
 
-Toeplitz4::Toeplitz4(const RssKey& key) noexcept {
-  for (unsigned pos = 0; pos < 12; ++pos) {
+template <std::size_t kBytes>
+Toeplitz<kBytes>::Toeplitz(const RssKey& key) noexcept {
+  for (std::size_t pos = 0; pos < kBytes; ++pos) {
     std::array<std::uint32_t, 8> win{};  // window of each bit of this byte, MSB first
-    for (unsigned b = 0; b < 8; ++b) win[b] = toeplitz_window(key, pos * 8 + b);
+    for (unsigned b = 0; b < 8; ++b) {
+      win[b] = toeplitz_window(key, static_cast<unsigned>(pos * 8 + b));
+    }
     for (unsigned v = 0; v < 256; ++v) {
       std::uint32_t h = 0;
       for (unsigned b = 0; b < 8; ++b) {
@@ -36,17 +39,8 @@ Toeplitz4::Toeplitz4(const RssKey& key) noexcept {
   }
 }
 
-ToeplitzEndpoint::ToeplitzEndpoint(const RssKey& key) noexcept {
-  for (unsigned pos = 0; pos < 6; ++pos) {
-    for (unsigned v = 0; v < 256; ++v) {
-      std::uint32_t h = 0;
-      for (unsigned b = 0; b < 8; ++b) {
-        if ((v & (0x80u >> b)) != 0) h ^= toeplitz_window(key, pos * 8 + b);
-      }
-      t_[pos][v] = h;
-    }
-  }
-}
+template class Toeplitz<12>;  // Toeplitz4
+template class Toeplitz<6>;   // ToeplitzEndpoint
 
 std::unique_ptr<RssSteering> RssSteering::make(const RssView& view, std::uint32_t workers,
                                                std::string& why) {

@@ -27,6 +27,8 @@
 #pragma once
 
 #include <array>
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,44 +42,47 @@ using RssKey = std::array<std::uint8_t, kRssKeyLen>;
 // The 32 key bits starting at bit `bit` (bit 0 = MSB of key[0]).
 std::uint32_t toeplitz_window(const RssKey& key, unsigned bit) noexcept;
 
-// Toeplitz hash of the 12-byte IPv4 TCP/UDP input (src addr, dst addr,
-// src port, dst port, network order) - what rte_softrss() computes over
-// struct rte_ipv4_tuple - by 12 table lookups.
-class Toeplitz4 {
+// Toeplitz hash of a kBytes-byte input by one table lookup per byte (the
+// key's windows at the byte's set bits, XORed, for all 256 values). hash()
+// takes the input's fields in order, each an unsigned integer in host order
+// that counts as its big-endian (network order) bytes.
+template <std::size_t kBytes>
+class Toeplitz {
  public:
-  explicit Toeplitz4(const RssKey& key) noexcept;
-  std::uint32_t hash(std::uint32_t src, std::uint32_t dst, std::uint16_t sport,
-                     std::uint16_t dport) const noexcept {
-    return byte(0, src >> 24) ^ byte(1, src >> 16) ^ byte(2, src >> 8) ^ byte(3, src) ^
-           byte(4, dst >> 24) ^ byte(5, dst >> 16) ^ byte(6, dst >> 8) ^ byte(7, dst) ^
-           byte(8, sport >> 8) ^ byte(9, sport) ^ byte(10, dport >> 8) ^ byte(11, dport);
+  explicit Toeplitz(const RssKey& key) noexcept;
+
+  template <std::unsigned_integral... Field>
+  std::uint32_t hash(Field... fields) const noexcept {
+    static_assert((sizeof(Field) + ...) == kBytes, "the fields make up the whole input");
+    std::uint32_t h = 0;
+    std::size_t pos = 0;
+    ((h ^= field(pos, fields), pos += sizeof(Field)), ...);
+    return h;
   }
 
  private:
-  std::uint32_t byte(unsigned pos, std::uint32_t v) const noexcept {
-    return t_[pos][v & 0xFF];
+  template <typename Field>
+  std::uint32_t field(std::size_t pos, Field v) const noexcept {
+    std::uint32_t h = 0;
+    for (std::size_t i = 0; i < sizeof(Field); ++i) {
+      h ^= t_[pos + i][(v >> (8 * (sizeof(Field) - 1 - i))) & 0xFF];
+    }
+    return h;
   }
-  std::array<std::array<std::uint32_t, 256>, 12> t_{};
+  std::array<std::array<std::uint32_t, 256>, kBytes> t_{};
 };
 
-// Toeplitz hash of one endpoint, the 6-byte input (addr, port, network
-// order) a NIC hashes for RSS on source-only (RTE_ETH_RSS_L3_SRC_ONLY |
-// RTE_ETH_RSS_L4_SRC_ONLY: src addr, src port) or destination-only fields
-// (dst addr, dst port): the fields not chosen are left out of the input,
-// not zeroed in place, so the chosen ones start at key bit 0 (mlx5's hash
-// fields; docs/STEERING.md). Equal to rte_softrss over {addr, port << 16}.
-class ToeplitzEndpoint {
- public:
-  explicit ToeplitzEndpoint(const RssKey& key) noexcept;
-  std::uint32_t hash(std::uint32_t addr, std::uint16_t port) const noexcept {
-    return t_[0][(addr >> 24) & 0xFF] ^ t_[1][(addr >> 16) & 0xFF] ^
-           t_[2][(addr >> 8) & 0xFF] ^ t_[3][addr & 0xFF] ^ t_[4][port >> 8] ^
-           t_[5][port & 0xFF];
-  }
+// The 12-byte IPv4 TCP/UDP input: hash(src addr, dst addr, src port, dst
+// port), what rte_softrss() computes over struct rte_ipv4_tuple.
+using Toeplitz4 = Toeplitz<12>;
 
- private:
-  std::array<std::array<std::uint32_t, 256>, 6> t_{};
-};
+// One endpoint, the 6-byte input hash(addr, port) a NIC hashes for RSS on
+// source-only (RTE_ETH_RSS_L3_SRC_ONLY | RTE_ETH_RSS_L4_SRC_ONLY: src addr,
+// src port) or destination-only fields (dst addr, dst port): the fields not
+// chosen are left out of the input, not zeroed in place, so the chosen ones
+// start at key bit 0 (mlx5's hash fields; docs/STEERING.md). Equal to
+// rte_softrss over {addr, port << 16}.
+using ToeplitzEndpoint = Toeplitz<6>;
 
 // The RX queue an rte_flow RSS action over `n` queues gives a hash: mlx5
 // builds an indirection table of 2^ceil(log2 n) entries, entry i -> the

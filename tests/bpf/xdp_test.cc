@@ -10,8 +10,8 @@
 #include <memory>
 #include <vector>
 
-#include "dataplane/packet/builder.h"
 #include "nva_xdp.skel.h"
+#include "tests/support/packet_builder.h"
 
 namespace nva::bpf {
 namespace {

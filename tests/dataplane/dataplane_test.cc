@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "dataplane/dataplane.h"
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/parse.h"
 #include "tests/support/eal.h"
 #include "tests/support/mbuf_util.h"
+#include "tests/support/packet_builder.h"
 
 namespace nva {
 namespace {

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/packet/builder.h"
 #include "dataplane/port/port.h"
 #include "dataplane/steer/flow_install.h"
 #include "tests/support/eal.h"
+#include "tests/support/packet_builder.h"
 #include "tests/support/services.h"
 
 namespace nva::steer {

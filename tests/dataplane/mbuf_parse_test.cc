@@ -6,13 +6,13 @@
 
 #include <random>
 
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
 #include "dataplane/packet/mbuf.h"
 #include "dataplane/packet/rewrite.h"
 #include "tests/support/eal.h"
 #include "tests/support/mbuf_util.h"
+#include "tests/support/packet_builder.h"
 
 namespace nva::packet {
 namespace {

@@ -6,10 +6,10 @@
 #include <chrono>
 #include <thread>
 
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/mbuf.h"
 #include "tests/support/eal.h"
 #include "tests/support/mbuf_util.h"
+#include "tests/support/packet_builder.h"
 
 namespace nva::packet {
 namespace {

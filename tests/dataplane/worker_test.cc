@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "dataplane/options.h"
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
 #include "dataplane/packet/parse.h"
@@ -26,6 +25,7 @@
 #include "dataplane/worker.h"
 #include "tests/support/eal.h"
 #include "tests/support/mbuf_util.h"
+#include "tests/support/packet_builder.h"
 #include "tests/support/services.h"
 
 namespace nva {
@@ -742,7 +742,13 @@ TEST(Worker, GatewayMacByArp) {
   const Bytes& req = out[0].second;
   EXPECT_EQ(packet::load_be16(req.data() + 12), 0x0806);
   EXPECT_EQ(req[0], 0xff);
-  EXPECT_EQ(packet::load_be16(req.data() + 20), 1);  // request
+  ASSERT_EQ(req.size(), 60u);
+  EXPECT_EQ(packet::load_be16(req.data() + 14), 1);       // Ethernet addresses
+  EXPECT_EQ(packet::load_be16(req.data() + 16), 0x0800);  // IPv4 addresses
+  EXPECT_EQ(req[18], 6);
+  EXPECT_EQ(req[19], 4);
+  EXPECT_EQ(packet::load_be16(req.data() + 20), 1);               // request
+  EXPECT_EQ(0, std::memcmp(req.data() + 22, req.data() + 6, 6));  // from the port's MAC
   EXPECT_EQ(packet::load_be32(req.data() + 28), ipv4_from_string("198.18.0.2"));
   EXPECT_EQ(packet::load_be32(req.data() + 38), gw);
   EXPECT_EQ(rig.worker(0).counters().no_next_hop + rig.worker(1).counters().no_next_hop,

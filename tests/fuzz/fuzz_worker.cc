@@ -32,12 +32,12 @@
 #include "dataplane/clock.h"
 #include "dataplane/common/rcu.h"
 #include "dataplane/lb/service.h"
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/parse.h"
 #include "dataplane/port/port.h"
 #include "dataplane/steer/handoff.h"
 #include "dataplane/worker.h"
+#include "tests/support/packet_builder.h"
 
 namespace {
 

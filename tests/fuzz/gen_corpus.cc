@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/protocols.h"
+#include "tests/support/packet_builder.h"
 
 using nva::packet::PacketBuilder;
 namespace ipproto = nva::packet::ipproto;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dataplane/lb/service.h"
-#include "dataplane/packet/builder.h"
+#include "tests/support/packet_builder.h"
 
 namespace nva::test {
 

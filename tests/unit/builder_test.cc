@@ -4,9 +4,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
+#include "tests/support/packet_builder.h"
 
 namespace nva::packet {
 namespace {

@@ -126,7 +126,7 @@ TEST(ConnTable, StructuredKeysFillToCapacity) {
   std::mt19937_64 rng(11);
   const TableKey random_key{rng(), rng()};
   for (int pattern = 0; pattern < 4; ++pattern) {
-    ConnTable t(n, IndexKind::kCuckoo, pattern == 3 ? random_key : TableKey{});
+    ConnTable t(n, pattern == 3 ? random_key : TableKey{});
     std::uint32_t failed = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
       const std::uint32_t client = pattern == 0   ? 0x0A000000 + i
@@ -149,7 +149,7 @@ TEST(ConnTable, StructuredKeysFillToCapacity) {
 // The key changes every hash (so nobody without it can aim at a bucket),
 // and a table finds what it stored under its own key.
 TEST(ConnTable, TheHashIsKeyed) {
-  ConnTable a(64), b(64, IndexKind::kCuckoo, TableKey{1, 2});
+  ConnTable a(64), b(64, TableKey{1, 2});
   const ConnKey k = key(0xC6120001, 0xC6130001, 40000, 443);
   const ConnKey r = key(0xC6120214, 0xC6120101, 8443, 1025);
   EXPECT_NE(a.hash(k), b.hash(k));

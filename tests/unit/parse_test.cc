@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/headers.h"
 #include "dataplane/packet/parse.h"
+#include "tests/support/packet_builder.h"
 
 namespace nva::packet {
 namespace {

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
 #include "dataplane/packet/parse.h"
 #include "dataplane/packet/rewrite.h"
+#include "tests/support/packet_builder.h"
 
 namespace nva::packet {
 namespace {

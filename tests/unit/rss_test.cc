@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "dataplane/nat/translator.h"
-#include "dataplane/packet/builder.h"
 #include "dataplane/port/port.h"
 #include "dataplane/steer/owner.h"
 #include "dataplane/steer/rss.h"
+#include "tests/support/packet_builder.h"
 #include "tests/support/services.h"
 
 namespace nva::steer {

@@ -10,9 +10,9 @@
 #include "dataplane/nat/proxy_table.h"
 #include "dataplane/nat/syn_cookie.h"
 #include "dataplane/nat/translator.h"
-#include "dataplane/packet/builder.h"
 #include "dataplane/packet/bytes.h"
 #include "dataplane/packet/checksum.h"
+#include "tests/support/packet_builder.h"
 #include "tests/support/services.h"
 
 namespace nva::nat {

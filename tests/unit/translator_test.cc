@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "dataplane/nat/translator.h"
-#include "dataplane/packet/builder.h"
 #include "dataplane/steer/owner.h"
+#include "tests/support/packet_builder.h"
 #include "tests/support/services.h"
 
 namespace nva::nat {

@@ -5,7 +5,9 @@
 // an option overrides them (to make hostile packets). L4 checksums use the
 // IPv6 header's destination even after a Routing header (tests that need the
 // final destination's checksum must set it themselves). Not for the packet path:
-// it allocates and throws std::invalid_argument on a bad address string.
+// it allocates and throws std::invalid_argument on a bad address string. No
+// part of the data plane (tests/support/ holds it); it keeps the namespace
+// nva::packet of the headers it writes.
 #pragma once
 
 #include <array>

@@ -1,6 +1,6 @@
 // --replay: EAL with a net_pcap port, one worker polled on this thread until
 // the capture is used up, then the summary.
-#include "controlplane/replay.h"
+#include "dataplane/replay.h"
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -77,7 +77,8 @@ void print(const CounterSnapshot& s, const ReplayOptions& o, std::uint32_t mbufs
 
 }  // namespace
 
-int run(const config::Config& cfg, const ReplayOptions& o) {
+int run(const DataplaneOptions& dataplane, const conntrack::Timeouts& timeouts,
+        const std::vector<lb::Service>& services, const ReplayOptions& o) {
   if (std::ifstream probe(o.input, std::ios::binary); !probe) {
     std::cerr << "anycast-nva: --replay " << o.input << ": cannot read\n";
     return 2;
@@ -108,11 +109,11 @@ int run(const config::Config& cfg, const ReplayOptions& o) {
   }
   int status = 0;
   try {
-    DataplaneOptions d = cfg.dataplane;
+    DataplaneOptions d = dataplane;
     // One worker on the capture's single queue: the output keeps the input's
     // order, so a replay is repeatable.
     d.workers = 1;
-    DataPlane dp(d, cfg.timeouts, cfg.services, {kPortName});
+    DataPlane dp(d, timeouts, services, {kPortName});
     dp.run_until_idle(kIdleRounds);
     // Fragments still waiting for their first fragment never get it: they are
     // dropped as timed out, so every packet in is accounted for.

@@ -1,5 +1,5 @@
 // Fluent packet builder: serialises layers, then fills lengths and checksums.
-#include "dataplane/packet/builder.h"
+#include "tests/support/packet_builder.h"
 
 #include <arpa/inet.h>
 
