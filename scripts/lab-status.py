@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """`scripts/lab status [--json] [--requests N]`: the lab's namespaces, addresses,
 processes, BGP sessions, the VIP's routes at every Route Server and on-prem,
-and which region and backend answer the VIP. Called by scripts/lab with
-LAB_NAME, STATE and VIP in the environment. Every command is bounded in time.
+and which region and backend answer the VIP. Called by scripts/lab with the
+lab's facts (scripts/lib/lab.sh) in the environment: LAB_NAME, STATE, VIP,
+LAB_NAMESPACES (suffixes), LAB_BIRDS and LAB_NVAS ("a-nva=PREFIX ...", the
+NVAs and their DPDK file prefixes). Every command is bounded in time.
 """
 import json
 import os
@@ -13,7 +15,9 @@ import sys
 LAB = os.environ["LAB_NAME"]
 STATE = os.environ["STATE"]
 VIP = os.environ["VIP"]
-BIRDS = ["onprem", "a-rs1", "a-rs2", "b-rs1", "b-rs2"]
+NAMESPACES = os.environ["LAB_NAMESPACES"].split()
+BIRDS = os.environ["LAB_BIRDS"].split()
+NVAS = dict(kv.split("=", 1) for kv in os.environ["LAB_NVAS"].split())
 
 
 def run(cmd, timeout=5):
@@ -22,13 +26,6 @@ def run(cmd, timeout=5):
         return p.returncode, p.stdout
     except (subprocess.TimeoutExpired, OSError) as e:
         return 1, str(e)
-
-
-def namespaces():
-    names = ["client", "onprem"]
-    for r in "ab":
-        names += [f"{r}-{h}" for h in ("gw", "nva", "rs1", "rs2", "be1", "be2", "be3")]
-    return names
 
 
 def ns_addresses(ns):
@@ -44,11 +41,13 @@ def ns_addresses(ns):
 
 
 def alive(name):
+    """The pid in STATE/NAME.pid if that process runs (a zombie does not)."""
     try:
         pid = int(open(os.path.join(STATE, name + ".pid")).read().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return None if state == "Z" else pid
+    except (OSError, ValueError, IndexError):
         return None
 
 
@@ -129,13 +128,13 @@ def answers(n):
     return res
 
 
-def nva_state(region):
-    """The region's anycast-nva as its own telemetry tells it (/nva/info and
-    /nva/health through scripts/nvactl), or None when it does not answer."""
+def nva_state(prefix):
+    """An anycast-nva as its own telemetry tells it (/nva/info and /nva/health
+    through scripts/nvactl, by its file PREFIX), or None when it does not answer."""
     nvactl = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nvactl")
     out = {}
     for key, cmd in (("info", "/nva/info"), ("health", "/nva/health")):
-        rc, text = run(["/usr/bin/python3", nvactl, "--file-prefix", f"{LAB}_{region}",
+        rc, text = run(["/usr/bin/python3", nvactl, "--file-prefix", prefix,
                         "--json", "raw", cmd], timeout=6)
         if rc != 0:
             return None
@@ -160,17 +159,17 @@ def main():
     st = {"lab": LAB, "up": os.path.exists(os.path.join(STATE, "up")), "vip": VIP,
           "nva": {},
           "namespaces": {}, "processes": {}, "bgp": {}, "routes": {}}
-    for ns in namespaces():
+    for ns in NAMESPACES:
         st["namespaces"][f"{LAB}-{ns}"] = ns_addresses(ns)
-    procs = BIRDS + ["a-nva", "b-nva"] + [f"{r}-be{i}" for r in "ab" for i in (1, 2, 3)]
+    procs = BIRDS + list(NVAS) + [ns for ns in NAMESPACES if "-be" in ns]
     for p in procs:
         st["processes"][p] = alive(p)
     for b in BIRDS:
         st["bgp"][b] = sessions(b)
         st["routes"][b] = bird_routes(b)
     st["routes"]["onprem-kernel"] = kernel_route()
-    for r in "ab":
-        st["nva"][f"{r}-nva"] = nva_state(r) if st["processes"][f"{r}-nva"] else None
+    for name, prefix in NVAS.items():
+        st["nva"][name] = nva_state(prefix) if st["processes"][name] else None
     st["answers"] = answers(n)
     if as_json:
         json.dump(st, sys.stdout, indent=2)

@@ -20,6 +20,7 @@
 
 #include "controlplane/api/telemetry.h"
 #include "tests/support/eal.h"
+#include "tests/support/wait.h"
 
 namespace nva::api {
 namespace {
@@ -280,8 +281,9 @@ TEST_F(TelemetrySocket, DestructorWaitsForARunningHandler) {
     t.reset();
     destroyed = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_FALSE(destroyed.load());  // still waiting for the handler
+  // Still waiting for the handler, for as long as we look (100 ms).
+  EXPECT_TRUE(
+      test::holds_for([&] { return !destroyed.load(); }, std::chrono::milliseconds(100)));
   release.set_value();
   killer.join();
   EXPECT_TRUE(destroyed.load());

@@ -27,6 +27,7 @@
 #include "tests/support/mbuf_util.h"
 #include "tests/support/packet_builder.h"
 #include "tests/support/services.h"
+#include "tests/support/wait.h"
 
 namespace nva {
 namespace {
@@ -1295,34 +1296,38 @@ TEST(Worker, NoCookieForAServiceWithoutBackends) {
 TEST(Worker, IdleBackoffSleepsAndHeartbeats) {
   ASSERT_TRUE(test::EalEnvironment::running());
   Rig rig(1);
+  Worker& w = rig.worker(0);
   std::atomic<bool> stop{false};
-  std::thread t([&] { rig.worker(0).run(stop); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const std::uint64_t hb1 = rig.worker(0).heartbeat();
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  const std::uint64_t hb2 = rig.worker(0).heartbeat();
+  std::thread t([&] { w.run(stop); });
+  // Idle, the loop keeps beating and backs off into sleeps (100 of them:
+  // well past the first 256 empty polls).
+  EXPECT_TRUE(test::eventually([&] { return w.heartbeat() > 0; }));
+  const std::uint64_t hb1 = w.heartbeat();
+  EXPECT_TRUE(test::eventually([&] { return w.heartbeat() > hb1; }));
+  EXPECT_TRUE(test::eventually([&] { return w.counters().idle_sleeps >= 100; }));
   stop = true;
   t.join();
-  EXPECT_GT(hb2, hb1);
-  EXPECT_GT(rig.worker(0).counters().idle_sleeps, 0u);
-  // Sleeping, not spinning: with 200 us sleeps after 256 empty polls the
-  // loop polls far less than a busy one would in 300 ms.
-  EXPECT_LT(rig.worker(0).counters().polls, 2'000'000u);
+  // Sleeping, not spinning: 200 us sleeps after 256 empty polls, so at most
+  // 256 polls for each sleep (a busy loop would poll without sleeping).
+  const std::uint64_t empty_polls = IdleConfig{}.empty_polls_before_sleep;
+  EXPECT_LE(w.counters().polls, (w.counters().idle_sleeps + 1) * empty_polls);
 }
 
 TEST(Worker, StallHookStopsTheHeartbeat) {
   ASSERT_TRUE(test::EalEnvironment::running());
   Rig rig(1);
+  Worker& w = rig.worker(0);
   std::atomic<bool> stop{false};
-  rig.worker(0).test_stall = true;
-  std::thread t([&] { rig.worker(0).run(stop); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  const std::uint64_t hb = rig.worker(0).heartbeat();
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(rig.worker(0).heartbeat(), hb);
-  rig.worker(0).test_stall = false;
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_GT(rig.worker(0).heartbeat(), hb);
+  std::thread t([&] { w.run(stop); });
+  EXPECT_TRUE(test::eventually([&] { return w.heartbeat() > 0; }));  // it runs
+  // Stalled while running: at most the iteration it is in still beats,
+  // then nothing for 50 ms (a running loop beats every few hundred us).
+  w.test_stall = true;
+  const std::uint64_t hb = w.heartbeat();
+  EXPECT_TRUE(test::holds_for([&] { return w.heartbeat() <= hb + 1; },
+                              std::chrono::milliseconds(50)));
+  w.test_stall = false;
+  EXPECT_TRUE(test::eventually([&] { return w.heartbeat() > hb + 1; }));
   stop = true;
   t.join();
 }

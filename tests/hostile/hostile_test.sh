@@ -8,15 +8,15 @@
 set -uo pipefail
 nva="$1"
 src="$2/tests/hostile"
-py=/usr/bin/python3  # Debian's interpreter has scapy
-work=$(mktemp -d /tmp/nva-hostile.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=scripts/lib/lab.sh
+. "$2/scripts/lib/lab.sh"
+make_work nva-hostile
 failures=0
-for name in $(PYTHONPATH="$src" "$py" "$src/hostile_cases.py" list); do
-  PYTHONPATH="$src" "$py" "$src/hostile_cases.py" gen "$name" "$work/$name.in.pcap" ||
+for name in $(PYTHONPATH="$src" "$LAB_PY" "$src/hostile_cases.py" list); do
+  PYTHONPATH="$src" "$LAB_PY" "$src/hostile_cases.py" gen "$name" "$work/$name.in.pcap" ||
     { echo "FAIL: $name: generating the capture"; failures=$((failures + 1)); continue; }
   # hostile.ini with the scenario's syn_proxy setting.
-  mode=$(PYTHONPATH="$src" "$py" "$src/hostile_cases.py" syn-proxy "$name")
+  mode=$(PYTHONPATH="$src" "$LAB_PY" "$src/hostile_cases.py" syn-proxy "$name")
   sed "s/^syn_proxy = off\$/syn_proxy = $mode/" "$src/hostile.ini" >"$work/$name.ini"
   if ! timeout 120 "$nva" --config "$work/$name.ini" --replay "$work/$name.in.pcap" \
     --replay-out "$work/$name.out.pcap" --json >"$work/$name.json" 2>"$work/$name.err"; then
@@ -25,7 +25,7 @@ for name in $(PYTHONPATH="$src" "$py" "$src/hostile_cases.py" list); do
     failures=$((failures + 1))
     continue
   fi
-  PYTHONPATH="$src" "$py" "$src/hostile_cases.py" check "$name" "$work/$name.out.pcap" \
+  PYTHONPATH="$src" "$LAB_PY" "$src/hostile_cases.py" check "$name" "$work/$name.out.pcap" \
     "$work/$name.json" || failures=$((failures + 1))
 done
 echo "hostile: $failures scenario(s) failed"

@@ -4,7 +4,7 @@
 # refresh, strict RFC 8212 import policy that accepts only our prefix), each
 # in a network namespace of its own.
 #
-#   Usage: tests/lab/bgp_interop.sh NVA_BGP_BINARY      (root; exit 77 = skipped)
+#   Usage: tests/lab/bgp_interop.sh NVA_BGP_BINARY SOURCE_ROOT   (root; exit 77 = skipped)
 #
 # Checks: both sessions reach Established; the prefix is in both BIRDs with
 # the expected AS path (prepends), MED, communities and large community;
@@ -15,43 +15,26 @@
 # inbound limit gets Cease / Maximum Number of Prefixes Reached; SIGTERM sends Cease with the shutdown
 # communication and nva-bgp exits 0. Everything it makes (namespaces, veths,
 # BIRD processes, files) is removed on exit, also on failure.
+# shellcheck disable=SC2317  # the conditions are called through wait_until
 set -uo pipefail
 
-nva_bgp=${1:?usage: $0 NVA_BGP_BINARY}
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: needs root to create network namespaces"
-  exit 77
-fi
-for tool in ip bird birdc; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "SKIP: $tool not installed (scripts/install-deps)"
-    exit 77
-  fi
-done
-
-run=${NVA_TEST_RUN_ID:-x}
-prefix="nvat${run}-bgp$$"
-ns_nva="$prefix-nva"
-ns_rs=("$prefix-rs1" "$prefix-rs2")
+nva_bgp=${1:?usage: $0 NVA_BGP_BINARY SOURCE_ROOT}
+# shellcheck source=scripts/lib/lab.sh
+. "${2:?usage: $0 NVA_BGP_BINARY SOURCE_ROOT}/scripts/lib/lab.sh"
+require_root
+require_tools ip bird birdc
+test_names
+ns_nva="$run_ns-bgp-nva"
+ns_rs=("$run_ns-bgp-rs1" "$run_ns-bgp-rs2")
 rs_addr=(198.18.10.1 198.18.10.2)
 nva_addr=198.18.0.1
 anycast=198.18.200.0/24
-work=$(mktemp -d /tmp/nva-bgp-interop.XXXXXX)
 nva_pid=
 bird_pid=("" "")
 failures=0
-
-cleanup() {
-  [ -n "$nva_pid" ] && kill -9 "$nva_pid" 2>/dev/null
-  for i in 0 1; do
-    [ -n "${bird_pid[$i]}" ] && kill -9 "${bird_pid[$i]}" 2>/dev/null
-  done
+make_work nva-bgp-interop
+on_cleanup() {
   exec 3>&- 2>/dev/null
-  for ns in "$ns_nva" "${ns_rs[@]}"; do
-    # Whatever still runs in the namespace goes with it.
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  done
   if [ "$failures" -ne 0 ]; then
     echo "--- nva-bgp output ---"
     tail -n 60 "$work/nva.log" 2>/dev/null
@@ -61,10 +44,7 @@ cleanup() {
       tail -n 30 "$work/rs$i/bird.log" 2>/dev/null
     done
   fi
-  rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 ok() { echo "ok: $*"; }
 fail() {
@@ -72,41 +52,23 @@ fail() {
   failures=$((failures + 1))
 }
 
-# wait_for SECONDS COMMAND...: polls every 0.1 s, true once COMMAND is.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  while ! "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.1
-  done
-}
-
-birdc_rs() { birdc -s "$work/rs$1/bird.ctl" "${@:2}"; }
-bird_established() { birdc_rs "$1" show protocols nva | grep -q Established; }
-bird_has_route() { birdc_rs "$1" show route "$anycast" | grep -q "$anycast"; }
-bird_lacks_route() { ! birdc_rs "$1" show route "$anycast" | grep -q "$anycast"; }
+rs_ctl() { echo "$work/rs$1/bird.ctl"; }
+birdc_rs() { bird_cmd "$(rs_ctl "$1")" "${@:2}"; }
+rs_established() { bird_established "$(rs_ctl "$1")" nva; }
+rs_has_route() { bird_has_route "$(rs_ctl "$1")" "$anycast"; }
 # nva_events PATTERN: the number of JSON lines of nva-bgp matching it (keys
 # come sorted: "event" before "peer").
 nva_events() { grep -c -- "$1" "$work/nva.log" 2>/dev/null || true; }
 nva_event_count_above() { [ "$(nva_events "$1")" -gt "$2" ]; }
 
 # --- namespaces: NVA in the middle, one Route Server instance on each side ----
-ip netns add "$ns_nva" || { fail "ip netns add"; exit 1; }
-ip -n "$ns_nva" link set lo up
+netns_new "$ns_nva" "${ns_rs[@]}" || { fail "ip netns add"; exit 1; }
 ip -n "$ns_nva" addr add "$nva_addr/32" dev lo
 for i in 0 1; do
   ns=${ns_rs[$i]}
   n=$((i + 1))
-  ip netns add "$ns" || { fail "ip netns add"; exit 1; }
-  ip -n "$ns" link set lo up
   ip -n "$ns" addr add "${rs_addr[$i]}/32" dev lo
-  # The veth is made inside the namespaces: no name in the root namespace.
-  ip -n "$ns_nva" link add "rs$n" type veth peer name nva netns "$ns"
-  ip -n "$ns_nva" addr add "198.18.$n.1/30" dev "rs$n"
-  ip -n "$ns" addr add "198.18.$n.2/30" dev nva
-  ip -n "$ns_nva" link set "rs$n" up
-  ip -n "$ns" link set nva up
+  veth "$ns_nva" "rs$n" "198.18.$n.1/30" "$ns" nva "198.18.$n.2/30" || { fail "veth"; exit 1; }
   # Loopback to loopback: the sessions are multihop, as with Route Server.
   ip -n "$ns_nva" route add "${rs_addr[$i]}/32" via "198.18.$n.2"
   ip -n "$ns" route add "$nva_addr/32" via "198.18.$n.1"
@@ -124,45 +86,29 @@ start_bird() {
     export='where proto = "offered"'
   fi
   mkdir -p "$work/rs$i"
-  cat >"$work/rs$i/bird.conf" <<EOF
-router id ${rs_addr[$i]};
-log "$work/rs$i/bird.log" all;
-protocol device { scan time 1; }
+  {
+    bird_head "${rs_addr[$i]}" "$work/rs$i/bird.log"
+    cat <<EOF
 # The route to the NVA: BIRD resolves the multihop next hop through it.
 protocol static route_to_nva { ipv4; route $nva_addr/32 via 198.18.$n.1; }
 $offered
-# Strict import (RFC 8212): only the anycast prefix, from the NVA's AS,
-# without our own AS in the path.
-filter from_nva {
-  if net = $anycast && bgp_path.first = 65001 && !(65515 ~ bgp_path) then accept;
-  reject;
-}
-protocol bgp nva {
-  local ${rs_addr[$i]} as 65515;
-  neighbor $nva_addr as 65001;
-  multihop;
-  hold time $hold;
-  keepalive time $((hold / 3));
-  enable as4 off;
-  enable route refresh on;
-  connect delay time 1;
-  connect retry time 2;
-  error wait time 1, 4;
-  ipv4 { import filter from_nva; export $export; };
-}
 EOF
+    rs_import_filter from_nva 65001 "$anycast"
+    rs_session "${rs_addr[$i]}" "$nva_addr" 65001 "import filter from_nva; export $export;" \
+      "hold time $hold" "keepalive time $((hold / 3))" "enable route refresh on" \
+      "error wait time 1, 4"
+  } >"$work/rs$i/bird.conf"
   : >"$work/rs$i/bird.log"
-  ip netns exec "${ns_rs[$i]}" bird -f -c "$work/rs$i/bird.conf" -s "$work/rs$i/bird.ctl" \
-    -P "$work/rs$i/bird.pid" >"$work/rs$i/bird.out" 2>&1 &
-  bird_pid[$i]=$!
-  wait_for 10 birdc_rs "$i" show status || fail "BIRD rs$n did not start"
+  : >"$work/rs$i/bird.out"
+  bird_start "${ns_rs[$i]}" "$work/rs$i/bird.conf" "$(rs_ctl "$i")" "$work/rs$i/bird.out" ||
+    fail "BIRD rs$n did not start"
+  bird_pid[i]=$spawned_pid
 }
 
 stop_bird() {
   local i=$1 sig=$2
-  kill "-$sig" "${bird_pid[$i]}" 2>/dev/null
-  wait "${bird_pid[$i]}" 2>/dev/null
-  bird_pid[$i]=
+  stop_pid "${bird_pid[$i]}" "$sig" 10
+  bird_pid[i]=
 }
 
 start_bird 0 180
@@ -178,18 +124,19 @@ ip netns exec "$ns_nva" "$nva_bgp" --local-as 65001 --router-id "$nva_addr" \
   --max-prefixes-in 3 \
   <"$work/ctl" >"$work/nva.log" 2>"$work/nva.err" &
 nva_pid=$!
+cleanup_pids+=("$nva_pid")
 exec 3>"$work/ctl"
-command() { echo "$*" >&3; }
+nva_command() { echo "$*" >&3; }
 
 # 1. Both sessions reach Established.
 for i in 0 1; do
-  if wait_for 20 bird_established "$i"; then
+  if wait_until 20 rs_established "$i"; then
     ok "rs$((i + 1)): session Established"
   else
     fail "rs$((i + 1)): session not Established"
   fi
 done
-wait_for 5 nva_event_count_above '"event":"established"' 1 ||
+wait_until 5 nva_event_count_above '"event":"established"' 1 ||
   fail "nva-bgp did not report both sessions established"
 
 # 2. The prefix with its attributes in both.
@@ -210,32 +157,33 @@ check_attributes() {
   fi
 }
 for i in 0 1; do
-  wait_for 5 bird_has_route "$i" || fail "rs$((i + 1)): $anycast not received"
+  wait_until 5 rs_has_route "$i" || fail "rs$((i + 1)): $anycast not received"
   check_attributes "$i"
 done
 
 # 3. ROUTE-REFRESH from BIRD ("reload in" asks the peer to re-send) is answered.
 before=$(nva_events '"event":"route-refresh","peer":"198.18.10.1"')
 birdc_rs 0 reload in nva >/dev/null
-if wait_for 5 nva_event_count_above '"event":"route-refresh","peer":"198.18.10.1"' "$before" &&
+if wait_until 5 nva_event_count_above '"event":"route-refresh","peer":"198.18.10.1"' "$before" &&
   grep '"event":"route-refresh","peer":"198.18.10.1"' "$work/nva.log" | tail -n 1 |
   grep -q '"routes":1'; then
   ok "rs1: ROUTE-REFRESH answered with the Adj-RIB-Out"
 else
   fail "rs1: ROUTE-REFRESH not answered"
 fi
-wait_for 5 bird_has_route 0 && bird_established 0 ||
+if ! { wait_until 5 rs_has_route 0 && rs_established 0; }; then
   fail "rs1: route or session lost after ROUTE-REFRESH"
+fi
 
 # 4. A withdrawal leaves both within a second; a re-announcement comes back.
-command withdraw "$anycast"
-if wait_for 1 bird_lacks_route 0 && wait_for 1 bird_lacks_route 1; then
+nva_command withdraw "$anycast"
+if wait_until 1 not rs_has_route 0 && wait_until 1 not rs_has_route 1; then
   ok "withdrawal reached both within a second"
 else
   fail "withdrawal did not reach both within a second"
 fi
-command announce "$anycast"
-if wait_for 5 bird_has_route 0 && wait_for 5 bird_has_route 1; then
+nva_command announce "$anycast"
+if wait_until 5 rs_has_route 0 && wait_until 5 rs_has_route 1; then
   ok "re-announcement reached both"
 else
   fail "re-announcement did not reach both"
@@ -245,8 +193,8 @@ fi
 before=$(nva_events '"event":"established".*"peer":"198.18.10.1"')
 stop_bird 0 9
 start_bird 0 180
-if wait_for 30 bird_established 0 && wait_for 5 bird_has_route 0 &&
-  wait_for 5 nva_event_count_above '"event":"established".*"peer":"198.18.10.1"' "$before"; then
+if wait_until 30 rs_established 0 && wait_until 5 rs_has_route 0 &&
+  wait_until 5 nva_event_count_above '"event":"established".*"peer":"198.18.10.1"' "$before"; then
   ok "rs1: killed and restarted, Established again with the route"
 else
   fail "rs1: not re-established after a restart"
@@ -257,8 +205,8 @@ fi
 before=$(nva_events '"event":"established".*"peer":"198.18.10.2"')
 stop_bird 1 TERM
 start_bird 1 9
-if wait_for 30 bird_established 1 &&
-  wait_for 5 nva_event_count_above '"event":"established".*"peer":"198.18.10.2"' "$before" &&
+if wait_until 30 rs_established 1 &&
+  wait_until 5 nva_event_count_above '"event":"established".*"peer":"198.18.10.2"' "$before" &&
   grep '"event":"established".*"peer":"198.18.10.2"' "$work/nva.log" | tail -n 1 |
   grep -q '"hold_time":9,'; then
   ok "rs2: lower hold time negotiated (9 s)"
@@ -266,43 +214,42 @@ else
   fail "rs2: hold time 9 not negotiated"
 fi
 flaps=$(nva_events '"event":"established".*"peer":"198.18.10.2"')
-sleep 12
-if bird_established 1 && [ "$(nva_events '"event":"established".*"peer":"198.18.10.2"')" -eq "$flaps" ]; then
+# 12 s without another "established" (a drop and reconnect), then still up.
+if WAIT_EVERY=0.2 holds_for 12 not nva_event_count_above \
+  '"event":"established".*"peer":"198.18.10.2"' "$flaps" && rs_established 1; then
   ok "rs2: session stays up beyond the 9 s hold time"
 else
   fail "rs2: session dropped with hold time 9"
 fi
-wait_for 5 bird_has_route 1 || fail "rs2: route missing after the restart"
+wait_until 5 rs_has_route 1 || fail "rs2: route missing after the restart"
 
 # 6b. The inbound limit (issue 12, finding 9): rs2 offers 4 prefixes, nva-bgp
 #     takes 3 (--max-prefixes-in 3): Cease / Maximum Number of Prefixes
 #     Reached (RFC 4486), which BIRD decodes; then rs2 as before.
 stop_bird 1 TERM
 start_bird 1 9 4
-if wait_for 20 grep -q "Received: Maximum number of prefixes reached" "$work/rs1/bird.log" &&
-  wait_for 5 grep -q '"event":"prefix-limit".*"peer":"198.18.10.2"' "$work/nva.log"; then
+if wait_until 20 grep -q "Received: Maximum number of prefixes reached" "$work/rs1/bird.log" &&
+  wait_until 5 grep -q '"event":"prefix-limit".*"peer":"198.18.10.2"' "$work/nva.log"; then
   ok "rs2: 4 prefixes past nva-bgp's limit of 3: Cease / Maximum Number of Prefixes Reached"
 else
   fail "rs2: no Cease / Maximum Number of Prefixes Reached past the inbound limit"
 fi
 stop_bird 1 TERM
 start_bird 1 9
-wait_for 30 bird_established 1 || fail "rs2: not re-established after the limit check"
+wait_until 30 rs_established 1 || fail "rs2: not re-established after the limit check"
 
 # 7. SIGTERM: Cease / Administrative Shutdown with the communication; exit 0.
 kill -TERM "$nva_pid"
-deadline=$((SECONDS + 10))
-while kill -0 "$nva_pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
-if kill -0 "$nva_pid" 2>/dev/null; then
+if ! WAIT_EVERY=0.1 wait_until 10 not running "$nva_pid"; then
   fail "nva-bgp still running 10 s after SIGTERM"
 else
   wait "$nva_pid"
   rc=$?
   nva_pid=
-  [ "$rc" -eq 0 ] && ok "nva-bgp exited 0 after SIGTERM" || fail "nva-bgp exited $rc"
+  if [ "$rc" -eq 0 ]; then ok "nva-bgp exited 0 after SIGTERM"; else fail "nva-bgp exited $rc"; fi
 fi
 for i in 0 1; do
-  if wait_for 5 grep -q 'Received: Administrative shutdown: "nva-bgp stopping"' \
+  if wait_until 5 grep -q 'Received: Administrative shutdown: "nva-bgp stopping"' \
     "$work/rs$i/bird.log"; then
     ok "rs$((i + 1)): received Cease with the shutdown communication"
   else

@@ -11,50 +11,37 @@
 # daemon exits cleanly. Everything made here is
 # removed on exit.
 # Usage: daemon_test.sh ANYCAST_NVA SOURCE_ROOT
+# shellcheck disable=SC2317  # the conditions are called through wait_until
 set -uo pipefail
 nva="$1"
 src="$2/tests/lab"
-nvactl="$2/scripts/nvactl"
-# shellcheck source=tests/lab/pair_lib.sh
-. "$src/pair_lib.sh"
-pair_require_root_and_bird  # exits 77 (skipped) otherwise
-run="${NVA_TEST_RUN_ID:-$$}"
-ns_nva="nvat${run}-dnva"
-ns_net="nvat${run}-dnet"
-if_nva="nv${run}dn"
-if_net="nv${run}dp"
-work=$(mktemp -d /tmp/nva-daemon.XXXXXX)
-pid=""
-bird_pid=""
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-  [ -n "${listener_pid:-}" ] && kill -KILL "$listener_pid" 2>/dev/null
-  [ -n "$bird_pid" ] && kill -KILL "$bird_pid" 2>/dev/null
-  ip netns del "$ns_nva" 2>/dev/null
-  ip netns del "$ns_net" 2>/dev/null
-  rm -rf "$work" "/var/run/dpdk/nvat${run}_daemon"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/lab.sh
+. "$2/scripts/lib/lab.sh"
+require_root
+require_tools bird birdc
+test_names
+ns_nva="$run_ns-dnva"
+ns_net="$run_ns-dnet"
+if_nva="${run_link}dn"
+if_net="${run_link}dp"
+prefix="${run_ns}_daemon"
+make_work nva-daemon
+cleanup_path "/var/run/dpdk/$prefix"
 
-pair_up || exit 1  # data-plane traffic is raw frames from scapy
+pair_up "$ns_nva" "$if_nva" "$ns_net" "$if_net" || exit 1  # data-plane traffic is raw frames from scapy
 
 cat >"$work/nva.ini" <<INI
 [eal]
-args = -l 0-1 --no-huge --no-pci -m 256 --log-level=*:warning --file-prefix=nvat${run}_daemon --vdev=net_af_packet0,iface=${if_nva}
+args = -l 0-1 --no-huge --no-pci -m 256 --log-level=*:warning --file-prefix=${prefix} --vdev=net_af_packet0,iface=${if_nva}
 [dataplane]
 workers = 1
-ports = net_af_packet0
-# The next hop by ARP: the peer namespace's kernel answers for 198.18.0.4.
-gateway = 198.18.0.4
-address = 198.18.0.2
+# The next hop by ARP: the peer namespace's kernel answers for it.
+$(pair_ini_dataplane)
 connections = 4096
 maglev_table_size = 307
 test_hooks = true
 [bgp]
-local_as = 65001
-router_id = 198.18.0.2
-source = 198.18.0.2
-peer = 198.18.0.4:65515 name=rs1
+$(pair_ini_bgp)
 med = 50
 community = 65001:100
 [service.web]
@@ -69,7 +56,7 @@ probe = none
 [service.api]
 vip = 198.19.0.11
 port = 8081
-backend = 198.18.0.4:8081
+backend = ${PAIR_PEER}:8081
 [health]
 interval_ms = 100
 timeout_ms = 100
@@ -83,36 +70,32 @@ INI
 "$nva" --config "$work/nva.ini" --check-config || exit 1
 
 # BIRD as Route Server with a strict import of the VIPs.
-start_bird_rs "filter from_nva" 'filter from_nva {
-  if net ~ [198.19.0.10/32, 198.19.0.11/32] && bgp_path.first = 65001 && !(65515 ~ bgp_path) then accept;
-  reject;
-}'
+pair_rs "$work" "$ns_net" "filter from_nva" \
+  "$(rs_import_filter from_nva "$PAIR_NVA_AS" 198.19.0.10/32 198.19.0.11/32)" ||
+  { echo "FAIL: BIRD did not start"; cat "$work/bird.out"; exit 1; }
+birdc_() { bird_cmd "$work/bird.ctl" "$@"; }
 # The api service's backend: a TCP listener in the peer namespace.
 listener_pid=""
 start_listener() {
-  ip netns exec "$ns_net" /usr/bin/python3 -c '
+  spawn "$ns_net" "$work/listener.log" "$LAB_PY" -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("198.18.0.4", 8081)); s.listen(64)
+s.bind((sys.argv[1], 8081)); s.listen(64)
 while True:
     c, _ = s.accept(); c.close()
-' &
-  listener_pid=$!
+' "$PAIR_PEER"
+  listener_pid=$spawned_pid
 }
-stop_listener() { [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null; wait "$listener_pid" 2>/dev/null; listener_pid=""; }
+stop_listener() { [ -n "$listener_pid" ] && stop_pid "$listener_pid"; listener_pid=""; }
 start_listener
-start_nva || exit 1
+nva_start "$nva" "$ns_nva" "$work/nva.ini" "$prefix" "$work/nva.log" ||
+  { echo "FAIL: anycast-nva did not start"; exit 1; }
+pid=$nva_pid
 grep "^port" "$work/nva.log"
 
 status=0
-announced=0
-for _ in $(seq 1 100); do
-  if birdc_ show route 198.19.0.10/32 all 2>/dev/null | grep -q "BGP.as_path: 65001"; then
-    announced=1; break
-  fi
-  sleep 0.1
-done
-if [ "$announced" -eq 1 ]; then
+web_announced() { birdc_ show route 198.19.0.10/32 all | grep -q "BGP.as_path: 65001"; }
+if wait_until 10 web_announced; then
   echo "ok: the VIP is announced to the Route Server"
   birdc_ show route 198.19.0.10/32 all | grep -E "BGP.(as_path|med|community)"
   birdc_ show route 198.19.0.10/32 all | grep -q "BGP.med: 50" ||
@@ -122,75 +105,57 @@ if [ "$announced" -eq 1 ]; then
 else
   echo "FAIL: the VIP never reached BIRD"; birdc_ show protocols all nva; status=1
 fi
-ip netns exec "$ns_net" timeout 60 /usr/bin/python3 "$src/daemon_traffic.py" "$if_net" "$nva_mac" ||
+ip netns exec "$ns_net" timeout 60 "$LAB_PY" "$src/daemon_traffic.py" "$if_net" "$nva_mac" ||
   status=1
 
 # Watchdog: a stalled worker (test hook) must withdraw the VIP within 1 s;
 # released, the VIP comes back.
-in_bird() { birdc_ show route 198.19.0.10/32 2>/dev/null | grep -q "198.19.0.10/32"; }
-t0=$(date +%s%N)
+has() { bird_has_route "$work/bird.ctl" "$1"; }
 kill -USR1 "$pid"
-gone=0
-for _ in $(seq 1 30); do in_bird || { gone=1; break; }; sleep 0.05; done
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-if [ "$gone" -eq 1 ] && [ "$ms" -le 1000 ]; then
-  echo "ok: stalled worker -> VIP withdrawn from the Route Server in ${ms} ms"
+if WAIT_EVERY=0.02 wait_until 1 not has 198.19.0.10/32; then
+  echo "ok: stalled worker -> VIP withdrawn from the Route Server in ${waited_ms} ms"
 else
-  echo "FAIL: VIP still announced ${ms} ms after a worker stalled"; status=1
+  echo "FAIL: VIP still announced ${waited_ms} ms after a worker stalled"; status=1
 fi
 kill -USR1 "$pid"
-back=0
-for _ in $(seq 1 60); do in_bird && { back=1; break; }; sleep 0.05; done
-[ "$back" -eq 1 ] && echo "ok: worker released -> VIP announced again" ||
-  { echo "FAIL: VIP not re-announced after the worker recovered"; status=1; }
+if WAIT_EVERY=0.02 wait_until 5 has 198.19.0.10/32; then
+  echo "ok: worker released -> VIP announced again"
+else
+  echo "FAIL: VIP not re-announced after the worker recovered"; status=1
+fi
 
 # Backend health: the api VIP follows its backend's listener (fall 3 x
 # 100 ms, rise 2 x 100 ms + hold-down 300 ms); the web VIP stays.
-has() { birdc_ show route "$1" 2>/dev/null | grep -q "$1"; }
-wait_for() {  # wait_for present|absent PREFIX MAX_MS -> prints ms, 0 if in time
-  local want=$1 prefix=$2 max=$3 t0 now
-  t0=$(date +%s%N)
-  while :; do
-    if [ "$want" = present ] && has "$prefix"; then break; fi
-    if [ "$want" = absent ] && ! has "$prefix"; then break; fi
-    now=$(( ($(date +%s%N) - t0) / 1000000 ))
-    [ "$now" -gt "$max" ] && { echo "$now"; return 1; }
-    sleep 0.02
-  done
-  echo $(( ($(date +%s%N) - t0) / 1000000 ))
-}
-if ms=$(wait_for present 198.19.0.11/32 5000); then
+if WAIT_EVERY=0.02 wait_until 5 has 198.19.0.11/32; then
   echo "ok: api VIP announced once its backend probed healthy"
 else
   echo "FAIL: api VIP not announced"; status=1
 fi
 stop_listener
-if ms=$(wait_for absent 198.19.0.11/32 1300); then
-  echo "ok: backend down -> api VIP withdrawn in ${ms} ms (limit fall x interval + 1 s = 1300)"
-  echo "measure: daemon-backend-down-to-withdraw-ms=${ms}"
+if WAIT_EVERY=0.02 wait_until 1.3 not has 198.19.0.11/32; then
+  echo "ok: backend down -> api VIP withdrawn in ${waited_ms} ms (limit fall x interval + 1 s = 1300)"
+  echo "measure: daemon-backend-down-to-withdraw-ms=${waited_ms}"
 else
-  echo "FAIL: api VIP still announced ${ms} ms after its backend stopped"; status=1
+  echo "FAIL: api VIP still announced ${waited_ms} ms after its backend stopped"; status=1
 fi
 has 198.19.0.10/32 || { echo "FAIL: the web VIP went with the api backend"; status=1; }
 start_listener
-if ms=$(wait_for present 198.19.0.11/32 2000); then
-  echo "ok: backend up -> api VIP announced again in ${ms} ms (rise x interval + hold-down = 500)"
-  echo "measure: daemon-backend-up-to-announce-ms=${ms}"
+if WAIT_EVERY=0.02 wait_until 2 has 198.19.0.11/32; then
+  echo "ok: backend up -> api VIP announced again in ${waited_ms} ms (rise x interval + hold-down = 500)"
+  echo "measure: daemon-backend-up-to-announce-ms=${waited_ms}"
 else
-  echo "FAIL: api VIP not re-announced ${ms} ms after its backend came back"; status=1
+  echo "FAIL: api VIP not re-announced ${waited_ms} ms after its backend came back"; status=1
 fi
 
 # SIGHUP: a changed MED reaches the Route Server as an update, without a
 # withdrawal; a broken file is refused and changes nothing.
-withdraws() { birdc_ show protocols all nva | awk '/Import withdraws:/ {print $3}'; }
+withdraws() { bird_withdraws "$work/bird.ctl" nva; }
+med_is() { birdc_ show route 198.19.0.10/32 all | grep -q "BGP.med: $1"; }
 w0=$(withdraws)
 sed -i 's/^med = 50$/med = 60/' "$work/nva.ini"
 kill -HUP "$pid"
 ok=0
-for _ in $(seq 1 50); do
-  birdc_ show route 198.19.0.10/32 all | grep -q "BGP.med: 60" && { ok=1; break; }
-  sleep 0.1
-done
+wait_until 5 med_is 60 && ok=1
 w1=$(withdraws)
 if [ "$ok" -eq 1 ] && [ "$w0" = "$w1" ]; then
   echo "ok: SIGHUP: MED 60 announced, no withdrawal (withdraws received: $w0 -> $w1)"
@@ -199,10 +164,11 @@ else
 fi
 cp "$work/nva.ini" "$work/nva.ini.good"
 echo "bogus line" >>"$work/nva.ini"
+refusals() { grep -c "keeping the running configuration" "$work/nva.log"; }
+refusals_above() { [ "$(refusals)" -gt "$1" ]; }
 kill -HUP "$pid"
-for _ in $(seq 1 30); do grep -q "keeping the running configuration" "$work/nva.log" && break; sleep 0.1; done
-if grep -q "keeping the running configuration" "$work/nva.log" && has 198.19.0.10/32 &&
-   has 198.19.0.11/32 && kill -0 "$pid" 2>/dev/null; then
+wait_until 3 refusals_above 0
+if refusals_above 0 && has 198.19.0.10/32 && has 198.19.0.11/32 && running "$pid"; then
   echo "ok: SIGHUP with a broken file: refused, routes and daemon untouched"
   grep "reload:" "$work/nva.log" | tail -1
 else
@@ -217,19 +183,18 @@ cp "$work/nva.ini.good" "$work/nva.ini"
 path_utf8=$(printf '/h\303\251alth')
 awk -v p="$path_utf8" '{print} /^\[service.api\]$/ {print "http_path = " p}' \
   "$work/nva.ini.good" >"$work/nva.ini"
-refused0=$(grep -c "keeping the running configuration" "$work/nva.log")
+refused0=$(refusals)
 if "$nva" --config "$work/nva.ini" --check-config >"$work/check.out" 2>&1; then
   echo "FAIL: --check-config accepted http_path $path_utf8"; status=1
 else
   echo "ok: --check-config refuses it: $(cat "$work/check.out")"
 fi
 kill -HUP "$pid"
-for _ in $(seq 1 30); do
-  [ "$(grep -c "keeping the running configuration" "$work/nva.log")" -gt "$refused0" ] && break
-  sleep 0.1
-done
-sleep 0.5  # an abort would come right after the reload
-if kill -0 "$pid" 2>/dev/null &&
+wait_until 3 refusals_above "$refused0"
+# An abort would come right after the reload: the control plane must still
+# publish its telemetry after it.
+nva_next_snapshot "$prefix" || echo "  no telemetry snapshot after the reload"
+if running "$pid" &&
    grep -q "reload: .*service.api.http_path: not an HTTP path.*keeping the running configuration" \
      "$work/nva.log" &&
    ! grep -q "control plane:" "$work/nva.log" && has 198.19.0.10/32 && has 198.19.0.11/32; then
@@ -237,7 +202,7 @@ if kill -0 "$pid" 2>/dev/null &&
   grep "reload:" "$work/nva.log" | tail -1
 else
   echo "FAIL: SIGHUP with http_path $path_utf8 was not refused cleanly"
-  kill -0 "$pid" 2>/dev/null || echo "  the daemon died"
+  running "$pid" || echo "  the daemon died"
   tail -5 "$work/nva.log"; status=1
 fi
 cp "$work/nva.ini.good" "$work/nva.ini"
@@ -248,31 +213,28 @@ cp "$work/nva.ini.good" "$work/nva.ini"
 sed -i -e 's/^hold_down_ms = 300$/hold_down_ms = 300\naction = deprefer\ndeprefer_prepend = 2\ndeprefer_med = 500\ndamping = false/' \
   -e 's/^time_ms = 2000$/time_ms = 2000\nmode = graceful-shutdown/' "$work/nva.ini"
 kill -HUP "$pid"
-for _ in $(seq 1 30); do [ "$(grep -c "reload: applied" "$work/nva.log")" -ge 2 ] && break; sleep 0.1; done
-api_path() { birdc_ show route 198.19.0.11/32 all 2>/dev/null | sed -n 's/.*BGP.as_path: //p'; }
-api_med() { birdc_ show route 198.19.0.11/32 all 2>/dev/null | sed -n 's/.*BGP.med: //p'; }
+applied() { [ "$(grep -c "reload: applied" "$work/nva.log")" -ge 2 ]; }
+wait_until 3 applied
+api_path() { birdc_ show route 198.19.0.11/32 all | sed -n 's/.*BGP.as_path: //p'; }
+api_med() { birdc_ show route 198.19.0.11/32 all | sed -n 's/.*BGP.med: //p'; }
+api_is() { [ "$(api_path)" = "$1" ] && { [ -z "${2:-}" ] || [ "$(api_med)" = "$2" ]; }; }
 stop_listener
-ok=0
-for _ in $(seq 1 65); do
-  [ "$(api_path)" = "65001 65001 65001" ] && [ "$(api_med)" = "500" ] && { ok=1; break; }
-  sleep 0.02
-done
-if [ "$ok" -eq 1 ]; then
+if WAIT_EVERY=0.02 wait_until 3 api_is "65001 65001 65001" 500; then
   echo "ok: action = deprefer: backend down -> api VIP kept as a backup (AS path $(api_path), MED $(api_med))"
 else
   echo "FAIL: action = deprefer: api VIP has AS path '$(api_path)', MED '$(api_med)'"; status=1
 fi
 start_listener
-ok=0
-for _ in $(seq 1 100); do [ "$(api_path)" = "65001" ] && { ok=1; break; }; sleep 0.02; done
-[ "$ok" -eq 1 ] && echo "ok: backend up -> api VIP preferred again (AS path $(api_path))" ||
-  { echo "FAIL: api VIP still de-preferred: '$(api_path)'"; status=1; }
+if WAIT_EVERY=0.02 wait_until 4 api_is 65001; then
+  echo "ok: backend up -> api VIP preferred again (AS path $(api_path))"
+else
+  echo "FAIL: api VIP still de-preferred: '$(api_path)'"; status=1
+fi
 
 # State through DPDK telemetry (/nva/), read with nvactl.
-prefix="nvat${run}_daemon"
 health_ok() {  # the snapshots are republished every 500 ms
-  out=$(/usr/bin/python3 "$nvactl" -f "$prefix" --json show health 2>&1) &&
-   /usr/bin/python3 -c '
+  out=$(nva_ctl "$prefix" --json show health 2>&1) &&
+   "$LAB_PY" -c '
 import json, sys
 d = json.loads(sys.argv[1])
 rows = list(d.values()) if isinstance(d, dict) else d
@@ -281,29 +243,27 @@ assert vips["198.19.0.10"]["decision"] == "announce", vips
 assert vips["198.19.0.11"]["decision"] == "announce", vips
 ' "$out"
 }
-ok=0
-for _ in $(seq 1 10); do health_ok 2>/dev/null && { ok=1; break; }; sleep 0.2; done
-if [ "$ok" -eq 1 ]; then
+if WAIT_EVERY=0.2 wait_until 4 health_ok 2>/dev/null; then
   echo "ok: nvactl show health: both VIPs announced"
 else
   echo "FAIL: nvactl show health: $out"; status=1
 fi
-if out=$(/usr/bin/python3 "$nvactl" -f "$prefix" --json show backends api 2>&1) &&
-   /usr/bin/python3 -c '
+if out=$(nva_ctl "$prefix" --json show backends api 2>&1) &&
+   "$LAB_PY" -c '
 import json, sys
 d = json.loads(sys.argv[1])
 rows = list(d.values()) if isinstance(d, dict) else d
-assert len(rows) == 1 and rows[0]["address"] == "198.18.0.4" and rows[0]["state"] == "up", rows
-' "$out"; then
-  echo "ok: nvactl show backends api: 198.18.0.4 up"
+assert len(rows) == 1 and rows[0]["address"] == sys.argv[2] and rows[0]["state"] == "up", rows
+' "$out" "$PAIR_PEER"; then
+  echo "ok: nvactl show backends api: $PAIR_PEER up"
 else
   echo "FAIL: nvactl show backends api: $out"; status=1
 fi
-/usr/bin/python3 "$nvactl" -f "$prefix" show workers || status=1
+nva_ctl "$prefix" show workers || status=1
 # The tracker's and translator's counters and the drops by name
 # (drop_<reason>, non-zero only) that add up to `dropped`.
-if out=$(/usr/bin/python3 "$nvactl" -f "$prefix" --json show workers 2>&1) &&
-   /usr/bin/python3 -c '
+if out=$(nva_ctl "$prefix" --json show workers 2>&1) &&
+   "$LAB_PY" -c '
 import json, sys
 w = json.loads(sys.argv[1])["0"]
 for k in ("evicted_embryonic", "evicted_unreplied", "evicted_closed", "tcp_ignored",
@@ -322,28 +282,21 @@ fi
 # hook makes one guarded handler and one bare handler throw on the
 # control-plane thread; both are logged and counted, the daemon, its BGP
 # session and its telemetry carry on.
-errors_are() {
-  out=$(/usr/bin/python3 "$nvactl" -f "$prefix" --json raw /nva/info 2>&1) &&
-    /usr/bin/python3 -c '
-import json, sys
-d = json.loads(sys.argv[1])
-d = d.get("/nva/info", d)
-assert d["control_plane_errors"] == int(sys.argv[2]), d
-' "$out" "$1"
-}
+errors_are() { out=$(nva_get "$prefix" /nva/info control_plane_errors 2>&1) && [ "$out" = "$1" ]; }
 errors_are 0 || { echo "FAIL: control_plane_errors is not 0 before the hook: $out"; status=1; }
 kill -USR2 "$pid"
 ok=0
-for _ in $(seq 1 20); do errors_are 2 2>/dev/null && { ok=1; break; }; sleep 0.2; done
-sleep 0.5
-if [ "$ok" -eq 1 ] && kill -0 "$pid" 2>/dev/null &&
+WAIT_EVERY=0.2 wait_until 5 errors_are 2 && ok=1
+# Were the daemon to die of it, it would be right after: a snapshot later, it runs.
+nva_next_snapshot "$prefix" || echo "  no telemetry snapshot after the throwing handlers"
+if [ "$ok" -eq 1 ] && running "$pid" &&
    grep -q "control plane: test hook: test hook: a throwing handler (caught" "$work/nva.log" &&
    grep -q "control plane: handler failed: test hook: a bare throwing handler (caught" \
      "$work/nva.log" && has 198.19.0.10/32 && health_ok 2>/dev/null; then
   echo "ok: two throwing control-plane handlers: logged, counted (control_plane_errors 2), daemon and routes untouched"
 else
   echo "FAIL: a throwing control-plane handler: errors=$out"
-  kill -0 "$pid" 2>/dev/null || echo "  the daemon died"
+  running "$pid" || echo "  the daemon died"
   grep "control plane:" "$work/nva.log"; status=1
 fi
 
@@ -352,31 +305,25 @@ fi
 # 65535:0 while the process still runs (the SYNs of the traffic test keep
 # connections active: it waits for [drain] time_ms = 2 s), then Cease and
 # exit.
-/usr/bin/python3 "$nvactl" -f "$prefix" drain || { echo "FAIL: nvactl drain"; status=1; }
-gshut=0
-for _ in $(seq 1 75); do
-  birdc_ show route 198.19.0.10/32 all 2>/dev/null | grep -q "(65535,0)" && { gshut=1; break; }
-  sleep 0.02
-done
-if [ "$gshut" -eq 1 ] && kill -0 "$pid" 2>/dev/null; then
+nva_ctl "$prefix" drain || { echo "FAIL: nvactl drain"; status=1; }
+gshut() { birdc_ show route 198.19.0.10/32 all | grep -q "(65535,0)"; }
+if WAIT_EVERY=0.02 wait_until 3 gshut && running "$pid"; then
   echo "ok: drain command -> VIP announced with GRACEFUL_SHUTDOWN (65535,0) while the daemon still forwards"
 else
   echo "FAIL: drain command: no GRACEFUL_SHUTDOWN on the VIP before the daemon exited"; status=1
 fi
-for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$pid" 2>/dev/null; then
+if ! WAIT_EVERY=0.1 wait_until 8 not running "$pid"; then
   echo "FAIL: anycast-nva still running 8 s after the drain command"; status=1
 else
   wait "$pid"; rc=$?
   [ "$rc" -eq 0 ] || { echo "FAIL: anycast-nva exited $rc after draining"; status=1; }
 fi
-pid=""
 if grep -q 'anycast-nva stopping' "$work/bird.log"; then
   echo "ok: Route Server got Cease with the shutdown communication"
 else
   echo "FAIL: no shutdown communication in BIRD's log"; tail -5 "$work/bird.log"; status=1
 fi
-if birdc_ show route 198.19.0.10/32 2>/dev/null | grep -q "198.19.0.10/32"; then
+if has 198.19.0.10/32; then
   echo "FAIL: the VIP is still in BIRD after the daemon stopped"; status=1
 else
   echo "ok: the VIP is withdrawn from the Route Server"

@@ -24,33 +24,25 @@
 # fragments never reach it (measured: of 1,200 sent, the worker's rx counted
 # none). tests/hostile/ floods the worker with them by --replay.
 # Usage: hostile_daemon_test.sh ANYCAST_NVA SOURCE_ROOT [COUNT]
+# shellcheck disable=SC2317  # the conditions are called through wait_until
 set -uo pipefail
 nva="$1"
 src="$2/tests/lab"
-nvactl="$2/scripts/nvactl"
 count="${3:-3000}"
-# shellcheck source=tests/lab/pair_lib.sh
-. "$src/pair_lib.sh"
-pair_require_root_and_bird  # exits 77 (skipped) otherwise
-run="${NVA_TEST_RUN_ID:-$$}"
-ns_nva="nvat${run}-hnva"
-ns_net="nvat${run}-hnet"
-if_nva="nv${run}hn"
-if_net="nv${run}hp"
-prefix="nvat${run}_hostile"
-work=$(mktemp -d /tmp/nva-hostile-daemon.XXXXXX)
-pid=""
-bird_pid=""
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  [ -n "$bird_pid" ] && kill -KILL "$bird_pid" 2>/dev/null && wait "$bird_pid" 2>/dev/null
-  ip netns del "$ns_nva" 2>/dev/null
-  ip netns del "$ns_net" 2>/dev/null
-  rm -rf "$work" "/var/run/dpdk/$prefix"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/lab.sh
+. "$2/scripts/lib/lab.sh"
+require_root
+require_tools bird birdc
+test_names
+ns_nva="$run_ns-hnva"
+ns_net="$run_ns-hnet"
+if_nva="${run_link}hn"
+if_net="${run_link}hp"
+prefix="${run_ns}_hostile"
+make_work nva-hostile-daemon
+cleanup_path "/var/run/dpdk/$prefix"
 
-pair_up || exit 1
+pair_up "$ns_nva" "$if_nva" "$ns_net" "$if_net" || exit 1
 
 # framecnt: RX rings of 4,096 frames (512 by default) hold a whole flood if
 # the daemon is descheduled, so the kernel drops none on a busy machine.
@@ -61,18 +53,13 @@ cat >"$work/nva.ini" <<INI
 args = --lcores=0@0,1@1,2@0 --no-huge --no-pci -m 256 --log-level=*:warning --file-prefix=${prefix} --vdev=net_af_packet0,iface=${if_nva},framecnt=4096,qpairs=2
 [dataplane]
 workers = 2
-ports = net_af_packet0
-gateway = 198.18.0.4
-address = 198.18.0.2
+$(pair_ini_dataplane)
 # Small, so the floods fill it many times over.
 connections = 1024
 # syn_proxy: auto (the default); the scripted clients take either path.
 maglev_table_size = 307
 [bgp]
-local_as = 65001
-router_id = 198.18.0.2
-source = 198.18.0.2
-peer = 198.18.0.4:65515 name=rs1
+$(pair_ini_bgp)
 [service.web]
 vip = 198.19.0.10
 port = 80
@@ -87,29 +74,30 @@ tcp_closed_ms = 1000
 INI
 "$nva" --config "$work/nva.ini" --check-config || exit 1
 
-start_bird_rs all
-announced() { birdc_ show route 198.19.0.10/32 2>/dev/null | grep -q "198.19.0.10/32"; }
-withdraws() { birdc_ show protocols all nva | awk '/Import withdraws:/ {print $3}'; }
+pair_rs "$work" "$ns_net" all || { echo "FAIL: BIRD did not start"; cat "$work/bird.out"; exit 1; }
+announced() { bird_has_route "$work/bird.ctl" 198.19.0.10/32; }
+withdraws() { bird_withdraws "$work/bird.ctl" nva; }
 
-start_nva || exit 1
+nva_start "$nva" "$ns_nva" "$work/nva.ini" "$prefix" "$work/nva.log" ||
+  { echo "FAIL: anycast-nva did not start"; exit 1; }
+pid=$nva_pid
 status=0
-ok=0
-for _ in $(seq 1 100); do announced && { ok=1; break; }; sleep 0.1; done
-[ "$ok" -eq 1 ] || { echo "FAIL: the VIP never reached BIRD"; cat "$work/nva.log"; exit 1; }
+wait_until 10 announced || { echo "FAIL: the VIP never reached BIRD"; cat "$work/nva.log"; exit 1; }
 echo "ok: the VIP is announced to the Route Server"
 w0=$(withdraws)
 
-nvajson() { /usr/bin/python3 "$nvactl" -f "$prefix" --json raw "$1"; }
-# /nva/ snapshots are republished every 500 ms; the pool is read idle.
-mbufs_free() { nvajson /nva/info | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["mbufs_free"])'; }
-sleep 1
+nvajson() { nva_get "$prefix" "$1"; }
+mbufs_free() { nva_get "$prefix" /nva/info mbufs_free; }
+# The pool as a snapshot after the start shows it, idle.
+nva_next_snapshot "$prefix"
 free0=$(mbufs_free) || { echo "FAIL: nvactl cannot read /nva/info"; exit 1; }
 
-ip netns exec "$ns_net" timeout 120 /usr/bin/python3 "$src/hostile_daemon_traffic.py" \
-  "$if_net" "$nva_mac" "$count" "$work/sent.json" "$nvactl" "$prefix" || status=1
+ip netns exec "$ns_net" timeout 120 "$LAB_PY" "$src/hostile_daemon_traffic.py" \
+  "$if_net" "$nva_mac" "$count" "$work/sent.json" "$LAB_NVACTL" "$prefix" || status=1
 
-sleep 1.5  # the counters' next snapshot, the pool idle
-if kill -0 "$pid" 2>/dev/null; then
+# The counters of a snapshot after the floods; the pool back once idle.
+nva_next_snapshot "$prefix"
+if running "$pid"; then
   echo "ok: the daemon is alive"
 else
   echo "FAIL: the daemon died"; cat "$work/nva.log"; exit 1
@@ -120,16 +108,16 @@ if announced && [ "$w0" = "$w1" ]; then
 else
   echo "FAIL: the VIP was withdrawn during the floods (withdraws $w0 -> $w1)"; status=1
 fi
-free1=$(mbufs_free)
-if [ "$free1" = "$free0" ]; then
+pool_back() { free1=$(mbufs_free) && [ "$free1" = "$free0" ]; }
+if WAIT_EVERY=0.2 wait_until 3 pool_back; then
   echo "ok: mbuf pool back at its starting count ($free1 free)"
 else
   echo "FAIL: mbufs free $free0 before the floods, $free1 after"; status=1
 fi
-/usr/bin/python3 "$nvactl" -f "$prefix" show workers
+nva_ctl "$prefix" show workers
 if [ -f "$work/sent.json" ] && nvajson /nva/workers >"$work/workers.json" &&
    nvajson /nva/info >"$work/info.json" &&
-   /usr/bin/python3 - "$work/sent.json" "$work/workers.json" "$work/info.json" <<'PY'
+   "$LAB_PY" - "$work/sent.json" "$work/workers.json" "$work/info.json" <<'PY'
 import json, sys
 sent = json.load(open(sys.argv[1]))
 workers = json.load(open(sys.argv[2]))

@@ -34,47 +34,27 @@
 # Everything made here (namespaces, processes, files, the DPDK runtime
 # directory) is removed on exit.
 # Usage: syn_proxy_test.sh ANYCAST_NVA SOURCE_ROOT
+# shellcheck disable=SC2317  # the conditions are called through wait_until
 set -uo pipefail
 nva="$1"
-root="$2"
-nvactl="$root/scripts/nvactl"
-py=/usr/bin/python3  # has scapy
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIP: needs root for network namespaces"
-  exit 77
-fi
-for tool in curl ethtool sha256sum; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
-done
-"$py" -c 'import scapy' 2>/dev/null || { echo "SKIP: $py has no scapy"; exit 77; }
-
-run="${NVA_TEST_RUN_ID:-$$}"
-ns_c="nvat${run}-sc"
-ns_b="nvat${run}-sb"
-ns_r="nvat${run}-sr"
-ns_n="nvat${run}-sn"
-prefix="nvat${run}_synproxy"
-work=$(mktemp -d /tmp/nva-syn-proxy.XXXXXX)
-pids=()
-pid=""
-cleanup() {
-  local p ns
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  for ns in "$ns_c" "$ns_b" "$ns_r" "$ns_n"; do
-    # Anything still running in the test's own namespaces (started here).
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-    ip netns del "$ns" 2>/dev/null
-  done
-  rm -rf "$work" "/var/run/dpdk/$prefix"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT  # (meson's timeout): through the EXIT trap
+# shellcheck source=scripts/lib/lab.sh
+. "$2/scripts/lib/lab.sh"
+py=$LAB_PY  # has scapy
+require_root
+require_tools curl ethtool sha256sum
+require_scapy
+test_names
+ns_c="$run_ns-sc"
+ns_b="$run_ns-sb"
+ns_r="$run_ns-sr"
+ns_n="$run_ns-sn"
+prefix="${run_ns}_synproxy"
+make_work nva-syn-proxy
+cleanup_path "/var/run/dpdk/$prefix"
 
 status=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; status=1; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # --- topology ---------------------------------------------------------------
 # client 198.18.4.10 -- .4.1 router .2.254 -- 198.18.2.1 backend
@@ -84,33 +64,22 @@ VIP=198.19.0.10
 VIP_DNAT=198.19.0.11
 BACKEND=198.18.2.1
 SNAT=198.18.1.1
-# veth LINK_IN_NS NS ADDR/LEN LINK_IN_ROUTER ROUTER_ADDR/LEN
-veth() {
-  ip link add "$1" type veth peer name "$4" || return 1
-  ip link set "$1" netns "$2" && ip link set "$4" netns "$ns_r" || return 1
-  ip -n "$2" addr add "$3" dev "$1" && ip -n "$2" link set "$1" up || return 1
-  ip -n "$ns_r" addr add "$5" dev "$4" && ip -n "$ns_r" link set "$4" up || return 1
-  # No checksum offload, no super-frames: the NVA checks checksums and
-  # sees frames of at most the MTU, as on a NIC.
-  ip netns exec "$2" ethtool -K "$1" tx off rx off tso off gso off gro off >/dev/null 2>&1
-  ip netns exec "$ns_r" ethtool -K "$4" tx off rx off tso off gso off gro off >/dev/null 2>&1
-  return 0
-}
+# to_router SUFFIX NS ADDR/LEN ROUTER_ADDR/LEN: NS's veth to the router; no
+# checksum offload, no super-frames: the NVA checks checksums and sees frames
+# of at most the MTU, as on a NIC.
+to_router() { veth --no-offload "$2" "${run_link}$1" "$3" "$ns_r" "${run_link}$1r" "$4"; }
 topology() {
-  local ns
-  for ns in "$ns_c" "$ns_b" "$ns_r" "$ns_n"; do
-    ip netns add "$ns" || return 1
-    ip -n "$ns" link set lo up
-  done
-  veth "nv${run}c" "$ns_c" 198.18.4.10/24 "nv${run}cr" 198.18.4.1/24 || return 1
-  veth "nv${run}b" "$ns_b" "$BACKEND/24" "nv${run}br" 198.18.2.254/24 || return 1
-  veth "nv${run}n" "$ns_n" 198.18.0.2/24 "nv${run}nr" 198.18.0.1/24 || return 1
+  local l
+  netns_new "$ns_c" "$ns_b" "$ns_r" "$ns_n" || return 1
+  to_router c "$ns_c" 198.18.4.10/24 198.18.4.1/24 || return 1
+  to_router b "$ns_b" "$BACKEND/24" 198.18.2.254/24 || return 1
+  to_router n "$ns_n" 198.18.0.2/24 198.18.0.1/24 || return 1
   ip -n "$ns_c" route add default via 198.18.4.1
   ip -n "$ns_b" route add default via 198.18.2.254
   ip netns exec "$ns_r" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
     net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.all.send_redirects=0 \
     net.ipv4.conf.default.send_redirects=0 >/dev/null
-  for l in "nv${run}cr" "nv${run}br" "nv${run}nr"; do
+  for l in "${run_link}cr" "${run_link}br" "${run_link}nr"; do
     ip netns exec "$ns_r" sysctl -qw "net.ipv4.conf.$l.rp_filter=0" >/dev/null
   done
   # The NVA's kernel keeps ARP; it must not forward what the data plane sees.
@@ -119,28 +88,27 @@ topology() {
   ip -n "$ns_r" route add "$SNAT/32" via 198.18.0.2
   # The dnat VIP's backend answers the client's own address: its replies
   # go to the NVA (Azure: a UDR on the backends' subnet).
-  ip -n "$ns_r" rule add iif "nv${run}br" from "$BACKEND" ipproto tcp sport 8080 lookup 100
+  ip -n "$ns_r" rule add iif "${run_link}br" from "$BACKEND" ipproto tcp sport 8080 lookup 100
   ip -n "$ns_r" route add default via 198.18.0.2 table 100
   # The cookie SYN-ACKs to the spoofed sources end here.
   ip -n "$ns_r" route add blackhole 203.0.113.0/24
 }
 topology || { echo "FAIL: the namespaces could not be set up"; exit 1; }
-nva_mac=$(ip -n "$ns_n" -o link show "nv${run}n" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+nva_mac=$(link_mac "$ns_n" "${run_link}n")
 
 # --- the backend: a 1 MiB random file over HTTP ------------------------------
 mkdir -p "$work/www"
 head -c 1048576 /dev/urandom >"$work/www/blob"
 want=$(sha256sum "$work/www/blob" | cut -d' ' -f1)
-ip netns exec "$ns_b" "$py" -m http.server 8080 --bind "$BACKEND" \
-  --directory "$work/www" >"$work/backend.log" 2>&1 &
-pids+=($!)
+spawn "$ns_b" "$work/backend.log" "$py" -m http.server 8080 --bind "$BACKEND" \
+  --directory "$work/www"
 
 # --- the NVA -------------------------------------------------------------------
 # One worker on CPU 1, the main lcore (control plane, not polling) on CPU 0;
 # the worker sleeps when idle. RX ring of 4,096 frames for the flood.
 cat >"$work/nva.ini" <<INI
 [eal]
-args = --lcores=0@0,1@1 --no-huge --no-pci -m 256 --log-level=*:warning --file-prefix=${prefix} --vdev=net_af_packet0,iface=nv${run}n,framecnt=4096
+args = --lcores=0@0,1@1 --no-huge --no-pci -m 256 --log-level=*:warning --file-prefix=${prefix} --vdev=net_af_packet0,iface=${run_link}n,framecnt=4096
 [dataplane]
 workers = 1
 ports = net_af_packet0
@@ -149,52 +117,32 @@ address = 198.18.0.2
 connections = 4096
 maglev_table_size = 307
 syn_proxy = on
-[service.web]
-vip = ${VIP}
-port = 80
-mode = dnat+snat
-snat = ${SNAT}
-backend = ${BACKEND}:8080
-probe = none
-# Nothing listens on 8099: the backend's kernel refuses.
-[service.closed]
-vip = ${VIP}
-port = 81
-mode = dnat+snat
-snat = ${SNAT}
-backend = ${BACKEND}:8099
-probe = none
-[service.direct]
-vip = ${VIP_DNAT}
-port = 80
-mode = dnat
-backend = ${BACKEND}:8080
-probe = none
 INI
+# service NAME VIP PORT MODE BACKEND_PORT: a service to the backend, not
+# probed (the closed port would never be healthy).
+service() {
+  printf '[service.%s]\nvip = %s\nport = %s\nmode = %s\n' "$1" "$2" "$3" "$4"
+  [ "$4" = dnat ] || echo "snat = $SNAT"
+  printf 'backend = %s:%s\nprobe = none\n' "$BACKEND" "$5"
+}
+{
+  service web "$VIP" 80 dnat+snat 8080
+  # Nothing listens on 8099: the backend's kernel refuses.
+  service closed "$VIP" 81 dnat+snat 8099
+  service direct "$VIP_DNAT" 80 dnat 8080
+} >>"$work/nva.ini"
 "$nva" --config "$work/nva.ini" --check-config >/dev/null || { echo "FAIL: config"; exit 1; }
-ip netns exec "$ns_n" "$nva" --config "$work/nva.ini" >"$work/nva.log" 2>&1 &
-pid=$!
-started=0
-for _ in $(seq 1 100); do
-  grep -q "running" "$work/nva.log" && { started=1; break; }
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.2
-done
-[ "$started" -eq 1 ] || { echo "FAIL: anycast-nva did not start"; cat "$work/nva.log"; exit 1; }
-for _ in $(seq 1 50); do
-  ip netns exec "$ns_r" bash -c "exec 3<>/dev/tcp/$BACKEND/8080" 2>/dev/null && break
-  sleep 0.1
-done
+nva_start "$nva" "$ns_n" "$work/nva.ini" "$prefix" "$work/nva.log" ||
+  { echo "FAIL: anycast-nva did not start"; exit 1; }
+pid=$nva_pid
+backend_listens() { ip netns exec "$ns_r" bash -c "exec 3<>/dev/tcp/$BACKEND/8080" 2>/dev/null; }
+wait_until 5 backend_listens || echo "note: the backend does not answer yet"
 
-nvajson() { "$py" "$nvactl" -f "$prefix" --json raw "$1"; }
 # field NAME: worker 0's counter NAME (snapshots are republished every 500 ms).
-field() {
-  nvajson /nva/workers | "$py" -c "import json,sys; print(json.load(sys.stdin)['0'].get('$1', 0))"
-}
-mbufs_free() {
-  nvajson /nva/info | "$py" -c 'import json,sys; print(json.load(sys.stdin)["mbufs_free"])'
-}
-sleep 1
+field() { nva_get "$prefix" /nva/workers 0 "$1"; }
+mbufs_free() { nva_get "$prefix" /nva/info mbufs_free; }
+# The pool as a snapshot after the start shows it, idle.
+nva_next_snapshot "$prefix"
 free0=$(mbufs_free) || { echo "FAIL: nvactl cannot read /nva/info"; exit 1; }
 
 # fetch N [VIP]: the blob through the VIP into $work/got.N; 0 if intact.
@@ -226,7 +174,7 @@ else
 fi
 
 # --- (b) the counters -------------------------------------------------------------------
-sleep 0.7
+nva_next_snapshot "$prefix"
 valid=$(field syn_cookies_valid)
 est=$(field syn_proxy_established)
 if [ "$valid" -ge 10 ] && [ "$est" -ge 10 ]; then
@@ -268,19 +216,20 @@ for i in range(0, count, 40):  # about 4 s: fetches run under it
     time.sleep(0.025)
 print(f"flood: {count} spoofed SYNs sent in {time.time() - t:.1f} s")
 PY
-ip netns exec "$ns_r" "$py" "$work/flood.py" "nv${run}nr" "$nva_mac" "$VIP" "$flood" \
-  "$work/flood.ready" >"$work/flood.log" 2>&1 &
-flood_pid=$!
-pids+=("$flood_pid")
-for _ in $(seq 1 300); do [ -f "$work/flood.ready" ] && break; sleep 0.1; done
+spawn "$ns_r" "$work/flood.log" "$py" "$work/flood.py" "${run_link}nr" "$nva_mac" "$VIP" "$flood" \
+  "$work/flood.ready"
+flood_pid=$spawned_pid
+WAIT_EVERY=0.1 wait_until 30 test -f "$work/flood.ready"
 during=0
 ok_during=0
 maxconn=0
 i=100
-while kill -0 "$flood_pid" 2>/dev/null; do
+# While it floods (about 4 s; 60 s and 90 fetches at the most).
+end=$(($(now_ms) + 60000))
+while running "$flood_pid" && [ "$i" -lt 190 ] && [ "$(now_ms)" -lt "$end" ]; do
   i=$((i + 1))
   if fetch "$i"; then ok_during=$((ok_during + 1)); fi
-  kill -0 "$flood_pid" 2>/dev/null && during=$((during + 1))  # still flooding after it
+  running "$flood_pid" && during=$((during + 1))  # still flooding after it
   c=$(field connections)
   [ "$c" -gt "$maxconn" ] && maxconn=$c
 done
@@ -288,7 +237,7 @@ wait "$flood_pid"
 cat "$work/flood.log"
 fetches=$((i - 100))
 fetch 200 && after=1 || after=0
-sleep 0.7
+nva_next_snapshot "$prefix"
 c=$(field connections)
 [ "$c" -gt "$maxconn" ] && maxconn=$c
 sent=$(( $(field syn_cookies_sent) - sent0 ))
@@ -312,7 +261,7 @@ t0=$(now_ms)
 ip netns exec "$ns_c" curl -sS --max-time 10 -o /dev/null "http://$VIP:81/" 2>"$work/refused.err"
 rc=$?
 ms=$(( $(now_ms) - t0 ))
-sleep 0.7
+nva_next_snapshot "$prefix"
 refused=$(( $(field syn_proxy_refused) - refused0 ))
 if { [ "$rc" -eq 56 ] || [ "$rc" -eq 7 ]; } && [ "$ms" -lt 3000 ] && [ "$refused" -ge 1 ]; then
   pass "(d) no listener: curl failed in ${ms} ms ($(tr -d '\n' <"$work/refused.err")), syn_proxy_refused +$refused"
@@ -324,7 +273,7 @@ fi
 est0=$(field syn_proxy_established)
 good=0
 for i in 301 302 303; do fetch "$i" "$VIP_DNAT" && good=$((good + 1)); done
-sleep 0.7
+nva_next_snapshot "$prefix"
 estd=$(( $(field syn_proxy_established) - est0 ))
 if [ "$good" -eq 3 ] && [ "$estd" -ge 3 ]; then
   pass "(e) dnat VIP: 3 fetches intact through the proxy (syn_proxy_established +$estd)"
@@ -342,9 +291,9 @@ fi
 # unacknowledged window: only then does it lower the path MTU, and only then
 # can the fetch finish. (accept_local: the error comes back to the router
 # that sent it, from its own address, after the NVA.)
-ip -n "$ns_r" link set "nv${run}cr" mtu 1400
+ip -n "$ns_r" link set "${run_link}cr" mtu 1400
 ip netns exec "$ns_r" sysctl -qw net.ipv4.conf.all.accept_local=1 \
-  "net.ipv4.conf.nv${run}nr.accept_local=1" >/dev/null
+  "net.ipv4.conf.${run_link}nr.accept_local=1" >/dev/null
 good=0
 fetch 401 && good=$((good + 1))
 fetch 402 "$VIP_DNAT" && good=$((good + 1))
@@ -358,18 +307,17 @@ else
 fi
 
 # --- (g) the daemon and its pool ------------------------------------------------------------------
-sleep 1
-if kill -0 "$pid" 2>/dev/null; then
+if running "$pid"; then
   pass "(g) the daemon is alive"
 else
   fail "(g) the daemon died"; cat "$work/nva.log"; exit 1
 fi
-free1=$(mbufs_free)
-if [ "$free1" = "$free0" ]; then
+pool_back() { free1=$(mbufs_free) && [ "$free1" = "$free0" ]; }
+if WAIT_EVERY=0.2 wait_until 3 pool_back; then
   pass "(g) mbuf pool back at its starting count ($free1 free)"
 else
   fail "(g) mbufs free $free0 at the start, $free1 at the end"
 fi
-"$py" "$nvactl" -f "$prefix" show workers
+nva_ctl "$prefix" show workers
 [ "$status" -eq 0 ] && echo "PASS: syn_proxy_test" || echo "FAIL: syn_proxy_test"
 exit $status

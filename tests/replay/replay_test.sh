@@ -6,11 +6,11 @@
 set -uo pipefail
 nva="$1"
 src="$2/tests/replay"
-py=/usr/bin/python3  # Debian's interpreter has scapy
-work=$(mktemp -d /tmp/nva-replay.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=scripts/lib/lab.sh
+. "$2/scripts/lib/lab.sh"
+make_work nva-replay
 
-PYTHONPATH="$src" "$py" "$src/replay_check.py" gen "$work/in.pcap" || exit 1
+PYTHONPATH="$src" "$LAB_PY" "$src/replay_check.py" gen "$work/in.pcap" || exit 1
 "$nva" --config "$src/replay.ini" --replay "$work/in.pcap" --replay-out "$work/out.pcap" \
   --json >"$work/summary.json" &
 pid=$!
@@ -21,4 +21,4 @@ if [ -e "/var/run/dpdk/nva-replay-$pid" ]; then
   echo "FAIL: /var/run/dpdk/nva-replay-$pid left behind"
   exit 1
 fi
-PYTHONPATH="$src" "$py" "$src/replay_check.py" check "$work/out.pcap" "$work/summary.json"
+PYTHONPATH="$src" "$LAB_PY" "$src/replay_check.py" check "$work/out.pcap" "$work/summary.json"
