@@ -10,16 +10,19 @@
 set -uo pipefail
 root=$1
 nva=$(readlink -f "$2")
-tmp=$(mktemp -d /tmp/nva-notify.XXXXXX)
-prefix="nvanotify$$$RANDOM"
+# shellcheck source=../../scripts/lib/lab.sh
+. "$root/scripts/lib/lab.sh"
+test_names
+make_work nva-notify
+tmp=$work
+prefix="${run_ns}notify"
+cleanup_path "/var/run/dpdk/$prefix"
 pid="" listener=""
-cleanup() {
+on_cleanup() {
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
   [ -n "$listener" ] && kill "$listener" 2>/dev/null
   wait 2>/dev/null
-  rm -rf "$tmp" "/var/run/dpdk/$prefix"
 }
-trap cleanup EXIT
 failures=0
 ok() { echo "ok: $*"; }
 fail() {
@@ -81,22 +84,16 @@ with open(sys.argv[3], "w") as out:
         out.write("%.3f %s\n" % (time.monotonic(), m.replace("\n", " | ")))
         out.flush()
 PY
-python3 "$tmp/listen.py" "$tmp/notify" 30 "$tmp/msgs" &
+"$LAB_PY" "$tmp/listen.py" "$tmp/notify" 30 "$tmp/msgs" &
 listener=$!
-for _ in $(seq 1 50); do [ -S "$tmp/notify" ] && break; sleep 0.02; done
-now() { python3 -c 'import time; print("%.3f" % time.monotonic())'; }
+WAIT_EVERY=0.02 wait_until 1 test -S "$tmp/notify" || fail "the fake notify socket did not appear"
+now() { "$LAB_PY" -c 'import time; print("%.3f" % time.monotonic())'; }
 NOTIFY_SOCKET="$tmp/notify" WATCHDOG_USEC=1000000 "$nva" --config "$tmp/nva.ini" \
   >"$tmp/log" 2>&1 &
 pid=$!
 count() { grep -c -- "$1" "$tmp/msgs" 2>/dev/null || true; }
-wait_for() {  # PATTERN N SECONDS: until N messages match
-  local end=$((SECONDS + $3))
-  while [ "$SECONDS" -le "$end" ]; do
-    [ "$(count "$1")" -ge "$2" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
+at_least() { [ "$(count "$1")" -ge "$2" ]; }  # PATTERN N: messages matching
+wait_for() { wait_until "$3" at_least "$1" "$2"; }  # PATTERN N SECONDS
 pings_between() {  # FROM TO (monotonic seconds)
   awk -v a="$1" -v b="$2" '$2 == "WATCHDOG=1" && $1 >= a && $1 < b' "$tmp/msgs" | wc -l
 }
@@ -125,8 +122,7 @@ n=$(pings_between "$released" "$(now)")
 [ "$n" -ge 2 ] && ok "pings again after release ($n in 1.5 s)" || fail "$n pings after release"
 kill -TERM "$pid"
 if wait_for "STOPPING=1" 1 5; then ok "STOPPING=1 on SIGTERM"; else fail "no STOPPING=1"; fi
-for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-if kill -0 "$pid" 2>/dev/null; then
+if ! wait_until 5 not running "$pid"; then
   fail "anycast-nva still running 5 s after SIGTERM"
 else
   wait "$pid"
