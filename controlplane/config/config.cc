@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "controlplane/bgp/message.h"
+#include "controlplane/bgp/policy.h"
 
 namespace nva::config {
 
@@ -151,22 +152,6 @@ lb::Backend to_backend(const Value& v) {
         to_uint({v.key, extra.substr(7), v.where}, 0, 1u << 20));
   }
   return b;
-}
-
-// "A:B" (2 x 16 bits) or, with large, "A:B:C" (3 x 32 bits).
-std::vector<std::uint32_t> split_colon(const Value& v, const std::string& text,
-                                       unsigned parts, std::uint64_t max) {
-  std::vector<std::uint32_t> out;
-  std::istringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ':')) {
-    out.push_back(
-        static_cast<std::uint32_t>(to_uint({v.key, trim(item), v.where}, 0, max)));
-  }
-  if (out.size() != parts) {
-    fail(v, "'" + text + "' is not " + (parts == 2 ? "AS:VALUE" : "GLOBAL:DATA1:DATA2"));
-  }
-  return out;
 }
 
 // "ADDR:AS [name=N] [port=P] [passive]"
@@ -390,14 +375,19 @@ Config parse(const std::string& text, const std::string& name,
       } else if (rest == "med") {
         b.med = static_cast<std::uint32_t>(to_uint(v, 0, 0xFFFFFFFFull));
       } else if (rest == "community") {
+        // The speaker's own parser (nva-bgp's --community too): AS:VALUE or
+        // a well-known community by name.
         for (const std::string& item : split_list(v.text)) {
-          const auto parts = split_colon(v, item, 2, 65535);
-          b.communities.push_back((parts[0] << 16) | parts[1]);
+          const auto community = bgp::parse_community(item);
+          if (!community) fail(v, "'" + item + "' is not AS:VALUE");
+          b.communities.push_back(community->value);
         }
       } else if (rest == "large_community") {
         for (const std::string& item : split_list(v.text)) {
-          const auto parts = split_colon(v, item, 3, 0xFFFFFFFFull);
-          b.large_communities.push_back({parts[0], parts[1], parts[2]});
+          const auto large = bgp::parse_large_community(item);
+          if (!large) fail(v, "'" + item + "' is not GLOBAL:DATA1:DATA2");
+          b.large_communities.push_back(
+              {large->global_administrator, large->local_data_1, large->local_data_2});
         }
       } else {
         fail(v, "unknown option");

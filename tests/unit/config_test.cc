@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "controlplane/bgp/policy.h"
 #include "controlplane/config/config.h"
 
 namespace nva::config {
@@ -233,6 +234,57 @@ TEST(Config, BgpErrors) {
             "nva.ini: bgp: peer 198.18.0.4 is given twice");
   EXPECT_EQ(error_of("[bgp]\npeer = 198.18.0.4:65515 shy\n"),
             "nva.ini:2: bgp.peer: unknown peer attribute 'shy'");
+}
+
+// Issue 16: bgp.community and nva-bgp's --community are read by one parser,
+// bgp::parse_community: the well-known names are accepted by both (they are
+// values the number form gives too: 65535:0 is GRACEFUL_SHUTDOWN), and what
+// one refuses the other refuses. The same for large communities.
+TEST(Config, CommunitiesAreReadByTheSpeakersParser) {
+  const std::string bgp =
+      "[bgp]\nlocal_as = 65001\nrouter_id = 198.18.0.2\npeer = 198.18.0.4:65515\n";
+  const Config c = parse(bgp +
+                             "community = graceful-shutdown, no-export, 65001:7, "
+                             "no-advertise, 65535:0\n",
+                         "nva.ini");
+  EXPECT_EQ(
+      c.bgp.communities,
+      (std::vector<std::uint32_t>{
+          bgp::well_known_community::kGracefulShutdown.value,
+          bgp::well_known_community::kNoExport.value, bgp::Community::of(65001, 7).value,
+          bgp::well_known_community::kNoAdvertise.value, 0xFFFF0000u}));
+  for (const std::string item :
+       {"65001:100", "0:0", "65535:65535", "graceful-shutdown", "no-export",
+        "no-advertise", "65536:1", "1:65536", "1:2:3", "65001", ":1", "1:", "x", "-1:2",
+        "+1:2", "GRACEFUL-SHUTDOWN", "no_export"}) {
+    const std::string error = error_of(bgp + "community = " + item + "\n");
+    const auto parsed = bgp::parse_community(item);
+    EXPECT_EQ(error == "(no error)", parsed.has_value()) << item << ": " << error;
+    if (parsed) {
+      EXPECT_EQ(parse(bgp + "community = " + item + "\n", "nva.ini").bgp.communities,
+                (std::vector<std::uint32_t>{parsed->value}))
+          << item;
+    } else {
+      EXPECT_EQ(error, "nva.ini:5: bgp.community: '" + item + "' is not AS:VALUE");
+    }
+  }
+  for (const std::string item : {"65001:1:2", "0:0:0", "4294967295:4294967295:4294967295",
+                                 "4294967296:1:2", "1:2", "1:2:3:4", "a:b:c", "1::2"}) {
+    const std::string error = error_of(bgp + "large_community = " + item + "\n");
+    const auto parsed = bgp::parse_large_community(item);
+    EXPECT_EQ(error == "(no error)", parsed.has_value()) << item << ": " << error;
+    if (parsed) {
+      const Config l = parse(bgp + "large_community = " + item + "\n", "nva.ini");
+      ASSERT_EQ(l.bgp.large_communities.size(), 1u);
+      EXPECT_EQ(
+          l.bgp.large_communities[0],
+          (std::array<std::uint32_t, 3>{parsed->global_administrator,
+                                        parsed->local_data_1, parsed->local_data_2}));
+    } else {
+      EXPECT_EQ(error, "nva.ini:5: bgp.large_community: '" + item +
+                           "' is not GLOBAL:DATA1:DATA2");
+    }
+  }
 }
 
 // Issue 12, finding 10: an address that is a VIP as a SNAT source or a
