@@ -2,10 +2,12 @@
 // "file:line: option: reason"; command-line overrides; cross-field checks.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include "controlplane/bgp/policy.h"
 #include "controlplane/config/config.h"
+#include "controlplane/config/settings.h"
 
 namespace nva::config {
 namespace {
@@ -456,6 +458,131 @@ TEST(Config, CommandLineOverridesTheFile) {
             "command line: dataplane.workers: 100 is out of range 1..64");
   EXPECT_EQ(error_of(kGood, {"workers"}),
             "command line: --set workers: expected section.key=value");
+}
+
+// Issue 16: one lexer, Boost.Program_options' INI reader, counting its own
+// lines. The old second lexer (index_lines) read "[ dataplane ]" as
+// "dataplane" while Boost read " dataplane ", and the error said line 0.
+TEST(Config, LinesComeFromBoostsOwnReader) {
+  EXPECT_EQ(error_of("# c\n[ dataplane ]\nworkers = 1\n"),
+            "nva.ini:3:  dataplane .workers: unknown option");
+  EXPECT_EQ(error_of("[]\nworkers = 1\n"), "nva.ini:1: malformed section header '[]'");
+  EXPECT_EQ(error_of("[dataplane]\n\n = 5 # x\n"),
+            "nva.ini:3: expected 'key = value', '[section]' or a # comment, got '= 5'");
+  EXPECT_EQ(error_of("[service.web]\nvip = 198.19.0.1\n= 5\n"),
+            "nva.ini:3: expected 'key = value', '[section]' or a # comment, got '= 5'");
+  EXPECT_EQ(error_of("[service]\nvip = 198.19.0.1\n"),
+            "nva.ini:2: service.vip: expected [service.NAME] sections");
+  EXPECT_EQ(error_of("[service.web]\nvip = 198.19.0.1\nbakend = 198.18.2.1\n"),
+            "nva.ini:3: service.web.bakend: unknown option");
+  // CRLF line ends and comments after a value.
+  const Config c =
+      parse("[dataplane]\r\nworkers = 3 # three\r\n\r\n[timeouts]\r\nudp_ms = 5\r\n",
+            "nva.ini");
+  EXPECT_EQ(c.dataplane.workers, 3u);
+  EXPECT_EQ(c.timeouts.of(conntrack::TimeoutClass::kUdp), 5u);
+  // Overrides are read by the same reader, and checked against the same names.
+  EXPECT_EQ(error_of("", {"dataplane.wrokers=1"}),
+            "command line: dataplane.wrokers: unknown option");
+  EXPECT_EQ(error_of("", {"=5"}), "command line: --set =5: expected section.key=value");
+  EXPECT_EQ(error_of("", {"[dataplane]"}),
+            "command line: --set [dataplane]: expected section.key=value");
+  EXPECT_EQ(parse(kGood, "nva.ini", {" dataplane.workers =  4 "}).dataplane.workers, 4u);
+}
+
+// Every setting's refused value names its file, line and key, whatever line
+// it is on (the reader's count) and whatever the key's codec.
+TEST(Config, EverySettingsErrorNamesItsLine) {
+  std::size_t checked = 0;
+  for (const Setting& s : settings()) {
+    if (s.name() == "eal.args" || s.name() == "dataplane.ports") continue;  // any text
+    const bool service = s.section == kServiceSection;
+    const std::string section = service ? "service.web" : s.section;
+    const std::string text =
+        "# a comment\n\n[" + section + "]\n  # another\n" + s.key + " = !\n";
+    const std::string prefix = "nva.ini:5: " + section + "." + s.key + ": ";
+    EXPECT_EQ(error_of(text).rfind(prefix, 0), 0u) << error_of(text);
+    EXPECT_EQ(
+        error_of("", {section + "." + s.key + "=!"}).rfind("command line: " + section, 0),
+        0u)
+        << s.name();
+    ++checked;
+  }
+  EXPECT_EQ(checked + 2, settings().size());
+}
+
+// The table itself: one row per key, a restart row can compare two
+// configurations, one-line docs that fit a Markdown cell.
+TEST(Config, SettingsTableIsWellFormed) {
+  std::set<std::string> names;
+  for (const Setting& s : settings()) {
+    EXPECT_TRUE(names.insert(s.name()).second) << s.name();
+    EXPECT_FALSE(s.type.empty()) << s.name();
+    EXPECT_FALSE(s.doc.empty()) << s.name();
+    for (const std::string* text : {&s.type, &s.default_text, &s.range, &s.doc}) {
+      EXPECT_EQ(text->find_first_of("|\n"), std::string::npos)
+          << s.name() << ": " << *text;
+    }
+    EXPECT_TRUE(s.set) << s.name();
+    if (s.section == kServiceSection) {
+      EXPECT_EQ(s.apply, Apply::kReload) << s.name();
+    } else {
+      EXPECT_TRUE(s.differs) << s.name();
+    }
+  }
+  // Defaults come from the structs.
+  const auto default_of = [](const std::string& name) {
+    for (const Setting& s : settings()) {
+      if (s.name() == name) return s.default_text;
+    }
+    return std::string("(no such setting)");
+  };
+  EXPECT_EQ(default_of("dataplane.workers"),
+            std::to_string(DataplaneConfig::kDefaultWorkers));
+  EXPECT_EQ(default_of("dataplane.mbufs"), "auto");
+  EXPECT_EQ(default_of("dataplane.maglev_table_size"),
+            std::to_string(lb::kDefaultMaglevTableSize));
+  EXPECT_EQ(default_of("timeouts.tcp_established_ms"),
+            std::to_string(conntrack::Timeouts::kDefaultTcpEstablishedMs));
+  EXPECT_EQ(default_of("health.interval_ms"),
+            std::to_string(health::kDefaultInterval.count()));
+  EXPECT_EQ(default_of("health.probe"), "tcp");
+  EXPECT_EQ(default_of("service.NAME.probe"), "`health.probe`");
+  EXPECT_EQ(default_of("bgp.hold_time"), std::to_string(bgp::kDefaultHoldTime));
+  EXPECT_EQ(default_of("bgp.gtsm_hops"), "off");
+}
+
+// The table's restart column is the rule the daemon's hand-written
+// restart_needed() had: eal, [dataplane], [timeouts] and the BGP sessions
+// (every [bgp] key but the route attributes) need a restart.
+TEST(Config, RestartColumnKeepsTheDaemonsRule) {
+  const std::set<std::string> attributes = {"bgp.prepend", "bgp.med", "bgp.community",
+                                            "bgp.large_community"};
+  for (const Setting& s : settings()) {
+    const bool restart = s.section == "eal" || s.section == "dataplane" ||
+                         s.section == "timeouts" ||
+                         (s.section == "bgp" && attributes.count(s.name()) == 0);
+    EXPECT_EQ(s.apply == Apply::kRestart, restart) << s.name();
+  }
+  const std::string bgp =
+      "[bgp]\nlocal_as = 65001\nrouter_id = 198.18.0.2\npeer = 198.18.0.4:65515\n";
+  const Config a = parse(kGood + bgp, "nva.ini");
+  const auto changed = [&](std::vector<std::string> overrides) {
+    return settings_needing_restart(a, parse(kGood + bgp, "nva.ini", overrides));
+  };
+  using Names = std::vector<std::string>;
+  EXPECT_EQ(changed({}), Names{});
+  EXPECT_EQ(changed({"dataplane.workers=3"}), Names{"dataplane.workers"});
+  EXPECT_EQ(changed({"eal.args=-l 0-3", "timeouts.udp_ms=5"}),
+            (Names{"eal.args", "timeouts.udp_ms"}));
+  EXPECT_EQ(changed({"bgp.hold_time=90", "bgp.peer=198.18.0.5:65515"}),
+            (Names{"bgp.peer", "bgp.hold_time"}));
+  EXPECT_EQ(changed({"bgp.prepend=2", "bgp.community=65001:1", "health.rise=5",
+                     "drain.time_ms=5", "service.web.port=81", "service.web.probe=none"}),
+            Names{});
+  // BGP turned on or off: its sessions, by their required local_as.
+  EXPECT_EQ(settings_needing_restart(parse(kGood, "nva.ini"), a),
+            (Names{"bgp.local_as", "bgp.router_id", "bgp.peer"}));
 }
 
 TEST(Config, RssPrecalcIsAutoUnlessTurnedOff) {
