@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
       "set", po::value<std::vector<std::string>>()->composing(),
       "override a configuration value: --set section.key=value (repeatable)")(
       "check-config", "validate the configuration and exit")(
+      "help-config", "print every configuration setting as a Markdown table and exit")(
       "replay", po::value<std::string>(),
       "replay a capture through the workers (pcap in)")(
       "replay-out", po::value<std::string>(),
@@ -104,6 +105,10 @@ int main(int argc, char** argv) {
     std::cout << "usage: anycast-nva --config FILE [--check-config | --replay IN.pcap "
                  "--replay-out OUT.pcap [--json]]\n"
               << opts;
+    return 0;
+  }
+  if (vm.count("help-config")) {
+    std::cout << nva::config::settings_markdown();
     return 0;
   }
   if (vm.count("version")) {

@@ -192,6 +192,15 @@ Codec<std::vector<T>> list_of(Codec<T> c, std::string type) {
           }};
 }
 
+// `c` for a value with no default: its zero shows as none.
+template <class T>
+Codec<T> required(Codec<T> c) {
+  c.show = [show = std::move(c.show)](const T& x) {
+    return x == T{} ? std::string() : show(x);
+  };
+  return c;
+}
+
 // `auto` (0) or a number of `c`.
 Codec<std::uint32_t> auto_or(Codec<std::uint32_t> c) {
   return {"integer or `auto`", "`auto`, " + c.range,
@@ -736,11 +745,12 @@ std::vector<Setting> build() {
   };
   bgp_row(
       "local_as", kRestart, [](auto& c) -> auto& { return c.bgp.local_as; },
-      number<std::uint32_t>(1, 0xFFFFFFFFull),
-      "our AS (4-octet allowed: AS_TRANS towards 2-octet peers); required");
+      required(number<std::uint32_t>(1, 0xFFFFFFFFull)),
+      "our AS (4-octet allowed: AS_TRANS towards 2-octet peers); any [bgp] key turns BGP "
+      "on, and then this is required");
   bgp_row(
       "router_id", kRestart, [](auto& c) -> auto& { return c.bgp.router_id; }, ipv4(),
-      "our router id; required");
+      "our router id; required with BGP");
   bgp_row(
       "source", kRestart, [](auto& c) -> auto& { return c.bgp.source; },
       optional(ipv4(), ""), "local address of the sessions, and the next hop");
@@ -751,7 +761,7 @@ std::vector<Setting> build() {
           "`ADDR:AS [name=N] [port=P] [passive]`: AS 1..4294967295, port "
           "1..65535",
           to_peer, nullptr},
-      "a peer: both Route Server instances; at least one"));
+      "a peer, one line each (both Route Server instances); at least one with BGP"));
   bgp_row(
       "hold_time", kRestart, [](auto& c) -> auto& { return c.bgp.hold_time; },
       checked<std::uint16_t>(

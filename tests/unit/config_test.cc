@@ -2,6 +2,7 @@
 // "file:line: option: reason"; command-line overrides; cross-field checks.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -583,6 +584,25 @@ TEST(Config, RestartColumnKeepsTheDaemonsRule) {
   // BGP turned on or off: its sessions, by their required local_as.
   EXPECT_EQ(settings_needing_restart(parse(kGood, "nva.ini"), a),
             (Names{"bgp.local_as", "bgp.router_id", "bgp.peer"}));
+}
+
+// Issue 16: the README's configuration table is the one the settings table
+// prints (`anycast-nva --help-config`), not a copy kept by hand.
+TEST(Config, ReadmeTableIsTheSettingsTable) {
+  std::ifstream f(std::string(NVA_SOURCE_ROOT) + "/README.md");
+  ASSERT_TRUE(f) << "cannot read README.md";
+  std::string line, table;
+  bool in_section = false;
+  while (std::getline(f, line)) {
+    if (line.rfind("### ", 0) == 0 || line.rfind("## ", 0) == 0) {
+      in_section = line == "### Configuration";
+    } else if (in_section && line.rfind("|", 0) == 0) {
+      table += line + "\n";
+    }
+  }
+  EXPECT_EQ(table, settings_markdown())
+      << "README.md's configuration table differs from the settings table; replace it "
+         "with the output of `anycast-nva --help-config`";
 }
 
 TEST(Config, RssPrecalcIsAutoUnlessTurnedOff) {
