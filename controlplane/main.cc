@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/advertiser.h"
 #include "controlplane/config/config.h"
 #include "controlplane/daemon/daemon.h"
 #include "controlplane/logger.h"
@@ -131,14 +130,6 @@ int main(int argc, char** argv) {
   } catch (const nva::config::ConfigError& e) {
     std::cerr << "anycast-nva: " << e.what() << "\n";
     return 2;
-  }
-  if (cfg.bgp.enabled) {
-    try {
-      nva::check_bgp(cfg.bgp);
-    } catch (const nva::config::ConfigError& e) {
-      std::cerr << "anycast-nva: " << cfg.source << ": " << e.what() << "\n";
-      return 2;
-    }
   }
   if (vm.count("check-config")) {
     std::cout << "config OK: " << nva::config::summary(cfg) << "\n";

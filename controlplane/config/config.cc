@@ -20,7 +20,6 @@
 
 #include <boost/program_options/detail/config_file.hpp>
 #include <boost/program_options/errors.hpp>
-#include <chrono>
 #include <fstream>
 #include <istream>
 #include <map>
@@ -266,6 +265,16 @@ Config finish(Draft& d, const std::string& name) {
     c.services.push_back(std::move(s));
     c.service_health.push_back(sh);
   }
+  // The speaker's whole check of the sessions it will be given (the keys
+  // were checked on their own above; this catches the rest, such as two
+  // peers of one name).
+  if (c.bgp.enabled) {
+    if (const auto problems = bgp::validate(speaker_config(c.bgp)); !problems.empty()) {
+      std::string msg = name + ": bgp:";
+      for (const std::string& p : problems) msg += " " + p + ";";
+      throw ConfigError(msg);
+    }
+  }
   return std::move(c);
 }
 
@@ -290,20 +299,6 @@ Config parse(const std::string& text, const std::string& name,
     s.set(d, v);
   }
   return finish(d, name);
-}
-
-health::ProbeConfig probe_config(const ProbeSettings& p,
-                                 std::optional<std::uint32_t> source) {
-  health::ProbeConfig c;
-  c.kind = p.kind;
-  c.interval = std::chrono::milliseconds(p.interval_ms);
-  c.timeout = std::chrono::milliseconds(p.timeout_ms);
-  c.rise = p.rise;
-  c.fall = p.fall;
-  c.http_path = p.http_path;
-  c.http_status = p.http_status;
-  c.source = source;
-  return c;
 }
 
 Config load(const std::string& path, const std::vector<std::string>& overrides) {

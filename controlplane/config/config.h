@@ -157,10 +157,25 @@ Config load(const std::string& path, const std::vector<std::string>& overrides =
 Config parse(const std::string& text, const std::string& name,
              const std::vector<std::string>& overrides = {});
 
-// What the prober is given for `p` (probes leave from `source`); parse()
-// refuses a service whose probe health::validate() would refuse.
+// ---- The configuration as each module takes it (modules.cc): the one
+// place where configuration types become module types. parse() refuses
+// what the module's own validate() would refuse of them.
+
+// What the prober is given for `p` (probes leave from `source`).
 health::ProbeConfig probe_config(const ProbeSettings& p,
                                  std::optional<std::uint32_t> source);
+// The address and port a backend of `s` is probed on under `p`.
+health::Target probe_target(const lb::Service& s, const lb::Backend& b,
+                            const ProbeSettings& p);
+// The advertisement decision's settings from [health].
+health::DecisionConfig decision_config(const HealthConfig& h);
+// A host-order IPv4 address as the speaker takes it.
+bgp::Ipv4Address bgp_address(std::uint32_t a);
+// The speaker's sessions from [bgp] (the route attributes travel with each
+// route: route_attributes()).
+bgp::SpeakerConfig speaker_config(const BgpConfig& b);
+// A VIP's route attributes from [bgp] (prepend, MED, communities).
+bgp::RouteAttributes route_attributes(const BgpConfig& b);
 
 // A one-paragraph summary for --check-config.
 std::string summary(const Config& c);

@@ -605,6 +605,75 @@ TEST(Config, ReadmeTableIsTheSettingsTable) {
          "with the output of `anycast-nva --help-config`";
 }
 
+// Issue 16: the configuration becomes module types in one place
+// (config/modules.cc), and its defaults are the modules' own.
+TEST(Config, ModulesGetTheirOwnTypesAndDefaults) {
+  EXPECT_EQ(probe_config(ProbeSettings{}, std::nullopt), health::ProbeConfig{});
+  const health::DecisionConfig d = decision_config(HealthConfig{});
+  const health::DecisionConfig want;
+  EXPECT_EQ(d.deprefer, want.deprefer);
+  EXPECT_EQ(d.hold_down, want.hold_down);
+  EXPECT_EQ(d.damping, want.damping);
+  EXPECT_EQ(d.half_life, want.half_life);
+  EXPECT_EQ(d.suppress, want.suppress);
+  EXPECT_EQ(d.reuse, want.reuse);
+
+  const Config c = parse(std::string(kGood) + R"(
+[bgp]
+local_as = 65001
+router_id = 198.18.0.2
+source = 198.18.0.2
+peer = 198.18.0.4:65515 name=rs1 passive port=1179
+hold_time = 90
+prepend = 2
+med = 7
+community = 65001:1, graceful-shutdown
+large_community = 65001:1:2
+)",
+                         "nva.ini");
+  const bgp::SpeakerConfig s = speaker_config(c.bgp);
+  EXPECT_TRUE(bgp::validate(s).empty());
+  EXPECT_EQ(s.local_as, 65001u);
+  EXPECT_EQ(s.router_id, (bgp::Ipv4Address{198, 18, 0, 2}));
+  ASSERT_EQ(s.peers.size(), 1u);
+  EXPECT_EQ(s.peers[0].name, "rs1");
+  EXPECT_EQ(s.peers[0].address, (bgp::Ipv4Address{198, 18, 0, 4}));
+  EXPECT_EQ(s.peers[0].port, 1179);
+  EXPECT_TRUE(s.peers[0].passive);
+  EXPECT_EQ(s.peers[0].hold_time, 90);
+  EXPECT_EQ(s.peers[0].source, (bgp::Ipv4Address{198, 18, 0, 2}));
+  EXPECT_EQ(s.peers[0].max_prefixes_in, bgp::kDefaultMaxPrefixesIn);
+  EXPECT_EQ(s.peers[0].ttl, bgp::kDefaultMultihopTtl);
+  const bgp::RouteAttributes a = route_attributes(c.bgp);
+  EXPECT_EQ(a.prepend, 2u);
+  EXPECT_EQ(a.med, 7u);
+  EXPECT_EQ(a.communities,
+            (std::vector<bgp::Community>{bgp::Community::of(65001, 1),
+                                         bgp::well_known_community::kGracefulShutdown}));
+  EXPECT_EQ(a.large_communities, (std::vector<bgp::LargeCommunity>{{65001, 1, 2}}));
+  // A service's probe target: probe_port, else the backend's port, else the
+  // service's.
+  const lb::Service& web = c.services[1];
+  EXPECT_EQ(probe_target(web, web.backends[0], c.service_health[1].probe).port, 8080);
+  EXPECT_EQ(probe_target(web, web.backends[1], c.service_health[1].probe).port, 80);
+  ProbeSettings on_port = c.service_health[1].probe;
+  on_port.port = 8081;
+  EXPECT_EQ(probe_target(web, web.backends[0], on_port).port, 8081);
+}
+
+// The speaker's own validate() runs in parse(): --check-config, the start
+// and a reload refuse what the speaker would, with the file named (it ran
+// after loading, in main.cc and in the daemon's reload, before).
+TEST(Config, SpeakerValidatesTheSessions) {
+  const std::string bgp = "[bgp]\nlocal_as = 65001\nrouter_id = 198.18.0.2\n";
+  EXPECT_EQ(
+      error_of(bgp +
+               "peer = 198.18.0.4:65515 name=rs\npeer = 198.18.0.5:65515 name=rs\n"),
+      "nva.ini: bgp: peer rs: name given twice;");
+  EXPECT_EQ(error_of(bgp + "peer = 0.0.0.0:65515\n"),
+            "nva.ini: bgp: peer 0.0.0.0: address must not be 0.0.0.0;");
+}
+
 TEST(Config, RssPrecalcIsAutoUnlessTurnedOff) {
   EXPECT_EQ(parse(kGood, "nva.ini", {}).dataplane.rss_precalc, RssPrecalc::kAuto);
   EXPECT_EQ(parse(kGood, "nva.ini", {"dataplane.rss_precalc=off"}).dataplane.rss_precalc,
