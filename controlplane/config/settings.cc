@@ -352,27 +352,42 @@ const typename In::Target& defaults() {
   return kDefaults;
 }
 
-// A key whose value `c` reads into `field(target)`; `field` is a generic
-// lambda giving the member of a (const or not) target.
-template <class In, class F, class T>
-Setting make(std::string section, std::string key, Apply apply, F field, Codec<T> c,
-             std::string doc) {
+// The columns every row has.
+Setting columns(std::string section, std::string key, Apply apply, std::string type,
+                std::string range, std::string doc) {
   Setting s;
   s.section = std::move(section);
   s.key = std::move(key);
-  s.type = c.type;
-  s.default_text = c.show(field(defaults<In>()));
-  s.range = c.range;
+  s.type = std::move(type);
+  s.range = std::move(range);
   s.apply = apply;
   s.doc = std::move(doc);
-  s.set = [field, read = c.read](Draft& d, const Value& v) {
-    field(In::of(d)) = read(v);
-  };
+  return s;
+}
+
+// A row of the configuration compares `field` of two (a reload applies
+// every service key: they need none).
+template <class In, class F>
+void compare_by(Setting& s, F field) {
   if constexpr (std::is_same_v<In, InConfig>) {
     s.differs = [field](const Config& a, const Config& b) {
       return !(field(a) == field(b));
     };
   }
+}
+
+// A key whose value `c` reads into `field(target)`; `field` is a generic
+// lambda giving the member of a (const or not) target.
+template <class In, class F, class T>
+Setting make(std::string section, std::string key, Apply apply, F field, Codec<T> c,
+             std::string doc) {
+  Setting s =
+      columns(std::move(section), std::move(key), apply, c.type, c.range, std::move(doc));
+  s.default_text = c.show(field(defaults<In>()));
+  s.set = [field, read = c.read](Draft& d, const Value& v) {
+    field(In::of(d)) = read(v);
+  };
+  compare_by<In>(s, field);
   return s;
 }
 
@@ -380,22 +395,13 @@ Setting make(std::string section, std::string key, Apply apply, F field, Codec<T
 template <class In, class F, class T>
 Setting repeated(std::string section, std::string key, Apply apply, F field, Codec<T> c,
                  std::string doc) {
-  Setting s;
-  s.section = std::move(section);
-  s.key = std::move(key);
-  s.type = c.type + ", repeatable";
-  s.range = c.range;
-  s.apply = apply;
-  s.doc = std::move(doc);
+  Setting s = columns(std::move(section), std::move(key), apply, c.type + ", repeatable",
+                      c.range, std::move(doc));
   s.repeatable = true;
   s.set = [field, read = c.read](Draft& d, const Value& v) {
     field(In::of(d)).push_back(read(v));
   };
-  if constexpr (std::is_same_v<In, InConfig>) {
-    s.differs = [field](const Config& a, const Config& b) {
-      return !(field(a) == field(b));
-    };
-  }
+  compare_by<In>(s, field);
   return s;
 }
 
@@ -460,15 +466,13 @@ std::vector<Setting> build() {
       "gateway_mac", [](auto& c) -> auto& { return c.dataplane.gateway_mac; },
       optional(mac(), "learned"),
       "next hop for everything sent; unset: by ARP if `dataplane.gateway` is set, else "
-      "the "
-      "source MAC of the first packet received (in an Azure VNet every packet comes from "
-      "the gateway)");
+      "the source MAC of the first packet received (in an Azure VNet every packet comes "
+      "from the gateway)");
   dp(
       "gateway", [](auto& c) -> auto& { return c.dataplane.gateway_ip; },
       optional(ipv4(), ""),
       "the gateway's address: its MAC is then asked for by ARP once a second until "
-      "known, "
-      "and taken from its ARP packets");
+      "known, and taken from its ARP packets");
   dp(
       "address", [](auto& c) -> auto& { return c.dataplane.local_ip; },
       optional(ipv4(), ""), "our address on the port (the ARP requests' source)");
@@ -481,9 +485,8 @@ std::vector<Setting> build() {
       "seed", [](auto& c) -> auto& { return c.dataplane.seed; },
       number<std::uint64_t>(0, ~0ull),
       "Maglev seed: the same on every NVA of a service (which worker owns a flow is "
-      "decided "
-      "by a secret per-process key instead, so nobody outside can aim packets at one "
-      "worker)");
+      "decided by a secret per-process key instead, so nobody outside can aim packets at "
+      "one worker)");
   dp(
       "maglev_table_size", [](auto& c) -> auto& { return c.dataplane.maglev_table_size; },
       checked<std::uint32_t>(number<std::uint32_t>(2, 1u << 26), "prime, 2..67108864",
@@ -505,14 +508,10 @@ std::vector<Setting> build() {
       "mbufs", [](auto& c) -> auto& { return c.dataplane.mbufs; },
       auto_or(number<std::uint32_t>(1023, 1u << 24)),
       "packet buffers. `auto`: what the ports' descriptors, the lcore caches, the "
-      "workers' "
-      "bursts, full handoff rings, held fragments (512 per worker) and the SYN proxy's "
-      "held "
-      "segments (64 per worker) can hold at once, plus a quarter, at least 16383 (logged "
-      "at "
-      "start: `packet buffers: N for RX descriptors ... = M`); a number below that sum "
-      "is "
-      "refused with the sum spelled out");
+      "workers' bursts, full handoff rings, held fragments (512 per worker) and the SYN "
+      "proxy's held segments (64 per worker) can hold at once, plus a quarter, at least "
+      "16383 (logged at start: `packet buffers: N for RX descriptors ... = M`); a number "
+      "below that sum is refused with the sum spelled out");
   dp(
       "snat_port_min", [](auto& c) -> auto& { return c.dataplane.snat_port_min; },
       number<std::uint16_t>(1, 65535),
@@ -520,20 +519,17 @@ std::vector<Setting> build() {
   dp(
       "tcp_pickup", [](auto& c) -> auto& { return c.dataplane.tcp_pickup; }, boolean(),
       "`dnat` services accept mid-stream TCP for unknown flows (embryonic until the "
-      "backend "
-      "answers)");
+      "backend answers)");
   dp(
       "syn_proxy", [](auto& c) -> auto& { return c.dataplane.syn_proxy; },
       one_of<nat::SynProxyMode>({{"auto", nat::SynProxyMode::kAuto},
                                  {"on", nat::SynProxyMode::kOn},
                                  {"off", nat::SynProxyMode::kOff}}),
       "SYN cookies: the NVA answers a SYN itself and opens the backend connection when "
-      "the "
-      "client's ACK returns a valid cookie, so a SYN flood creates no state. `auto`: "
-      "while "
-      "a worker is under pressure (a quarter of its table embryonic, or a connection "
-      "evicted or a SNAT pair out of ports in the last second); `on`: always; `off`: "
-      "never. Proxied connections have no window scaling, SACK or timestamps. See "
+      "the client's ACK returns a valid cookie, so a SYN flood creates no state. `auto`: "
+      "while a worker is under pressure (a quarter of its table embryonic, or a "
+      "connection evicted or a SNAT pair out of ports in the last second); `on`: always; "
+      "`off`: never. Proxied connections have no window scaling, SACK or timestamps. See "
       "`docs/DESIGN.md`");
   dp(
       "answer_vip_ping", [](auto& c) -> auto& { return c.dataplane.answer_vip_ping; },
@@ -551,8 +547,7 @@ std::vector<Setting> build() {
       "rss_precalc", [](auto& c) -> auto& { return c.dataplane.rss_precalc; },
       one_of<RssPrecalc>({{"auto", RssPrecalc::kAuto}, {"off", RssPrecalc::kOff}}),
       "`auto`: where every port's RSS key and redirection table are known, SNAT ports "
-      "are "
-      "chosen so replies land on the creating worker's queue (no handoff for "
+      "are chosen so replies land on the creating worker's queue (no handoff for "
       "`dnat+snat`); `off`: software handoff. See `docs/STEERING.md`");
   dp(
       "rss_flow", [](auto& c) -> auto& { return c.dataplane.rss_flow; },
@@ -599,8 +594,8 @@ std::vector<Setting> build() {
     Setting snat = service(
         "snat", [](auto& s) -> auto& { return s.service.snat_addrs; },
         list_of(ipv4(), "IPv4 addresses"),
-        "SNAT addresses, comma-separated (`dnat+snat`); none may be a VIP "
-        "of any service (a forwarding loop)");
+        "SNAT addresses, comma-separated (`dnat+snat`); none may be a VIP of any service "
+        "(a forwarding loop)");
     snat.range = "comma-separated";
     snat.set = [set = std::move(snat.set)](Draft& d, const Value& v) {
       set(d, v);
@@ -614,8 +609,7 @@ std::vector<Setting> build() {
         std::string(kServiceSection), "backend", kReload,
         [](auto& s) -> auto& { return s.service.backends; },
         Codec<lb::Backend>{"backend",
-                           "`ADDR[:PORT] [weight=N]`: port 1..65535, weight "
-                           "0..1048576",
+                           "`ADDR[:PORT] [weight=N]`: port 1..65535, weight 0..1048576",
                            to_backend, nullptr},
         "a backend; no port: the client's destination port; its address may not be a VIP "
         "of any service (a forwarding loop)");
@@ -628,8 +622,7 @@ std::vector<Setting> build() {
   t.push_back(service(
       "probe", [](auto& s) -> auto& { return s.probe; },
       optional(probe_kind(), "`health.probe`"),
-      "the service's own probe (a UDP service needs `probe_port` or "
-      "`probe = none`)"));
+      "the service's own probe (a UDP service needs `probe_port` or `probe = none`)"));
   t.push_back(service(
       "probe_port", [](auto& s) -> auto& { return s.probe_port; },
       optional(number<std::uint16_t>(1, 65535), "the backend's"),
@@ -730,13 +723,13 @@ std::vector<Setting> build() {
       one_of<DrainConfig::Mode>(
           {{"withdraw", DrainConfig::Mode::kWithdraw},
            {"graceful-shutdown", DrainConfig::Mode::kGracefulShutdown}}),
-      "on SIGTERM: `withdraw` the VIPs, or `graceful-shutdown`: announce them "
-      "with community 65535:0 (RFC 8326)"));
+      "on SIGTERM: `withdraw` the VIPs, or `graceful-shutdown`: announce them with "
+      "community 65535:0 (RFC 8326)"));
   t.push_back(row(
       "drain", "time_ms", kReload, [](auto& c) -> auto& { return c.drain.time_ms; },
       number<std::uint32_t>(0, 3'600'000),
-      "then keep forwarding until no connection is active or this long, then "
-      "Cease and exit"));
+      "then keep forwarding until no connection is active or this long, then Cease and "
+      "exit"));
 
   // [bgp]: the sessions need a restart; the route attributes are reloaded.
   const auto bgp_row = [&](std::string key, Apply apply, auto field, auto codec,
@@ -758,8 +751,7 @@ std::vector<Setting> build() {
       "bgp", "peer", kRestart, [](auto& c) -> auto& { return c.bgp.peers; },
       Codec<BgpPeerConfig>{
           "peer",
-          "`ADDR:AS [name=N] [port=P] [passive]`: AS 1..4294967295, port "
-          "1..65535",
+          "`ADDR:AS [name=N] [port=P] [passive]`: AS 1..4294967295, port 1..65535",
           to_peer, nullptr},
       "a peer, one line each (both Route Server instances); at least one with BGP"));
   bgp_row(
@@ -786,8 +778,7 @@ std::vector<Setting> build() {
       number<std::uint32_t>(1, 1'000'000),
       "received prefixes per peer and address family (counted, never stored); one more "
       "resets the session with Cease / Maximum Number of Prefixes Reached (RFC 4486) and "
-      "it "
-      "retries after the back-off; see `docs/BGP.md`");
+      "it retries after the back-off; see `docs/BGP.md`");
   bgp_row(
       "prepend", kReload, [](auto& c) -> auto& { return c.bgp.prepend; },
       number<unsigned>(0, bgp::kMaxPrepend), "AS-path prepends on every announced VIP");
@@ -799,8 +790,7 @@ std::vector<Setting> build() {
       "community", kReload, [](auto& c) -> auto& { return c.bgp.communities; },
       list_of(community(), "communities"),
       "communities on every announced VIP, comma-separated, read as `nva-bgp "
-      "--community` "
-      "reads them");
+      "--community` reads them");
   bgp_row(
       "large_community", kReload,
       [](auto& c) -> auto& { return c.bgp.large_communities; },
@@ -831,8 +821,8 @@ std::string settings_markdown() {
     return s.empty() ? " |" : " " + s + " |";
   };
   std::string out =
-      "| key | type | default | range | takes effect | meaning |\n"
-      "| --- | --- | --- | --- | --- | --- |\n";
+      "| key | type | default | range | takes effect | meaning |\n| --- | --- | --- | "
+      "--- | --- | --- |\n";
   for (const Setting& s : settings()) {
     out += "|" + cell("`" + s.name() + "`") + cell(s.type) + cell(s.default_text) +
            cell(s.range) + cell(s.apply == Apply::kReload ? "on reload" : "on restart") +
