@@ -20,21 +20,9 @@ class io_context;
 
 namespace nva::bgp {
 class Speaker;
-struct SpeakerConfig;
 }  // namespace nva::bgp
 
 namespace nva {
-
-// The speaker's configuration from [bgp] (sessions only: the route
-// attributes travel with each route, see route_attributes()); throws
-// config::ConfigError with the speaker's own validation messages.
-bgp::SpeakerConfig speaker_config(const config::BgpConfig& b);
-
-// Throws config::ConfigError if the speaker would refuse `b`.
-void check_bgp(const config::BgpConfig& b);
-
-// A VIP's route attributes from [bgp] (prepend, MED, communities).
-bgp::RouteAttributes route_attributes(const config::BgpConfig& b);
 
 // Where a VIP's route goes (the Advertiser; a fake in tests).
 class RouteSink {
@@ -48,7 +36,8 @@ class RouteSink {
 
 class Advertiser : public RouteSink {
  public:
-  // Starts the speaker (listener and sessions); nothing is announced yet.
+  // Starts the speaker (listener and sessions; config::speaker_config(),
+  // which config::parse() has validated); nothing is announced yet.
   // Throws std::runtime_error when the listener cannot be opened.
   Advertiser(boost::asio::io_context& io, const config::BgpConfig& cfg);
   ~Advertiser() override;

@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/advertiser.h"
 #include "controlplane/config/config.h"
 #include "controlplane/daemon/daemon.h"
 #include "controlplane/logger.h"
@@ -87,6 +86,7 @@ int main(int argc, char** argv) {
       "set", po::value<std::vector<std::string>>()->composing(),
       "override a configuration value: --set section.key=value (repeatable)")(
       "check-config", "validate the configuration and exit")(
+      "help-config", "print every configuration setting as a Markdown table and exit")(
       "replay", po::value<std::string>(),
       "replay a capture through the workers (pcap in)")(
       "replay-out", po::value<std::string>(),
@@ -104,6 +104,10 @@ int main(int argc, char** argv) {
     std::cout << "usage: anycast-nva --config FILE [--check-config | --replay IN.pcap "
                  "--replay-out OUT.pcap [--json]]\n"
               << opts;
+    return 0;
+  }
+  if (vm.count("help-config")) {
+    std::cout << nva::config::settings_markdown();
     return 0;
   }
   if (vm.count("version")) {
@@ -126,14 +130,6 @@ int main(int argc, char** argv) {
   } catch (const nva::config::ConfigError& e) {
     std::cerr << "anycast-nva: " << e.what() << "\n";
     return 2;
-  }
-  if (cfg.bgp.enabled) {
-    try {
-      nva::check_bgp(cfg.bgp);
-    } catch (const nva::config::ConfigError& e) {
-      std::cerr << "anycast-nva: " << cfg.source << ": " << e.what() << "\n";
-      return 2;
-    }
   }
   if (vm.count("check-config")) {
     std::cout << "config OK: " << nva::config::summary(cfg) << "\n";

@@ -57,7 +57,13 @@ PathAttributes export_attributes(const RouteAttributes& route, const ExportPolic
                                  const ExportContext& ctx);
 
 // Text forms used on command lines and in events: "65001:100",
-// "graceful-shutdown", "no-advertise", "no-export"; "65001:1:2".
+// "graceful-shutdown", "no-advertise", "no-export"; "65001:1:2". The one
+// parser of a community: nva-bgp's --community and anycast-nva's
+// bgp.community both read through it. A well-known name is only another
+// spelling of a value in the reserved range (RFC 1997; IANA's BGP Well-known
+// Communities: GRACEFUL_SHUTDOWN 0xFFFF0000 by RFC 8326), which the number
+// gives as well; and an operator's outbound policy tagging a session's routes
+// with GRACEFUL_SHUTDOWN is RFC 8326's own procedure, so neither refuses it.
 std::optional<Community> parse_community(std::string_view text);
 std::optional<LargeCommunity> parse_large_community(std::string_view text);
 std::string to_string(Community c);

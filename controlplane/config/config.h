@@ -1,6 +1,7 @@
-// anycast-nva's configuration: plain structs with named defaults, loaded
-// from an INI file (Boost.Program_options) plus command-line overrides,
-// validated once, separately from applying it.
+// anycast-nva's configuration: plain structs with named defaults (the
+// modules' own where a module has one), loaded from an INI file
+// (Boost.Program_options' reader) plus command-line overrides by the table
+// of settings (settings.h), validated once, separately from applying it.
 //
 // Errors name the place and the option:
 //   nva.ini:12: service.web.vip: not an IPv4 address: '198.19.0.300'
@@ -13,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "controlplane/bgp/speaker.h"
+#include "controlplane/health/decision.h"
 #include "controlplane/health/prober.h"
 #include "dataplane/conntrack/state.h"
 #include "dataplane/lb/maglev.h"
@@ -34,17 +37,18 @@ struct BgpPeerConfig {
   std::string name;  // default: the address
   std::uint32_t addr = 0;
   std::uint32_t as = 0;
-  std::uint16_t port = 179;
+  std::uint16_t port = bgp::kPort;
   bool passive = false;
   bool operator==(const BgpPeerConfig&) const = default;
 };
 
 struct BgpConfig {
-  static constexpr std::uint16_t kDefaultHoldTime = 180;  // Route Server: 60/180 s
-  // hold_time: at least 3 s, 0 refused (bgp::check_hold_time).
-  static constexpr std::uint8_t kDefaultTtl = 255;  // eBGP multihop
-  // bgp::kDefaultMaxPrefixesIn (advertiser.cc checks they agree).
-  static constexpr std::uint32_t kDefaultMaxPrefixesIn = 20000;
+  // The speaker's defaults. hold_time: at least 3 s, 0 refused
+  // (bgp::check_hold_time).
+  static constexpr std::uint16_t kDefaultHoldTime = bgp::kDefaultHoldTime;
+  static constexpr std::uint8_t kDefaultTtl = bgp::kDefaultMultihopTtl;
+  static constexpr std::uint32_t kDefaultMaxPrefixesIn =
+      static_cast<std::uint32_t>(bgp::kDefaultMaxPrefixesIn);
 
   bool enabled = false;  // any [bgp] key given
   std::uint32_t local_as = 0;
@@ -54,7 +58,7 @@ struct BgpConfig {
   std::uint8_t ttl = kDefaultTtl;
   std::optional<std::uint8_t> gtsm_hops;
   bool listen = true;
-  std::uint16_t listen_port = 179;
+  std::uint16_t listen_port = bgp::kPort;
   std::vector<BgpPeerConfig> peers;
   // Received prefixes per peer and address family; one more resets the
   // session (Cease / Maximum Number of Prefixes Reached, RFC 4486).
@@ -68,16 +72,17 @@ struct BgpConfig {
 };
 
 // How a service's backends are probed (the [health] defaults, overridden
-// per service).
+// per service); the prober's defaults.
 struct ProbeSettings {
-  enum class Kind : std::uint8_t { kNone, kTcp, kHttp };
-  Kind kind = Kind::kTcp;
-  std::uint32_t interval_ms = 300;
-  std::uint32_t timeout_ms = 250;
-  std::uint32_t rise = 2;
-  std::uint32_t fall = 3;
-  std::string http_path = "/";
-  std::uint32_t http_status = 200;
+  using Kind = health::ProbeKind;
+  Kind kind = health::ProbeConfig{}.kind;
+  std::uint32_t interval_ms =
+      static_cast<std::uint32_t>(health::kDefaultInterval.count());
+  std::uint32_t timeout_ms = static_cast<std::uint32_t>(health::kDefaultTimeout.count());
+  std::uint32_t rise = health::kDefaultRise;
+  std::uint32_t fall = health::kDefaultFall;
+  std::string http_path = health::ProbeConfig{}.http_path;
+  std::uint32_t http_status = health::kDefaultHttpStatus;
   std::optional<std::uint16_t> port;  // probe this port, not the backend's
   bool operator==(const ProbeSettings&) const = default;
 };
@@ -98,14 +103,18 @@ struct HealthConfig {
   std::optional<std::uint32_t> deprefer_med;
   // Hysteresis: after going down, a VIP comes back only once it has been
   // healthy this long.
-  std::uint32_t hold_down_ms = 1000;
+  std::uint32_t hold_down_ms =
+      static_cast<std::uint32_t>(health::DecisionConfig{}.hold_down.count());
   // Damping (RFC 2439 style): every fall adds 1000 to a penalty that halves
   // every half-life; above `suppress` the VIP stays down until the penalty
-  // decays below `reuse`.
-  bool damping = true;
-  std::uint32_t damping_half_life_ms = 15000;
-  std::uint32_t damping_suppress = 3000;
-  std::uint32_t damping_reuse = 750;
+  // decays below `reuse`. The decision's defaults.
+  bool damping = health::DecisionConfig{}.damping;
+  std::uint32_t damping_half_life_ms =
+      static_cast<std::uint32_t>(health::DecisionConfig{}.half_life.count());
+  std::uint32_t damping_suppress =
+      static_cast<std::uint32_t>(health::DecisionConfig{}.suppress);
+  std::uint32_t damping_reuse =
+      static_cast<std::uint32_t>(health::DecisionConfig{}.reuse);
   lb::DeadBackendPolicy dead_backend_connections = lb::DeadBackendPolicy::kKeep;
 };
 
@@ -148,12 +157,36 @@ Config load(const std::string& path, const std::vector<std::string>& overrides =
 Config parse(const std::string& text, const std::string& name,
              const std::vector<std::string>& overrides = {});
 
-// What the prober is given for `p` (probes leave from `source`); parse()
-// refuses a service whose probe health::validate() would refuse.
+// ---- The configuration as each module takes it (modules.cc): the one
+// place where configuration types become module types. parse() refuses
+// what the module's own validate() would refuse of them.
+
+// What the prober is given for `p` (probes leave from `source`).
 health::ProbeConfig probe_config(const ProbeSettings& p,
                                  std::optional<std::uint32_t> source);
+// The address and port a backend of `s` is probed on under `p`.
+health::Target probe_target(const lb::Service& s, const lb::Backend& b,
+                            const ProbeSettings& p);
+// The advertisement decision's settings from [health].
+health::DecisionConfig decision_config(const HealthConfig& h);
+// A host-order IPv4 address as the speaker takes it.
+bgp::Ipv4Address bgp_address(std::uint32_t a);
+// The speaker's sessions from [bgp] (the route attributes travel with each
+// route: route_attributes()).
+bgp::SpeakerConfig speaker_config(const BgpConfig& b);
+// A VIP's route attributes from [bgp] (prepend, MED, communities).
+bgp::RouteAttributes route_attributes(const BgpConfig& b);
 
 // A one-paragraph summary for --check-config.
 std::string summary(const Config& c);
+
+// The settings that differ between `running` and `next` and that a reload
+// cannot apply ("dataplane.workers", in the table's order); empty if none.
+std::vector<std::string> settings_needing_restart(const Config& running,
+                                                  const Config& next);
+
+// The table of settings in Markdown (`anycast-nva --help-config`; the
+// README's configuration table).
+std::string settings_markdown();
 
 }  // namespace nva::config

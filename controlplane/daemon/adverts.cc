@@ -10,27 +10,14 @@
 
 namespace nva {
 
-using std::chrono::milliseconds;
-
-health::DecisionConfig decision_config(const config::HealthConfig& h) {
-  health::DecisionConfig d;
-  d.deprefer = h.action == config::UnhealthyAction::kDeprefer;
-  d.hold_down = milliseconds(h.hold_down_ms);
-  d.damping = h.damping;
-  d.half_life = milliseconds(h.damping_half_life_ms);
-  d.suppress = h.damping_suppress;
-  d.reuse = h.damping_reuse;
-  return d;
-}
-
 void VipAdverts::configure(const std::vector<std::uint32_t>& vips,
                            const config::Config& c, bool reload) {
-  const bgp::RouteAttributes attrs = route_attributes(c.bgp);
+  const bgp::RouteAttributes attrs = config::route_attributes(c.bgp);
   attrs_changed_ = reload && !(attrs == attrs_);
   attrs_ = attrs;
   deprefer_prepend_ = c.health.deprefer_prepend;
   deprefer_med_ = c.health.deprefer_med;
-  const health::DecisionConfig d = decision_config(c.health);
+  const health::DecisionConfig d = config::decision_config(c.health);
   const std::set<std::uint32_t> now(vips.begin(), vips.end());
   for (auto it = vips_.begin(); it != vips_.end();) {
     if (now.count(it->first) == 0) {

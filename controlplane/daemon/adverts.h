@@ -21,9 +21,6 @@ namespace nva {
 class Backends;
 class RouteSink;
 
-// The decision's settings from [health].
-health::DecisionConfig decision_config(const config::HealthConfig& h);
-
 class VipAdverts {
  public:
   using Log = std::function<void(std::string line)>;

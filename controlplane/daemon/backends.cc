@@ -7,11 +7,6 @@
 
 namespace nva {
 
-health::Target probe_target(const lb::Service& s, const lb::Backend& b,
-                            const config::ProbeSettings& p) {
-  return {b.addr, p.port ? *p.port : (b.port != 0 ? b.port : s.port)};
-}
-
 Backends::Backends(boost::asio::io_context& io, Guard guard, Log log)
     : guard_(std::move(guard)),
       log_(std::move(log)),
@@ -30,7 +25,7 @@ Backends::Plan Backends::plan(const config::Config& c) {
       const config::ProbeSettings& ps = c.service_health[i].probe;
       for (std::size_t j = 0; j < s.backends.size(); ++j) {
         lb::Backend& b = out.services[i].backends[j];
-        const health::Target t = probe_target(s, b, ps);
+        const health::Target t = config::probe_target(s, b, ps);
         Probe p{i, j, 0,
                 ProbeKey{s.name, b.addr, b.port, t,
                          config::probe_config(ps, c.health.source)},

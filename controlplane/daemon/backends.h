@@ -36,10 +36,6 @@ struct ProbeKey {
   auto operator<=>(const ProbeKey&) const = default;
 };
 
-// The address and port a backend of `s` is probed on under `p`.
-health::Target probe_target(const lb::Service& s, const lb::Backend& b,
-                            const config::ProbeSettings& p);
-
 class Backends {
  public:
   // Runs a probe result handler; the daemon's guard (a throw is logged and

@@ -50,24 +50,6 @@ void log(std::string line, std::string_view key = {}) {
   logging::line(key, std::move(line));
 }
 
-// What a reload cannot change without a restart; empty if nothing.
-std::string restart_needed(const config::Config& a, const config::Config& b) {
-  if (a.eal_args != b.eal_args) return "eal.args";
-  if (!(a.dataplane == b.dataplane)) return "[dataplane]";
-  if (a.timeouts.ms != b.timeouts.ms) return "[timeouts]";
-  auto sessions = [](config::BgpConfig c) {
-    c.prepend = 0;
-    c.med.reset();
-    c.communities.clear();
-    c.large_communities.clear();
-    return c;
-  };
-  if (!(sessions(a.bgp) == sessions(b.bgp))) {
-    return "[bgp] sessions (AS, router id, source, peers, timers, max_prefixes_in)";
-  }
-  return "";
-}
-
 }  // namespace
 
 struct Daemon::Impl {
@@ -251,7 +233,6 @@ void Daemon::Impl::reload() {
     // The same validation as --check-config and start (config::load calls
     // each setting's own validator: the prober's, the speaker's).
     next = config::load(path, overrides);
-    if (next.bgp.enabled) check_bgp(next.bgp);
   } catch (const config::ConfigError& e) {
     log(std::string("reload: ") + e.what() + ": keeping the running configuration");
     return;
@@ -260,10 +241,13 @@ void Daemon::Impl::reload() {
         ": keeping the running configuration");
     return;
   }
-  if (const std::string why = restart_needed(cfg, next); !why.empty()) {
-    log("reload: " + why +
-        " changed, which needs a restart: keeping the running "
-        "configuration");
+  // The settings table's restart column (config/settings.cc).
+  if (const auto changed = config::settings_needing_restart(cfg, next);
+      !changed.empty()) {
+    std::string names;
+    for (const std::string& n : changed) names += (names.empty() ? "" : ", ") + n;
+    log("reload: " + names +
+        " changed, which needs a restart: keeping the running configuration");
     return;
   }
   // Everything that can fail happens before anything running changes.

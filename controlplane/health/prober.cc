@@ -115,8 +115,10 @@ std::vector<std::string> validate(const ProbeConfig& c) {
   if (c.fall < 1) errors.push_back("fall must be >= 1");
   if (const auto why = check_http_path(c.http_path))
     errors.push_back("http path " + *why);
-  if (c.http_status < 100 || c.http_status > 599)
-    errors.push_back("http status must be in 100..599");
+  if (c.http_status < kMinHttpStatus || c.http_status > kMaxHttpStatus) {
+    errors.push_back("http status must be in " + std::to_string(kMinHttpStatus) + ".." +
+                     std::to_string(kMaxHttpStatus));
+  }
   return errors;
 }
 

@@ -29,6 +29,8 @@ inline constexpr std::chrono::milliseconds kDefaultTimeout{250};
 inline constexpr unsigned kDefaultRise = 2;
 inline constexpr unsigned kDefaultFall = 3;
 inline constexpr unsigned kDefaultHttpStatus = 200;
+inline constexpr unsigned kMinHttpStatus = 100;  // validate() refuses others
+inline constexpr unsigned kMaxHttpStatus = 599;
 // The HTTP status line must end (LF) within this many bytes of the response.
 inline constexpr std::size_t kMaxStatusLine = 4096;
 // http_path longer than this is rejected by validate().
@@ -60,7 +62,7 @@ std::optional<std::string> check_http_path(std::string_view path);
 
 // Every problem of the configuration, as messages; empty when it is valid:
 // interval > 0, 0 < timeout <= interval, rise and fall >= 1,
-// check_http_path(http_path), http_status in 100..599.
+// check_http_path(http_path), http_status in kMinHttpStatus..kMaxHttpStatus.
 std::vector<std::string> validate(const ProbeConfig& c);
 
 struct Target {

@@ -2,9 +2,13 @@
 // "file:line: option: reason"; command-line overrides; cross-field checks.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <set>
 #include <string>
 
+#include "controlplane/bgp/policy.h"
 #include "controlplane/config/config.h"
+#include "controlplane/config/settings.h"
 
 namespace nva::config {
 namespace {
@@ -235,6 +239,57 @@ TEST(Config, BgpErrors) {
             "nva.ini:2: bgp.peer: unknown peer attribute 'shy'");
 }
 
+// Issue 16: bgp.community and nva-bgp's --community are read by one parser,
+// bgp::parse_community: the well-known names are accepted by both (they are
+// values the number form gives too: 65535:0 is GRACEFUL_SHUTDOWN), and what
+// one refuses the other refuses. The same for large communities.
+TEST(Config, CommunitiesAreReadByTheSpeakersParser) {
+  const std::string bgp =
+      "[bgp]\nlocal_as = 65001\nrouter_id = 198.18.0.2\npeer = 198.18.0.4:65515\n";
+  const Config c = parse(bgp +
+                             "community = graceful-shutdown, no-export, 65001:7, "
+                             "no-advertise, 65535:0\n",
+                         "nva.ini");
+  EXPECT_EQ(
+      c.bgp.communities,
+      (std::vector<std::uint32_t>{
+          bgp::well_known_community::kGracefulShutdown.value,
+          bgp::well_known_community::kNoExport.value, bgp::Community::of(65001, 7).value,
+          bgp::well_known_community::kNoAdvertise.value, 0xFFFF0000u}));
+  for (const std::string item :
+       {"65001:100", "0:0", "65535:65535", "graceful-shutdown", "no-export",
+        "no-advertise", "65536:1", "1:65536", "1:2:3", "65001", ":1", "1:", "x", "-1:2",
+        "+1:2", "GRACEFUL-SHUTDOWN", "no_export"}) {
+    const std::string error = error_of(bgp + "community = " + item + "\n");
+    const auto parsed = bgp::parse_community(item);
+    EXPECT_EQ(error == "(no error)", parsed.has_value()) << item << ": " << error;
+    if (parsed) {
+      EXPECT_EQ(parse(bgp + "community = " + item + "\n", "nva.ini").bgp.communities,
+                (std::vector<std::uint32_t>{parsed->value}))
+          << item;
+    } else {
+      EXPECT_EQ(error, "nva.ini:5: bgp.community: '" + item + "' is not AS:VALUE");
+    }
+  }
+  for (const std::string item : {"65001:1:2", "0:0:0", "4294967295:4294967295:4294967295",
+                                 "4294967296:1:2", "1:2", "1:2:3:4", "a:b:c", "1::2"}) {
+    const std::string error = error_of(bgp + "large_community = " + item + "\n");
+    const auto parsed = bgp::parse_large_community(item);
+    EXPECT_EQ(error == "(no error)", parsed.has_value()) << item << ": " << error;
+    if (parsed) {
+      const Config l = parse(bgp + "large_community = " + item + "\n", "nva.ini");
+      ASSERT_EQ(l.bgp.large_communities.size(), 1u);
+      EXPECT_EQ(
+          l.bgp.large_communities[0],
+          (std::array<std::uint32_t, 3>{parsed->global_administrator,
+                                        parsed->local_data_1, parsed->local_data_2}));
+    } else {
+      EXPECT_EQ(error, "nva.ini:5: bgp.large_community: '" + item +
+                           "' is not GLOBAL:DATA1:DATA2");
+    }
+  }
+}
+
 // Issue 12, finding 10: an address that is a VIP as a SNAT source or a
 // backend is a forwarding loop; the error names the line and key that give it.
 TEST(Config, SnatOrBackendAddressThatIsAVipIsRefused) {
@@ -404,6 +459,219 @@ TEST(Config, CommandLineOverridesTheFile) {
             "command line: dataplane.workers: 100 is out of range 1..64");
   EXPECT_EQ(error_of(kGood, {"workers"}),
             "command line: --set workers: expected section.key=value");
+}
+
+// Issue 16: one lexer, Boost.Program_options' INI reader, counting its own
+// lines. The old second lexer (index_lines) read "[ dataplane ]" as
+// "dataplane" while Boost read " dataplane ", and the error said line 0.
+TEST(Config, LinesComeFromBoostsOwnReader) {
+  EXPECT_EQ(error_of("# c\n[ dataplane ]\nworkers = 1\n"),
+            "nva.ini:3:  dataplane .workers: unknown option");
+  EXPECT_EQ(error_of("[]\nworkers = 1\n"), "nva.ini:1: malformed section header '[]'");
+  EXPECT_EQ(error_of("[dataplane]\n\n = 5 # x\n"),
+            "nva.ini:3: expected 'key = value', '[section]' or a # comment, got '= 5'");
+  EXPECT_EQ(error_of("[service.web]\nvip = 198.19.0.1\n= 5\n"),
+            "nva.ini:3: expected 'key = value', '[section]' or a # comment, got '= 5'");
+  EXPECT_EQ(error_of("[service]\nvip = 198.19.0.1\n"),
+            "nva.ini:2: service.vip: expected [service.NAME] sections");
+  EXPECT_EQ(error_of("[service.web]\nvip = 198.19.0.1\nbakend = 198.18.2.1\n"),
+            "nva.ini:3: service.web.bakend: unknown option");
+  // CRLF line ends and comments after a value.
+  const Config c =
+      parse("[dataplane]\r\nworkers = 3 # three\r\n\r\n[timeouts]\r\nudp_ms = 5\r\n",
+            "nva.ini");
+  EXPECT_EQ(c.dataplane.workers, 3u);
+  EXPECT_EQ(c.timeouts.of(conntrack::TimeoutClass::kUdp), 5u);
+  // Overrides are read by the same reader, and checked against the same names.
+  EXPECT_EQ(error_of("", {"dataplane.wrokers=1"}),
+            "command line: dataplane.wrokers: unknown option");
+  EXPECT_EQ(error_of("", {"=5"}), "command line: --set =5: expected section.key=value");
+  EXPECT_EQ(error_of("", {"[dataplane]"}),
+            "command line: --set [dataplane]: expected section.key=value");
+  EXPECT_EQ(parse(kGood, "nva.ini", {" dataplane.workers =  4 "}).dataplane.workers, 4u);
+}
+
+// Every setting's refused value names its file, line and key, whatever line
+// it is on (the reader's count) and whatever the key's codec.
+TEST(Config, EverySettingsErrorNamesItsLine) {
+  std::size_t checked = 0;
+  for (const Setting& s : settings()) {
+    if (s.name() == "eal.args" || s.name() == "dataplane.ports") continue;  // any text
+    const bool service = s.section == kServiceSection;
+    const std::string section = service ? "service.web" : s.section;
+    const std::string text =
+        "# a comment\n\n[" + section + "]\n  # another\n" + s.key + " = !\n";
+    const std::string prefix = "nva.ini:5: " + section + "." + s.key + ": ";
+    EXPECT_EQ(error_of(text).rfind(prefix, 0), 0u) << error_of(text);
+    EXPECT_EQ(
+        error_of("", {section + "." + s.key + "=!"}).rfind("command line: " + section, 0),
+        0u)
+        << s.name();
+    ++checked;
+  }
+  EXPECT_EQ(checked + 2, settings().size());
+}
+
+// The table itself: one row per key, a restart row can compare two
+// configurations, one-line docs that fit a Markdown cell.
+TEST(Config, SettingsTableIsWellFormed) {
+  std::set<std::string> names;
+  for (const Setting& s : settings()) {
+    EXPECT_TRUE(names.insert(s.name()).second) << s.name();
+    EXPECT_FALSE(s.type.empty()) << s.name();
+    EXPECT_FALSE(s.doc.empty()) << s.name();
+    for (const std::string* text : {&s.type, &s.default_text, &s.range, &s.doc}) {
+      EXPECT_EQ(text->find_first_of("|\n"), std::string::npos)
+          << s.name() << ": " << *text;
+    }
+    EXPECT_TRUE(s.set) << s.name();
+    if (s.section == kServiceSection) {
+      EXPECT_EQ(s.apply, Apply::kReload) << s.name();
+    } else {
+      EXPECT_TRUE(s.differs) << s.name();
+    }
+  }
+  // Defaults come from the structs.
+  const auto default_of = [](const std::string& name) {
+    for (const Setting& s : settings()) {
+      if (s.name() == name) return s.default_text;
+    }
+    return std::string("(no such setting)");
+  };
+  EXPECT_EQ(default_of("dataplane.workers"),
+            std::to_string(DataplaneConfig::kDefaultWorkers));
+  EXPECT_EQ(default_of("dataplane.mbufs"), "auto");
+  EXPECT_EQ(default_of("dataplane.maglev_table_size"),
+            std::to_string(lb::kDefaultMaglevTableSize));
+  EXPECT_EQ(default_of("timeouts.tcp_established_ms"),
+            std::to_string(conntrack::Timeouts::kDefaultTcpEstablishedMs));
+  EXPECT_EQ(default_of("health.interval_ms"),
+            std::to_string(health::kDefaultInterval.count()));
+  EXPECT_EQ(default_of("health.probe"), "tcp");
+  EXPECT_EQ(default_of("service.NAME.probe"), "`health.probe`");
+  EXPECT_EQ(default_of("bgp.hold_time"), std::to_string(bgp::kDefaultHoldTime));
+  EXPECT_EQ(default_of("bgp.gtsm_hops"), "off");
+}
+
+// The table's restart column is the rule the daemon's hand-written
+// restart_needed() had: eal, [dataplane], [timeouts] and the BGP sessions
+// (every [bgp] key but the route attributes) need a restart.
+TEST(Config, RestartColumnKeepsTheDaemonsRule) {
+  const std::set<std::string> attributes = {"bgp.prepend", "bgp.med", "bgp.community",
+                                            "bgp.large_community"};
+  for (const Setting& s : settings()) {
+    const bool restart = s.section == "eal" || s.section == "dataplane" ||
+                         s.section == "timeouts" ||
+                         (s.section == "bgp" && attributes.count(s.name()) == 0);
+    EXPECT_EQ(s.apply == Apply::kRestart, restart) << s.name();
+  }
+  const std::string bgp =
+      "[bgp]\nlocal_as = 65001\nrouter_id = 198.18.0.2\npeer = 198.18.0.4:65515\n";
+  const Config a = parse(kGood + bgp, "nva.ini");
+  const auto changed = [&](std::vector<std::string> overrides) {
+    return settings_needing_restart(a, parse(kGood + bgp, "nva.ini", overrides));
+  };
+  using Names = std::vector<std::string>;
+  EXPECT_EQ(changed({}), Names{});
+  EXPECT_EQ(changed({"dataplane.workers=3"}), Names{"dataplane.workers"});
+  EXPECT_EQ(changed({"eal.args=-l 0-3", "timeouts.udp_ms=5"}),
+            (Names{"eal.args", "timeouts.udp_ms"}));
+  EXPECT_EQ(changed({"bgp.hold_time=90", "bgp.peer=198.18.0.5:65515"}),
+            (Names{"bgp.peer", "bgp.hold_time"}));
+  EXPECT_EQ(changed({"bgp.prepend=2", "bgp.community=65001:1", "health.rise=5",
+                     "drain.time_ms=5", "service.web.port=81", "service.web.probe=none"}),
+            Names{});
+  // BGP turned on or off: its sessions, by their required local_as.
+  EXPECT_EQ(settings_needing_restart(parse(kGood, "nva.ini"), a),
+            (Names{"bgp.local_as", "bgp.router_id", "bgp.peer"}));
+}
+
+// Issue 16: the README's configuration table is the one the settings table
+// prints (`anycast-nva --help-config`), not a copy kept by hand.
+TEST(Config, ReadmeTableIsTheSettingsTable) {
+  std::ifstream f(std::string(NVA_SOURCE_ROOT) + "/README.md");
+  ASSERT_TRUE(f) << "cannot read README.md";
+  std::string line, table;
+  bool in_section = false;
+  while (std::getline(f, line)) {
+    if (line.rfind("### ", 0) == 0 || line.rfind("## ", 0) == 0) {
+      in_section = line == "### Configuration";
+    } else if (in_section && line.rfind("|", 0) == 0) {
+      table += line + "\n";
+    }
+  }
+  EXPECT_EQ(table, settings_markdown())
+      << "README.md's configuration table differs from the settings table; replace it "
+         "with the output of `anycast-nva --help-config`";
+}
+
+// Issue 16: the configuration becomes module types in one place
+// (config/modules.cc), and its defaults are the modules' own.
+TEST(Config, ModulesGetTheirOwnTypesAndDefaults) {
+  EXPECT_EQ(probe_config(ProbeSettings{}, std::nullopt), health::ProbeConfig{});
+  const health::DecisionConfig d = decision_config(HealthConfig{});
+  const health::DecisionConfig want;
+  EXPECT_EQ(d.deprefer, want.deprefer);
+  EXPECT_EQ(d.hold_down, want.hold_down);
+  EXPECT_EQ(d.damping, want.damping);
+  EXPECT_EQ(d.half_life, want.half_life);
+  EXPECT_EQ(d.suppress, want.suppress);
+  EXPECT_EQ(d.reuse, want.reuse);
+
+  const Config c = parse(std::string(kGood) + R"(
+[bgp]
+local_as = 65001
+router_id = 198.18.0.2
+source = 198.18.0.2
+peer = 198.18.0.4:65515 name=rs1 passive port=1179
+hold_time = 90
+prepend = 2
+med = 7
+community = 65001:1, graceful-shutdown
+large_community = 65001:1:2
+)",
+                         "nva.ini");
+  const bgp::SpeakerConfig s = speaker_config(c.bgp);
+  EXPECT_TRUE(bgp::validate(s).empty());
+  EXPECT_EQ(s.local_as, 65001u);
+  EXPECT_EQ(s.router_id, (bgp::Ipv4Address{198, 18, 0, 2}));
+  ASSERT_EQ(s.peers.size(), 1u);
+  EXPECT_EQ(s.peers[0].name, "rs1");
+  EXPECT_EQ(s.peers[0].address, (bgp::Ipv4Address{198, 18, 0, 4}));
+  EXPECT_EQ(s.peers[0].port, 1179);
+  EXPECT_TRUE(s.peers[0].passive);
+  EXPECT_EQ(s.peers[0].hold_time, 90);
+  EXPECT_EQ(s.peers[0].source, (bgp::Ipv4Address{198, 18, 0, 2}));
+  EXPECT_EQ(s.peers[0].max_prefixes_in, bgp::kDefaultMaxPrefixesIn);
+  EXPECT_EQ(s.peers[0].ttl, bgp::kDefaultMultihopTtl);
+  const bgp::RouteAttributes a = route_attributes(c.bgp);
+  EXPECT_EQ(a.prepend, 2u);
+  EXPECT_EQ(a.med, 7u);
+  EXPECT_EQ(a.communities,
+            (std::vector<bgp::Community>{bgp::Community::of(65001, 1),
+                                         bgp::well_known_community::kGracefulShutdown}));
+  EXPECT_EQ(a.large_communities, (std::vector<bgp::LargeCommunity>{{65001, 1, 2}}));
+  // A service's probe target: probe_port, else the backend's port, else the
+  // service's.
+  const lb::Service& web = c.services[1];
+  EXPECT_EQ(probe_target(web, web.backends[0], c.service_health[1].probe).port, 8080);
+  EXPECT_EQ(probe_target(web, web.backends[1], c.service_health[1].probe).port, 80);
+  ProbeSettings on_port = c.service_health[1].probe;
+  on_port.port = 8081;
+  EXPECT_EQ(probe_target(web, web.backends[0], on_port).port, 8081);
+}
+
+// The speaker's own validate() runs in parse(): --check-config, the start
+// and a reload refuse what the speaker would, with the file named (it ran
+// after loading, in main.cc and in the daemon's reload, before).
+TEST(Config, SpeakerValidatesTheSessions) {
+  const std::string bgp = "[bgp]\nlocal_as = 65001\nrouter_id = 198.18.0.2\n";
+  EXPECT_EQ(
+      error_of(bgp +
+               "peer = 198.18.0.4:65515 name=rs\npeer = 198.18.0.5:65515 name=rs\n"),
+      "nva.ini: bgp: peer rs: name given twice;");
+  EXPECT_EQ(error_of(bgp + "peer = 0.0.0.0:65515\n"),
+            "nva.ini: bgp: peer 0.0.0.0: address must not be 0.0.0.0;");
 }
 
 TEST(Config, RssPrecalcIsAutoUnlessTurnedOff) {
