@@ -137,6 +137,30 @@ struct DrainConfig {
   std::uint32_t time_ms = 10000;
 };
 
+// An IPv4 address and a port ("127.0.0.1:9469").
+struct Endpoint {
+  std::uint32_t addr = 0;  // host order
+  std::uint16_t port = 0;
+  bool operator==(const Endpoint&) const = default;
+};
+
+// [metrics]: Prometheus /metrics over HTTP (docs/METRICS.md); off unless
+// an address is set.
+struct MetricsConfig {
+  std::optional<Endpoint> address;
+};
+
+// [azure]: Azure's Instance Metadata Service. With scheduled_events on, the
+// daemon polls Scheduled Events and takes its VIPs down before maintenance
+// of this VM (daemon/maintenance.h).
+struct AzureConfig {
+  static constexpr Endpoint kImds{0xA9FEA9FE, 80};  // 169.254.169.254:80
+  bool scheduled_events = false;
+  Endpoint imds = kImds;
+  std::string vm_name;  // empty: asked of IMDS (compute/name)
+  std::uint32_t poll_ms = 1000;
+};
+
 struct Config {
   std::string source;                 // file name, for messages
   std::vector<std::string> eal_args;  // without argv[0]
@@ -147,6 +171,8 @@ struct Config {
   HealthConfig health;
   DrainConfig drain;
   BgpConfig bgp;
+  MetricsConfig metrics;
+  AzureConfig azure;
 };
 
 // Loads and validates `path`; `overrides` are "section.key=value" strings

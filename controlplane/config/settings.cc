@@ -138,6 +138,25 @@ Codec<std::uint32_t> ipv4() {
           [](const std::uint32_t& a) { return a == 0 ? std::string() : ipv4_string(a); }};
 }
 
+// "ADDR:PORT"
+Codec<Endpoint> endpoint() {
+  return {"IPv4 address:port", "",
+          [](const Value& v) {
+            const auto colon = v.text.rfind(':');
+            if (colon == std::string::npos)
+              fail(v, "expected ADDR:PORT, got '" + v.text + "'");
+            Endpoint e;
+            e.addr = to_ipv4(part(v, v.text.substr(0, colon)));
+            e.port = static_cast<std::uint16_t>(
+                to_uint(part(v, v.text.substr(colon + 1)), 1, 65535));
+            return e;
+          },
+          [](const Endpoint& e) {
+            return e.addr == 0 ? std::string()
+                               : ipv4_string(e.addr) + ":" + std::to_string(e.port);
+          }};
+}
+
 Codec<std::string> text(std::string type) {
   return {std::move(type), "", [](const Value& v) { return v.text; },
           [](const std::string& s) { return s; }};
@@ -730,6 +749,41 @@ std::vector<Setting> build() {
       number<std::uint32_t>(0, 3'600'000),
       "then keep forwarding until no connection is active or this long, then Cease and "
       "exit"));
+
+  // [metrics]
+  t.push_back(row(
+      "metrics", "address", kRestart, [](auto& c) -> auto& { return c.metrics.address; },
+      optional(endpoint(), "off"),
+      "serve Prometheus metrics at http://ADDR:PORT/metrics (docs/METRICS.md); keep it "
+      "on "
+      "127.0.0.1 or a management address"));
+
+  // [azure]
+  t.push_back(row(
+      "azure", "scheduled_events", kRestart,
+      [](auto& c) -> auto& { return c.azure.scheduled_events; }, boolean(),
+      "poll Azure Scheduled Events: take the VIPs down before maintenance of this VM, "
+      "acknowledge once drained (deploy/README.md)"));
+  t.push_back(row(
+      "azure", "imds", kRestart, [](auto& c) -> auto& { return c.azure.imds; },
+      endpoint(), "the Instance Metadata Service"));
+  t.push_back(row(
+      "azure", "vm_name", kRestart, [](auto& c) -> auto& { return c.azure.vm_name; },
+      checked<std::string>(text("VM name"), "1-64 of `A-Z a-z 0-9 - _ .`",
+                           [](const std::string& n) -> std::optional<std::string> {
+                             const bool ok =
+                                 !n.empty() && n.size() <= 64 &&
+                                 std::all_of(n.begin(), n.end(), [](unsigned char c) {
+                                   return std::isalnum(c) || c == '-' || c == '_' ||
+                                          c == '.';
+                                 });
+                             if (ok) return std::nullopt;
+                             return "not an Azure VM name: '" + n + "'";
+                           }),
+      "this VM's name in the events' Resources; unset: asked of IMDS"));
+  t.push_back(row(
+      "azure", "poll_ms", kRestart, [](auto& c) -> auto& { return c.azure.poll_ms; },
+      number<std::uint32_t>(100, 60'000), "how often Scheduled Events are polled"));
 
   // [bgp]: the sessions need a restart; the route attributes are reloaded.
   const auto bgp_row = [&](std::string key, Apply apply, auto field, auto codec,

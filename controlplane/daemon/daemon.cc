@@ -14,6 +14,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "controlplane/advertiser.h"
@@ -21,10 +22,13 @@
 #include "controlplane/bgp/speaker.h"
 #include "controlplane/daemon/adverts.h"
 #include "controlplane/daemon/backends.h"
+#include "controlplane/daemon/maintenance.h"
 #include "controlplane/daemon/notify.h"
 #include "controlplane/daemon/publish.h"
+#include "controlplane/daemon/text.h"
 #include "controlplane/health/dataplane_health.h"
 #include "controlplane/logger.h"
+#include "controlplane/metrics/metrics.h"
 #include "dataplane/dataplane.h"
 
 namespace nva {
@@ -83,6 +87,11 @@ struct Daemon::Impl {
   std::unique_ptr<Backends> backends;
   std::unique_ptr<VipAdverts> adverts;
   std::unique_ptr<api::Telemetry> telemetry;
+  // The /nva/ documents as last published: what /metrics renders.
+  std::map<std::string, nlohmann::json> documents;
+  void publish(const std::string& doc_path, nlohmann::json doc);
+  std::unique_ptr<metrics::Server> metrics_server;  // [metrics] address
+  std::unique_ptr<Maintenance> maintenance;         // [azure] scheduled_events
   SteadyClock::time_point started, next_telemetry;
 
   // Data-plane health.
@@ -148,6 +157,47 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
         return nlohmann::json{{"draining", 1}};
       },
       "Drain: withdraw (or GRACEFUL_SHUTDOWN) the VIPs, forward until idle, then exit");
+  if (cfg.metrics.address) {
+    const config::Endpoint& m = *cfg.metrics.address;
+    metrics_server =
+        std::make_unique<metrics::Server>(io, ipv4_string(m.addr), m.port, [this] {
+          return metrics::render(
+              [this](const std::string& doc_path) {
+                const auto it = documents.find(doc_path);
+                return it == documents.end() ? nlohmann::json() : it->second;
+              },
+              [](std::string_view name) {
+                const std::string_view w = worker_counter_help(name);
+                return w.empty() ? bgp::peer_counter_help(name) : w;
+              });
+        });
+    log("anycast-nva: metrics at http://" + endpoint_string(m.addr, m.port) + "/metrics");
+  }
+  if (cfg.azure.scheduled_events) {
+    azure::PollerConfig pc;
+    pc.host = ipv4_string(cfg.azure.imds.addr);
+    pc.port = cfg.azure.imds.port;
+    pc.vm_name = cfg.azure.vm_name;
+    pc.interval = milliseconds(cfg.azure.poll_ms);
+    Maintenance::Hooks hooks;
+    hooks.hold = [this](const std::string& why) {
+      return adverts->hold(cfg.drain.mode == config::DrainConfig::Mode::kGracefulShutdown,
+                           why);
+    };
+    // The drain holds the VIPs for good: a maintenance that ends during it
+    // gives nothing back.
+    hooks.release = [this] {
+      if (!draining) adverts->release();
+    };
+    hooks.active = [this] { return dp.active_connections(); };
+    hooks.log = [](const std::string& line) { log(line); };
+    maintenance = std::make_unique<Maintenance>(io, pc, milliseconds(cfg.drain.time_ms),
+                                                std::move(hooks));
+    maintenance->start();
+    log("anycast-nva: Azure Scheduled Events polled at " +
+        endpoint_string(cfg.azure.imds.addr, cfg.azure.imds.port) + " every " +
+        std::to_string(cfg.azure.poll_ms) + " ms");
+  }
   if (bgp) {
     log("anycast-nva: BGP AS " + std::to_string(cfg.bgp.local_as) + ", " +
         std::to_string(adverts->size()) + " VIP(s) for " +
@@ -170,6 +220,7 @@ void Daemon::Impl::on_tick() {
   }
   dp.reclaim();
   adverts->decide(now, dp_ok, dp_reason, *backends, cfg.service_health);
+  if (maintenance) maintenance->tick(now);
   if (draining) drain_progress(now);
   if (now >= next_telemetry) {
     next_telemetry = now + kTelemetry;
@@ -185,7 +236,7 @@ void Daemon::Impl::on_tick() {
 std::string Daemon::Impl::status_line() const {
   std::size_t announced = 0;
   for (const auto& [vip, d] : adverts->decisions())
-    announced += d.state() != health::Advert::kWithdraw;
+    announced += !adverts->held() && d.state() != health::Advert::kWithdraw;
   std::string s = std::to_string(dp.worker_count()) + " workers; VIPs announced " +
                   std::to_string(announced) + "/" + std::to_string(adverts->size());
   if (bgp) {
@@ -196,7 +247,9 @@ std::string Daemon::Impl::status_line() const {
     }
     s += "; BGP peers up " + std::to_string(up) + "/" + std::to_string(all);
   }
-  if (!dp_ok) s += "; data plane unhealthy";  // the reason changes by the ms: /nva/info
+  if (!dp_ok) s += "; data plane unhealthy";
+  if (adverts->held() && !draining)
+    s += "; " + adverts->held_why();  // the reason changes by the ms: /nva/info
   return s;
 }
 
@@ -309,36 +362,43 @@ void Daemon::Impl::finish(const std::string& communication) {
 void Daemon::Impl::publish_telemetry(SteadyClock::time_point now) {
   const DataPlaneSnapshot snap = dp.snapshot();
   const logging::LoggerStats logs = logging::stdout_logger().stats();
-  telemetry->publish(
-      "/nva/info",
-      {{"version", kVersion},
-       {"uptime_s",
-        std::chrono::duration_cast<std::chrono::seconds>(now - started).count()},
-       {"state", finishing  ? "stopping"
-                 : draining ? "draining"
-                            : "running"},
-       {"workers", dp.worker_count()},
-       {"pid", static_cast<std::uint64_t>(getpid())},
-       {"dataplane_healthy", dp_ok ? 1 : 0},
-       {"dataplane_reason", dp_reason},
-       {"active_connections", dp.active_connections()},
-       {"mbufs_free", dp.mbufs_free()},
-       {"mbufs_total", dp.mbufs_total()},
-       {"control_plane_errors", handler_errors},
-       {"log_lines_written", logs.written},
-       {"log_lines_dropped", logs.dropped},
-       {"log_lines_suppressed", logs.suppressed},
-       {"config", cfg.source}});
-  telemetry->publish("/nva/workers", workers_json(snap));
-  telemetry->publish("/nva/snat", snat_json(snap));
+  publish("/nva/info",
+          {{"version", kVersion},
+           {"uptime_s",
+            std::chrono::duration_cast<std::chrono::seconds>(now - started).count()},
+           {"state", finishing  ? "stopping"
+                     : draining ? "draining"
+                     : maintenance && maintenance->state() != Maintenance::State::kIdle
+                         ? "maintenance"
+                         : "running"},
+           {"workers", dp.worker_count()},
+           {"pid", static_cast<std::uint64_t>(getpid())},
+           {"dataplane_healthy", dp_ok ? 1 : 0},
+           {"dataplane_reason", dp_reason},
+           {"active_connections", dp.active_connections()},
+           {"mbufs_free", dp.mbufs_free()},
+           {"mbufs_total", dp.mbufs_total()},
+           {"control_plane_errors", handler_errors},
+           {"log_lines_written", logs.written},
+           {"log_lines_dropped", logs.dropped},
+           {"log_lines_suppressed", logs.suppressed},
+           {"config", cfg.source}});
+  publish("/nva/workers", workers_json(snap));
+  publish("/nva/snat", snat_json(snap));
   ServicesJson svcs = services_json(*backends, cfg.service_health, now);
-  telemetry->publish("/nva/services", std::move(svcs.services));
-  telemetry->publish("/nva/backends", std::move(svcs.backends));
-  telemetry->publish("/nva/health", health_json(*adverts, bgp.get(), now));
+  publish("/nva/services", std::move(svcs.services));
+  publish("/nva/backends", std::move(svcs.backends));
+  publish("/nva/health", health_json(*adverts, bgp.get(), now));
+  if (maintenance) publish("/nva/azure", azure_json(*maintenance));
   if (!bgp) return;
   BgpJson b = bgp_json(*bgp);
-  telemetry->publish("/nva/bgp/peers", std::move(b.peers));
-  telemetry->publish("/nva/bgp/routes", std::move(b.routes));
+  publish("/nva/bgp/peers", std::move(b.peers));
+  publish("/nva/bgp/routes", std::move(b.routes));
+}
+
+void Daemon::Impl::publish(const std::string& doc_path, nlohmann::json doc) {
+  if (metrics_server) documents[doc_path] = doc;
+  telemetry->publish(doc_path, std::move(doc));
 }
 
 Daemon::Daemon(config::Config cfg, std::string path, std::vector<std::string> overrides,

@@ -7,6 +7,7 @@
 #include "controlplane/bgp/speaker.h"
 #include "controlplane/daemon/adverts.h"
 #include "controlplane/daemon/backends.h"
+#include "controlplane/daemon/maintenance.h"
 #include "controlplane/daemon/text.h"
 #include "dataplane/dataplane.h"
 
@@ -103,6 +104,22 @@ json health_json(const VipAdverts& v, const Advertiser* bgp,
                          {"penalty", static_cast<std::uint64_t>(d.penalty(now))}});
   }
   return decisions;
+}
+
+json azure_json(const Maintenance& m) {
+  const azure::PollerStatus& p = m.poller();
+  json j{{"state", std::string(Maintenance::state_name(m.state()))},
+         {"vm_name", p.vm_name},
+         {"polls", p.polls},
+         {"failures", p.failures},
+         {"last_error", p.last_error},
+         {"incarnation", p.incarnation},
+         {"acknowledged", p.acknowledged},
+         {"events", m.events().size()}};
+  // Flat fields (DPDK telemetry serves one level below the top).
+  for (std::size_t i = 0; i < m.events().size() && i < 8; ++i)
+    j["event_" + std::to_string(i)] = m.events()[i];
+  return j;
 }
 
 BgpJson bgp_json(Advertiser& bgp) {

@@ -14,6 +14,7 @@ namespace nva {
 
 class Advertiser;
 class Backends;
+class Maintenance;
 class VipAdverts;
 struct DataPlaneSnapshot;
 
@@ -40,6 +41,10 @@ ServicesJson services_json(const Backends& b,
 // "draining", "maintenance: ...").
 nlohmann::json health_json(const VipAdverts& v, const Advertiser* bgp,
                            std::chrono::steady_clock::time_point now);
+
+// /nva/azure: Scheduled Events as the daemon sees them (with [azure]
+// scheduled_events on).
+nlohmann::json azure_json(const Maintenance& m);
 
 // /nva/bgp/peers and /nva/bgp/routes.
 struct BgpJson {

@@ -118,7 +118,7 @@ void info(Exposition& x, const json& i) {
         {{"version", str(i, "version")}, {"config", str(i, "config")}}, 1);
   x.add("uptime_seconds", "gauge", "seconds since the daemon started", {},
         num(i, "uptime_s"));
-  for (const char* s : {"running", "draining", "stopping"}) {
+  for (const char* s : {"running", "maintenance", "draining", "stopping"}) {
     x.add("state", "gauge", "the daemon's state: 1 for the current one", {{"state", s}},
           str(i, "state") == s ? 1 : 0);
   }

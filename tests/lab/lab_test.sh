@@ -123,6 +123,20 @@ lab status --json >"$work/status.json" 2>&1 &&
   /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["up"] and d["routes"]["onprem-kernel"]' \
     "$work/status.json" && ok "status --json" || fail "status --json"
 
+# Each region's NVA serves /metrics in its namespace; the VIP is advertised
+# and region A's worker has carried the connections above.
+lab metrics A >"$work/metrics-a" 2>&1
+if grep -q "^anycast_nva_vip_advertised{vip=\"$VIP\"} 1$" "$work/metrics-a" &&
+  awk '$1 ~ /^anycast_nva_packets_total\{worker="0",direction="rx"\}$/ && $2 > 0 {f=1} END {exit !f}' \
+    "$work/metrics-a"; then
+  ok "scripts/lab metrics A: the VIP advertised, packets received"
+else
+  fail "scripts/lab metrics A"
+  head -20 "$work/metrics-a"
+fi
+lab metrics B | grep -q '^anycast_nva_bgp_session_up{' && ok "scripts/lab metrics B: BGP sessions" ||
+  fail "scripts/lab metrics B"
+
 # --- primary/backup -----------------------------------------------------------------
 lab set B prepend 3 || fail "scripts/lab set B prepend 3"
 if wait_until 30 onprem_only_via "$(up_gw a)" && ms=$waited_ms && wait_until 10 rs_has_vip b-rs1; then

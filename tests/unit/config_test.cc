@@ -561,7 +561,8 @@ TEST(Config, RestartColumnKeepsTheDaemonsRule) {
                                             "bgp.large_community"};
   for (const Setting& s : settings()) {
     const bool restart = s.section == "eal" || s.section == "dataplane" ||
-                         s.section == "timeouts" ||
+                         s.section == "timeouts" || s.section == "metrics" ||
+                         s.section == "azure" ||
                          (s.section == "bgp" && attributes.count(s.name()) == 0);
     EXPECT_EQ(s.apply == Apply::kRestart, restart) << s.name();
   }
@@ -710,6 +711,33 @@ TEST(Config, MissingFileIsNamed) {
 TEST(Config, ExampleInDeployIsValid) {
   const Config c = load(std::string(NVA_SOURCE_ROOT) + "/deploy/anycast-nva.ini");
   EXPECT_EQ(c.services.size(), 1u);
+  ASSERT_TRUE(c.metrics.address);
+  EXPECT_EQ(*c.metrics.address, (Endpoint{0x7F000001, 9469}));
+  EXPECT_TRUE(c.azure.scheduled_events);
+  EXPECT_EQ(c.azure.imds, AzureConfig::kImds);
+  EXPECT_EQ(c.azure.vm_name, "");
+}
+
+// [metrics] and [azure]: endpoints and names read with their place.
+TEST(Config, MetricsAndAzureSettings) {
+  const Config c = parse(std::string(kGood) +
+                             "[metrics]\naddress = 0.0.0.0:9100\n[azure]\n"
+                             "scheduled_events = yes\nimds = 198.18.9.9:8080\n"
+                             "vm_name = nva-a_1.x\npoll_ms = 250\n",
+                         "nva.ini");
+  EXPECT_EQ(*c.metrics.address, (Endpoint{0, 9100}));
+  EXPECT_EQ(c.azure.imds, (Endpoint{0xC6120909, 8080}));
+  EXPECT_EQ(c.azure.vm_name, "nva-a_1.x");
+  EXPECT_EQ(c.azure.poll_ms, 250u);
+  EXPECT_FALSE(parse(kGood, "nva.ini").metrics.address);
+  EXPECT_EQ(error_of("[metrics]\naddress = 127.0.0.1\n"),
+            "nva.ini:2: metrics.address: expected ADDR:PORT, got '127.0.0.1'");
+  EXPECT_EQ(error_of("[metrics]\naddress = 127.0.0.1:0\n"),
+            "nva.ini:2: metrics.address: 0 is out of range 1..65535");
+  EXPECT_EQ(error_of("[azure]\nvm_name = a b\n"),
+            "nva.ini:2: azure.vm_name: not an Azure VM name: 'a b'");
+  EXPECT_EQ(error_of("[azure]\npoll_ms = 5\n"),
+            "nva.ini:2: azure.poll_ms: 5 is out of range 100..60000");
 }
 
 }  // namespace
