@@ -203,6 +203,9 @@ bgp::SpeakerConfig speaker_config(const BgpConfig& b);
 // A VIP's route attributes from [bgp] (prepend, MED, communities).
 bgp::RouteAttributes route_attributes(const BgpConfig& b);
 
+// "198.19.0.10" from a host-order address (messages, logs, telemetry).
+std::string ipv4_string(std::uint32_t a);
+
 // A one-paragraph summary for --check-config.
 std::string summary(const Config& c);
 

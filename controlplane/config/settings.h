@@ -29,8 +29,6 @@ struct Value {
 // Throws ConfigError("<where>: <key>: <msg>").
 [[noreturn]] void fail(const Value& v, const std::string& msg);
 
-std::string ipv4_string(std::uint32_t a);  // host order -> "198.19.0.10"
-
 // One [service.NAME] as its own keys give it; the probe keys it leaves
 // unset come from [health] once the whole file is read.
 struct ServiceDraft {

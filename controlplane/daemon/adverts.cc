@@ -6,7 +6,6 @@
 
 #include "controlplane/advertiser.h"
 #include "controlplane/daemon/backends.h"
-#include "controlplane/daemon/text.h"
 
 namespace nva {
 
@@ -21,7 +20,8 @@ void VipAdverts::configure(const std::vector<std::uint32_t>& vips,
   const std::set<std::uint32_t> now(vips.begin(), vips.end());
   for (auto it = vips_.begin(); it != vips_.end();) {
     if (now.count(it->first) == 0) {
-      log_("reload: VIP " + ipv4_string(it->first) + " has no service left: withdrawn");
+      log_("reload: VIP " + config::ipv4_string(it->first) +
+           " has no service left: withdrawn");
       if (bgp_) bgp_->set(it->first, std::nullopt);
       it = vips_.erase(it);
     } else {
@@ -31,7 +31,7 @@ void VipAdverts::configure(const std::vector<std::uint32_t>& vips,
   }
   for (const std::uint32_t v : now) {
     if (vips_.try_emplace(v, d).second && reload) {
-      log_("reload: VIP " + ipv4_string(v) + " added: announced once healthy");
+      log_("reload: VIP " + config::ipv4_string(v) + " added: announced once healthy");
     }
   }
   if (attrs_changed_ && !held_) {
@@ -48,7 +48,7 @@ void VipAdverts::decide(health::Clock::time_point now, bool dataplane_ok,
     for (const std::size_t i : backends.services_of(vip)) mine.push_back(states[i]);
     const health::Health h = health::vip_health(dataplane_ok, dataplane_reason, mine);
     if (const auto c = d.update(h, now)) {
-      log_("health: VIP " + ipv4_string(vip) + ": " +
+      log_("health: VIP " + config::ipv4_string(vip) + ": " +
            std::string(health::advert_name(c->from)) + " -> " +
            std::string(health::advert_name(c->to)) + ": " + c->reason +
            (held_ ? " (" + why_ + ": not applied)" : ""));

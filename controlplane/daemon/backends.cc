@@ -3,8 +3,6 @@
 
 #include <utility>
 
-#include "controlplane/daemon/text.h"
-
 namespace nva {
 
 Backends::Backends(boost::asio::io_context& io, Guard guard, Log log)
@@ -101,8 +99,8 @@ void Backends::on_probe(std::size_t id, const health::BackendStatus& st) {
   lb::Service& s = services_[p.service];
   lb::Backend& b = s.backends[p.backend];
   const bool up = st.healthy.value_or(false);
-  const std::string who =
-      "health: service " + s.name + ": backend " + endpoint_string(b.addr, b.port);
+  const std::string who = "health: service " + s.name + ": backend " +
+                          health::format_target({b.addr, b.port});
   log_(who + " " + (up ? "up" : "down") + " (" +
            std::string(health::probe_kind_name(st.kind)) + ": " + st.last_detail + ")",
        who);

@@ -25,7 +25,6 @@
 #include "controlplane/daemon/maintenance.h"
 #include "controlplane/daemon/notify.h"
 #include "controlplane/daemon/publish.h"
-#include "controlplane/daemon/text.h"
 #include "controlplane/health/dataplane_health.h"
 #include "controlplane/logger.h"
 #include "controlplane/metrics/metrics.h"
@@ -159,8 +158,8 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
       "Drain: withdraw (or GRACEFUL_SHUTDOWN) the VIPs, forward until idle, then exit");
   if (cfg.metrics.address) {
     const config::Endpoint& m = *cfg.metrics.address;
-    metrics_server =
-        std::make_unique<metrics::Server>(io, ipv4_string(m.addr), m.port, [this] {
+    metrics_server = std::make_unique<metrics::Server>(
+        io, config::ipv4_string(m.addr), m.port, [this] {
           return metrics::render(
               [this](const std::string& doc_path) {
                 const auto it = documents.find(doc_path);
@@ -171,11 +170,12 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
                 return w.empty() ? bgp::peer_counter_help(name) : w;
               });
         });
-    log("anycast-nva: metrics at http://" + endpoint_string(m.addr, m.port) + "/metrics");
+    log("anycast-nva: metrics at http://" + health::format_target({m.addr, m.port}) +
+        "/metrics");
   }
   if (cfg.azure.scheduled_events) {
     azure::PollerConfig pc;
-    pc.host = ipv4_string(cfg.azure.imds.addr);
+    pc.host = config::ipv4_string(cfg.azure.imds.addr);
     pc.port = cfg.azure.imds.port;
     pc.vm_name = cfg.azure.vm_name;
     pc.interval = milliseconds(cfg.azure.poll_ms);
@@ -195,7 +195,7 @@ Daemon::Impl::Impl(config::Config c, std::string p, std::vector<std::string> o,
                                                 std::move(hooks));
     maintenance->start();
     log("anycast-nva: Azure Scheduled Events polled at " +
-        endpoint_string(cfg.azure.imds.addr, cfg.azure.imds.port) + " every " +
+        health::format_target({cfg.azure.imds.addr, cfg.azure.imds.port}) + " every " +
         std::to_string(cfg.azure.poll_ms) + " ms");
   }
   if (bgp) {

@@ -39,7 +39,7 @@ Maintenance::Maintenance(boost::asio::io_context& io, azure::PollerConfig poller
       [this](std::string line) { hooks_.log(line); });
 }
 
-Maintenance::~Maintenance() { *alive_ = false; }
+Maintenance::~Maintenance() = default;
 
 void Maintenance::start() { poller_->start(); }
 
@@ -96,9 +96,7 @@ void Maintenance::acknowledge() {
   acking_ = true;
   const std::vector<std::string> ids = pending_;
   const std::uint64_t active = hooks_.active();
-  poller_->acknowledge(ids, [this, ids, active, alive = alive_](
-                                bool ok, const std::string& detail) {
-    if (!*alive) return;
+  poller_->acknowledge(ids, [this, ids, active](bool ok, const std::string& detail) {
     acking_ = false;
     std::string list;
     for (const auto& id : ids) list += (list.empty() ? "" : ", ") + id;

@@ -42,7 +42,7 @@ class Maintenance {
 
   Maintenance(boost::asio::io_context& io, azure::PollerConfig poller,
               std::chrono::milliseconds drain_time, Hooks hooks);
-  ~Maintenance();
+  ~Maintenance();  // the poller's: no callback runs after it
   Maintenance(const Maintenance&) = delete;
   Maintenance& operator=(const Maintenance&) = delete;
 
@@ -69,7 +69,6 @@ class Maintenance {
   std::vector<std::string> pending_;  // to acknowledge once drained
   std::vector<std::string> described_;
   bool acking_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace nva

@@ -8,7 +8,6 @@
 #include "controlplane/daemon/adverts.h"
 #include "controlplane/daemon/backends.h"
 #include "controlplane/daemon/maintenance.h"
-#include "controlplane/daemon/text.h"
 #include "dataplane/dataplane.h"
 
 namespace nva {
@@ -34,11 +33,12 @@ json snat_json(const DataPlaneSnapshot& s) {
   json snat = json::array();
   for (std::size_t i = 0; i < s.snat_exhaustion.size(); ++i) {
     for (const nat::ExhaustionEntry& e : s.snat_exhaustion[i]) {
-      snat.push_back({{"worker", i},
-                      {"backend", endpoint_string(e.backend_addr, e.backend_port)},
-                      {"snat", ipv4_string(e.snat_addr)},
-                      {"exhausted", e.count},
-                      {"error", e.error}});
+      snat.push_back(
+          {{"worker", i},
+           {"backend", health::format_target({e.backend_addr, e.backend_port})},
+           {"snat", config::ipv4_string(e.snat_addr)},
+           {"exhausted", e.count},
+           {"error", e.error}});
     }
   }
   return snat;
@@ -59,7 +59,7 @@ ServicesJson services_json(const Backends& b,
       up += st.healthy.value_or(false);
       out.backends.push_back(
           {{"service", s.name},
-           {"address", ipv4_string(be.addr)},
+           {"address", config::ipv4_string(be.addr)},
            {"port", be.port},
            {"weight", be.weight},
            {"healthy", st.healthy.value_or(false) ? 1 : 0},
@@ -78,7 +78,7 @@ ServicesJson services_json(const Backends& b,
                       .count()}});
     }
     out.services.push_back({{"name", s.name},
-                            {"vip", ipv4_string(s.vip)},
+                            {"vip", config::ipv4_string(s.vip)},
                             {"port", s.port},
                             {"proto", s.proto == 6 ? "tcp" : "udp"},
                             {"mode", s.mode == lb::NatMode::kDnat ? "dnat" : "dnat+snat"},
@@ -95,7 +95,7 @@ json health_json(const VipAdverts& v, const Advertiser* bgp,
   json decisions = json::array();
   for (const auto& [vip, d] : v.decisions()) {
     const auto attrs = bgp ? bgp->get(vip) : std::nullopt;
-    decisions.push_back({{"vip", ipv4_string(vip)},
+    decisions.push_back({{"vip", config::ipv4_string(vip)},
                          {"decision", std::string(health::advert_name(d.state()))},
                          {"advertise", attrs ? 1 : 0},
                          {"reason", v.held() ? v.held_why() : d.reason()},
